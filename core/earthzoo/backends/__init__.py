@@ -1,0 +1,1 @@
+"""Backends that ship with core (the CPU). Chip backends are separate plugins."""

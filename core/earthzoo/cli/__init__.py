@@ -1,0 +1,47 @@
+"""The ``earthzoo`` command line. Each group of commands lives in its own module,
+which imports nothing heavy at module level, so ``earthzoo --help`` stays fast."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from ..errors import EarthzooError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="earthzoo")
+def app() -> None:
+    """A model zoo for atmospheric and oceanic AI: FourCastNet, GraphCast and AI-GOMS
+    in PyTorch and MindSpore, on CPU, CUDA, Ascend and DCU, with the same weights."""
+
+
+# Modules that add commands to ``app`` when imported.
+COMMAND_MODULES = ("core",)
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"{__name__}.{_name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; an EarthzooError becomes one line on stderr and exit code 2."""
+    try:
+        app.main(args=argv, prog_name="earthzoo", standalone_mode=False)
+    except EarthzooError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def run() -> None:  # pragma: no cover - console entry
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Core commands: plugins, models, backends, doctor, convert."""
+
+from __future__ import annotations
+
+import click
+
+from . import app
+from .output import emit_json, table
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+
+
+@app.command()
+@json_option
+def plugins(as_json: bool) -> None:
+    """List loaded plugins, their hooks, and any that failed to load."""
+    from ..plugins import plugin_records
+
+    records = plugin_records()
+    if as_json:
+        emit_json([r.to_json() for r in records])
+        return
+    table("earthzoo plugins", ["name", "version", "status", "hooks / error"], [(r.name, r.version, r.status, r.error or ", ".join(h.removeprefix("earthzoo_") for h in r.hooks)) for r in records])
+
+
+@app.command()
+@click.argument("pattern", default="*")
+@json_option
+def models(pattern: str, as_json: bool) -> None:
+    """List installed models (their cards); PATTERN is a wildcard such as 'four*'."""
+    from ..registry import get_registry
+
+    cards = get_registry().match_models(pattern)
+    if as_json:
+        emit_json([c.to_json() for c in cards])
+        return
+    table("earthzoo models", ["name", "kind", "frameworks", "presets", "time step", "summary"], [(c.name, c.kind, ",".join(c.frameworks), ",".join(c.presets), c.time_step, c.summary) for c in cards])
+
+
+@app.command()
+@json_option
+def backends(as_json: bool) -> None:
+    """List chip backends: availability, devices, frameworks, energy method."""
+    from ..registry import get_registry
+
+    rows = [c.to_json() for _, c in sorted(get_registry().backends.items())]
+    if as_json:
+        emit_json(rows)
+        return
+    table("earthzoo backends", ["name", "available", "devices", "frameworks", "energy", "note"], [(r["name"], "yes" if r["available"] else "no", ", ".join(r["devices"]), ",".join(r["frameworks"]), r["energy_method"], r["reason"]) for r in rows])
+
+
+@app.command()
+@json_option
+def doctor(as_json: bool) -> None:
+    """Check the installation: versions, pins, plugins, backends."""
+    from ..doctor import run_checks
+
+    checks = run_checks()
+    if as_json:
+        emit_json(checks)
+    else:
+        table("earthzoo doctor", ["check", "status", "detail"], [(c["check"], c["status"], c["detail"]) for c in checks])
+    if any(c["status"] == "fail" for c in checks):
+        raise click.exceptions.Exit(1)
+
+
+@app.command()
+@click.argument("src")
+@click.argument("dst")
+@click.option("--model", "-m", required=True, help="Model the weights belong to.")
+@click.option("--from", "src_format", default=None, help="safetensors, torch, mindspore, or a model's original format (see `earthzoo models --json`); default: detected.")
+@click.option("--to", "dst_format", default=None, help="safetensors, torch, mindspore or an original format; default: from DST's suffix.")
+@click.option("--preset", default=None, help="Config preset the weights were made at, when the file does not say.")
+@click.option("--verify", "check", is_flag=True, help="Read DST back and compare tensor by tensor.")
+@json_option
+def convert(src: str, dst: str, model: str, src_format: str | None, dst_format: str | None, preset: str | None, check: bool, as_json: bool) -> None:
+    """Convert weights SRC -> DST between canonical safetensors, torch, MindSpore and
+    original checkpoint formats; DST is written atomically."""
+    from ..convert import convert as run
+
+    report = run(src, dst, model, src_format, dst_format, preset, check)
+    if as_json:
+        emit_json(report)
+        return
+    line = f"wrote {report['dst']} ({report['to']}, {report['tensors']} tensors, {report['parameters']:,} parameters)"
+    if "verify" in report:
+        line += f"; verified bit-exact over {report['verify']['compared']} tensors"
+    click.echo(line)

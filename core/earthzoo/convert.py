@@ -1,0 +1,51 @@
+"""Weight conversion: any known format in, validated against the model, any format out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import EarthzooError
+from .registry import get_registry
+from .weights import check_fits, config_to_dict, read_weights, verify, write_weights
+
+
+def model_shapes(name: str, config: Any) -> dict[str, tuple[int, ...]]:
+    """Parameter names and shapes of ``name`` at ``config``, from whichever framework
+    is installed (torch builds on the meta device, allocating nothing)."""
+    from .api import build_model
+    from .frameworks import framework_module
+
+    errors = []
+    for framework in get_registry().model(name).frameworks:
+        try:
+            fw = framework_module(framework)
+        except EarthzooError as exc:
+            errors.append(str(exc))
+            continue
+        return fw.shapes_of(lambda: build_model(name, framework, config=config))
+    raise EarthzooError(f"cannot check weights of {name!r}: no framework is installed ({'; '.join(errors)})", "pip install torch==2.13.0")
+
+
+def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_format: str | None = None, preset: str | None = None, check: bool = False) -> dict:
+    """Read ``src``, check it fits ``model``, write ``dst`` atomically; optionally read
+    ``dst`` back and compare tensor by tensor. Returns a report."""
+    card = get_registry().model(model)
+    if Path(src).resolve() == Path(dst).resolve():
+        raise EarthzooError("source and destination are the same file", "write the converted weights to a new path")
+    weights = read_weights(src, src_format, model)
+    if weights.model and weights.model != model:
+        raise EarthzooError(f"{src!r} holds weights of model {weights.model!r}, not {model!r}", f"pass --model {weights.model}")
+    config = card.config_from_dict(weights.config, preset)
+    check_fits(weights.tensors, model_shapes(model, config), f"model {model!r} ({preset or 'config from the file'})")
+    weights.model, weights.config = model, config_to_dict(config)
+    used = write_weights(dst, weights, dst_format, config)
+    report: dict = {"src": str(src), "dst": str(dst), "model": model, "to": used, "tensors": len(weights.tensors), "parameters": int(sum(v.size for v in weights.tensors.values()))}
+    if check:
+        back = read_weights(dst, used, model)
+        result = verify(weights.tensors, back.tensors)
+        report["verify"] = result.to_json()
+        if not result.equal:
+            Path(dst).unlink(missing_ok=True)
+            raise EarthzooError(f"verification failed: {result.worst!r} differs by {result.max_abs_diff:g} after writing {dst!r} (removed)", "report this as a bug in the format's writer")
+    return report

@@ -1,0 +1,56 @@
+"""Writing files so that an interrupted or failed write never leaves a partial
+file behind: write to a temporary file beside the target, then rename."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from .errors import EarthzooError
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; on success rename it onto
+    the target, on any error remove it and leave the target untouched. The
+    temporary name keeps the target's suffix, for writers that go by it."""
+    target = Path(target)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise EarthzooError(f"output folder {str(folder)!r} does not exist", "create it first, or choose another output path")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=folder)
+    except OSError as exc:
+        raise _write_error(target, exc) from exc
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        raise _write_error(target, exc) from exc
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(target: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(target, text.encode())
+
+
+def _write_error(target: Path, exc: OSError) -> EarthzooError:
+    if exc.errno == errno.ENOSPC:
+        return EarthzooError(f"disk full while writing {str(target)!r}", "free space or choose another output folder; nothing was written")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return EarthzooError(f"cannot write {str(target)!r}: permission denied", "choose a writable output folder")
+    return EarthzooError(f"cannot write {str(target)!r}: {exc.strerror or exc}", "check the output path")

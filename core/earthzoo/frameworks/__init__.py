@@ -1,0 +1,26 @@
+"""The only places in core that import a deep-learning framework.
+
+``framework_module(name)`` returns ``earthzoo.frameworks.torch`` or
+``earthzoo.frameworks.mindspore``; both offer the same functions, so callers
+can stay framework-agnostic."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from ..cards import FRAMEWORKS
+from ..errors import EarthzooError, missing_dependency
+
+_PIP = {"torch": "torch==2.13.0", "mindspore": "mindspore==2.10.0 'numpy<2'"}
+
+
+def framework_module(name: str) -> ModuleType:
+    if name not in FRAMEWORKS:
+        raise EarthzooError(f"unknown framework {name!r}", f"use one of: {', '.join(FRAMEWORKS)}")
+    try:
+        return importlib.import_module(f"earthzoo.frameworks.{name}")
+    except ImportError as exc:
+        if exc.name in ("torch", "mindspore"):
+            raise missing_dependency(name, _PIP[name], f"for --framework {name}") from exc
+        raise

@@ -1,0 +1,107 @@
+"""MindSpore side of core: tensors <-> NumPy, parameters <-> canonical weights,
+seeding, device setup and recompute. Parameter names are the cell attribute
+paths, which our models keep equal to the torch state_dict names."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any, Iterable
+
+os.environ.setdefault("GLOG_v", "3")
+
+import mindspore as ms  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..errors import EarthzooError  # noqa: E402
+from ..files import atomic_path  # noqa: E402
+from ..weights import Tensors, check_fits  # noqa: E402
+
+NAME = "mindspore"
+_DEVICE_SET: str | None = None
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    return x.asnumpy().copy()  # asnumpy shares memory with the tensor
+
+
+def from_numpy(a: np.ndarray) -> ms.Tensor:
+    return ms.Tensor(np.array(a, copy=True))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    ms.set_seed(seed)
+
+
+def set_device(target: str = "CPU") -> None:
+    """Select the MindSpore device target once per process (MindSpore allows one)."""
+    global _DEVICE_SET
+    if _DEVICE_SET is None:
+        ms.set_device(target)
+        _DEVICE_SET = target
+    elif _DEVICE_SET != target:
+        raise EarthzooError(f"MindSpore already runs on {_DEVICE_SET} in this process", f"start a new process to use {target}")
+
+
+def named_parameters(net: Any) -> dict[str, Any]:
+    return dict(net.parameters_and_names())
+
+
+def expected_shapes(net: Any) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(p.shape) for k, p in named_parameters(net).items()}
+
+
+def state_to_numpy(net: Any) -> Tensors:
+    return {k: to_numpy(p) for k, p in named_parameters(net).items()}
+
+
+def load_numpy_state(net: Any, tensors: Tensors, what: str = "the model") -> None:
+    """Load canonical arrays into the cell's parameters; names and shapes must fit exactly."""
+    params = named_parameters(net)
+    check_fits(tensors, expected_shapes(net), what)
+    for name, p in params.items():
+        p.set_data(ms.Tensor(np.array(tensors[name], copy=True)))
+
+
+def load_checkpoint_file(path: str | Path) -> Tensors:
+    try:
+        params = ms.load_checkpoint(str(path))
+    except Exception as exc:  # noqa: BLE001
+        raise EarthzooError(f"{str(path)!r} is not a readable MindSpore checkpoint ({type(exc).__name__})", "check the file, or name its format with --from") from exc
+    return {k: to_numpy(v) for k, v in params.items()}
+
+
+def save_checkpoint_file(path: str | Path, tensors: Tensors) -> None:
+    with atomic_path(path) as tmp:
+        ms.save_checkpoint([{"name": k, "data": ms.Tensor(np.ascontiguousarray(v))} for k, v in tensors.items()], str(tmp))
+
+
+def synchronize(device: str = "CPU") -> None:
+    ms.runtime.synchronize()
+
+
+def checkpoint_units(net: Any) -> Iterable[Any]:
+    for attr in getattr(net, "checkpoint_modules", ()):
+        yield from getattr(net, attr)
+
+
+def enable_activation_checkpointing(net: Any) -> list[str]:
+    """Cell.recompute() on each repeated block."""
+    blocks = list(checkpoint_units(net))
+    if not blocks:
+        raise EarthzooError(f"{type(net).__name__} names no blocks for recompute", "set checkpoint_modules on the model class")
+    for block in blocks:
+        block.recompute()
+    return [f"recompute on {len(blocks)} blocks (Cell.recompute)"]
+
+
+def prepare_for_inference(net: Any, ctx) -> Any:
+    net.set_train(False)
+    return net
+
+
+def shapes_of(build) -> dict[str, tuple[int, ...]]:
+    return expected_shapes(build())

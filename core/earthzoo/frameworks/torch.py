@@ -1,0 +1,126 @@
+"""PyTorch side of core: tensors <-> NumPy, state dicts <-> canonical weights,
+seeding, device sync and activation checkpointing."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import random
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+import torch.utils.checkpoint
+
+from ..errors import EarthzooError
+from ..files import atomic_path
+from ..weights import Tensors, check_fits
+
+NAME = "torch"
+
+
+def to_numpy(x: torch.Tensor) -> np.ndarray:
+    return x.detach().float().cpu().numpy() if x.dtype == torch.bfloat16 else x.detach().cpu().numpy()
+
+
+def from_numpy(a: np.ndarray, device: str = "cpu") -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a)).to(device)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def expected_shapes(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def state_to_numpy(model: torch.nn.Module) -> Tensors:
+    """The model's state_dict as canonical NumPy arrays (copies)."""
+    return {k: to_numpy(v).copy() for k, v in model.state_dict().items()}
+
+
+def load_numpy_state(model: torch.nn.Module, tensors: Tensors, what: str = "the model") -> None:
+    """Load canonical arrays; names and shapes must fit exactly."""
+    check_fits(tensors, expected_shapes(model), what)
+    state = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in tensors.items()}
+    model.load_state_dict(state, strict=True)
+
+
+def load_state_file(path: str | Path, formats: str = "") -> Tensors:
+    """Read a plain torch state_dict file (``torch.save`` of name -> tensor), never unpickling code."""
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise EarthzooError(f"{str(path)!r} is not a loadable torch checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})", "check the file, or name its original format with --from") from exc
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        keys = ", ".join(list(obj)[:4]) if isinstance(obj, dict) else type(obj).__name__
+        raise EarthzooError(f"{str(path)!r} is not a plain state_dict (it holds: {keys})", f"name its original format with --from ({formats})" if formats else "name its original format with --from")
+    return {k: to_numpy(v).copy() for k, v in obj.items()}
+
+
+def save_state_file(path: str | Path, tensors: Tensors) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}, str(tmp))
+
+
+def synchronize(device: str) -> None:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.synchronize()
+    elif device.startswith("npu") and hasattr(torch, "npu"):
+        torch.npu.synchronize()
+
+
+def checkpoint_units(model: Any) -> Iterable[Any]:
+    """The repeated blocks a model names in ``checkpoint_modules`` (attribute names of lists of blocks)."""
+    for attr in getattr(model, "checkpoint_modules", ()):
+        yield from getattr(model, attr)
+
+
+def _checkpointed(forward):
+    @functools.wraps(forward)
+    def run(*args, **kwargs):
+        if torch.is_grad_enabled():
+            return torch.utils.checkpoint.checkpoint(forward, *args, use_reentrant=False, **kwargs)
+        return forward(*args, **kwargs)
+
+    run.earthzoo_checkpointed = True
+    return run
+
+
+def enable_activation_checkpointing(model: torch.nn.Module) -> list[str]:
+    """Recompute each block's activations in backward instead of storing them."""
+    applied = 0
+    for block in checkpoint_units(model):
+        if not getattr(block.forward, "earthzoo_checkpointed", False):
+            block.forward = _checkpointed(block.forward)
+        applied += 1
+    if not applied:
+        raise EarthzooError(f"{type(model).__name__} names no blocks for activation checkpointing", "set checkpoint_modules on the model class")
+    return [f"activation checkpointing on {applied} blocks (torch.utils.checkpoint)"]
+
+
+def autocast(device: str, dtype_name: str | None):
+    """An autocast context for a precision plan's dtype; a null context for fp32."""
+    if not dtype_name:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.split(":")[0], dtype=getattr(torch, dtype_name))
+
+
+def peak_memory_bytes(device: str) -> int | None:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return int(torch.cuda.max_memory_allocated())
+    return None
+
+
+def prepare_for_inference(model: torch.nn.Module, ctx) -> torch.nn.Module:
+    return model.to(ctx.device).eval()
+
+
+def shapes_of(build) -> dict[str, tuple[int, ...]]:
+    """State-dict shapes of the model ``build()`` makes, built on the meta device."""
+    with torch.device("meta"):
+        return expected_shapes(build())

@@ -1,0 +1,115 @@
+"""Loading plugins: a pluggy manager over the entry-point group ``earthzoo``.
+
+Each entry point loads in its own try/except: a broken plugin is recorded with
+its error and the rest keep working (``EARTHZOO_STRICT_PLUGINS=1`` makes it fatal).
+``EARTHZOO_LOAD_PLUGINS=a,b`` loads only those entry points; set and empty, none.
+Core's own hooks (the CPU backend, the default model builder) are always registered."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import entry_points, version
+
+import pluggy
+
+from . import hookspecs
+from .errors import EarthzooError
+
+ENTRY_POINT_GROUP = "earthzoo"
+BUILTIN = "earthzoo.builtin"
+
+hookimpl = pluggy.HookimplMarker("earthzoo")
+
+
+@dataclass
+class PluginRecord:
+    name: str
+    version: str
+    hooks: list[str] = field(default_factory=list)
+    status: str = "ok"
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+_pm: pluggy.PluginManager | None = None
+_records: dict[str, PluginRecord] = {}
+
+
+def _strict() -> bool:
+    return os.environ.get("EARTHZOO_STRICT_PLUGINS", "") == "1"
+
+
+def _selected() -> set[str] | None:
+    raw = os.environ.get("EARTHZOO_LOAD_PLUGINS")
+    if raw is None:
+        return None
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def record_failure(name: str, exc: BaseException) -> None:
+    """Mark a plugin failed; in strict mode, stop with its error."""
+    message = f"{type(exc).__name__}: {exc}"
+    rec = _records.setdefault(name, PluginRecord(name, "?"))
+    rec.status, rec.error = "failed", message
+    if _strict():
+        raise EarthzooError(f"plugin {name!r} failed: {message}", "fix or uninstall the plugin, or unset EARTHZOO_STRICT_PLUGINS") from exc
+
+
+def _hooks_of(pm: pluggy.PluginManager, plugin: object) -> list[str]:
+    return sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
+
+
+def _register(pm: pluggy.PluginManager, module: object, name: str, dist_version: str) -> None:
+    pm.register(module, name=name)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError:
+        pm.unregister(name=name)
+        raise
+    _records[name] = PluginRecord(name, dist_version, _hooks_of(pm, module))
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, loaded on first use."""
+    global _pm
+    if _pm is not None:
+        return _pm
+    pm = pluggy.PluginManager("earthzoo")
+    pm.add_hookspecs(hookspecs)
+    from . import builtin
+
+    _records.clear()
+    _register(pm, builtin, BUILTIN, version("earthzoo"))
+    selected = _selected()
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if selected is not None and ep.name not in selected:
+            continue
+        dist_version = ep.dist.version if ep.dist is not None else "?"
+        _records[ep.name] = PluginRecord(ep.name, dist_version)
+        try:
+            _register(pm, ep.load(), ep.name, dist_version)
+        except Exception as exc:  # noqa: BLE001 - one broken plugin must not break the rest
+            record_failure(ep.name, exc)
+    _pm = pm
+    return pm
+
+
+def plugin_records() -> list[PluginRecord]:
+    """What loaded and what failed, in load order (registration errors included)."""
+    from .registry import get_registry
+
+    get_registry()  # registration hooks can fail too; run them before reporting
+    return list(_records.values())
+
+
+def reset() -> None:
+    """Forget the loaded plugins (tests, or after installing a plugin in-process)."""
+    global _pm
+    from . import registry
+
+    _pm = None
+    _records.clear()
+    registry.reset()

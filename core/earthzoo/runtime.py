@@ -1,0 +1,58 @@
+"""What the runtime hooks return: framework-free descriptions of a device,
+a precision policy and a memory plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def _no_sync() -> None:
+    return None
+
+
+@dataclass
+class DeviceContext:
+    """The device a process runs on. ``synchronize`` waits for queued device work,
+    so that timings measure work done rather than work launched."""
+
+    backend: str
+    framework: str
+    device: str
+    dist_backend: str = "gloo"
+    rank: int = 0
+    world_size: int = 1
+    synchronize: Callable[[], None] = _no_sync
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in ("backend", "framework", "device", "dist_backend", "rank", "world_size")}
+
+
+@dataclass(frozen=True)
+class PrecisionPlan:
+    """How to run one precision policy on one backend and framework.
+
+    torch: ``autocast_dtype`` ("bfloat16"/"float16"/None) and ``grad_scaler``.
+    MindSpore: ``amp_level`` ("O0".."O3") and ``amp_dtype`` ("float16"/"bfloat16").
+    ``fp32_ops`` are kept in float32 whatever the policy (FFTs, reductions)."""
+
+    policy: str
+    autocast_dtype: str | None = None
+    grad_scaler: bool = False
+    amp_level: str = "O0"
+    amp_dtype: str | None = None
+    fp32_ops: tuple[str, ...] = ("rfft2", "irfft2", "fft", "layer_norm", "softmax", "sum")
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """What to do to save memory: activation checkpointing of the model's repeated
+    blocks, a cap on the device-memory fraction, and offload of optimizer state."""
+
+    activation_checkpointing: bool = False
+    memory_fraction: float | None = None
+    offload_optimizer: bool = False
+    extras: dict = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""FourCastNet (AFNO) for earthzoo: PyTorch and MindSpore implementations and weight converters."""

@@ -1,0 +1,1 @@
+"""GraphCast (icosahedral multi-mesh GNN) for earthzoo: PyTorch and MindSpore implementations and weight converters."""
