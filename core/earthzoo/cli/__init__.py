@@ -4,6 +4,7 @@ which imports nothing heavy at module level, so ``earthzoo --help`` stays fast."
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import sys
 
 import click
@@ -18,11 +19,10 @@ def app() -> None:
     in PyTorch and MindSpore, on CPU, CUDA, Ascend and DCU, with the same weights."""
 
 
-# Modules that add commands to ``app`` when imported.
-COMMAND_MODULES = ("core",)
-
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"{__name__}.{_name}")
+# Every module of this package except ``output`` adds commands to ``app`` when imported.
+for _module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _module.name != "output":
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,26 @@
+"""Shared test setup: quiet MindSpore, run in a temporary folder (MindSpore writes
+rank_0/ and rewritten_network/ into the working directory), and paths to golden data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GLOG_v", "3")
+
+REPO = Path(__file__).resolve().parent
+GOLDEN = Path(os.environ.get("EARTHZOO_GOLDEN", REPO.parent / "shared" / "golden"))
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def golden() -> Path:
+    if not GOLDEN.is_dir():
+        pytest.fail(f"golden fixtures not found at {GOLDEN}; set EARTHZOO_GOLDEN to the shared/golden folder")
+    return GOLDEN
