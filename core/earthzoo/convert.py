@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .errors import EarthzooError
 from .registry import get_registry
 from .weights import check_fits, config_to_dict, read_weights, verify, write_weights
@@ -27,9 +29,32 @@ def model_shapes(name: str, config: Any) -> dict[str, tuple[int, ...]]:
     raise EarthzooError(f"cannot check weights of {name!r}: no framework is installed ({'; '.join(errors)})", "pip install torch==2.13.0")
 
 
-def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_format: str | None = None, preset: str | None = None, check: bool = False) -> dict:
+def load_statistics(means: str | None, stds: str | None) -> dict[str, np.ndarray]:
+    """Normalisation from .npy files such as FourCastNet's global_means.npy /
+    global_stds.npy (shape (1, C, 1, 1) or (C,)), as per-channel vectors."""
+    if (means is None) != (stds is None):
+        raise EarthzooError("--means and --stds come together", "pass both files, or neither")
+    if means is None:
+        return {}
+    out = {}
+    for key, path in (("in_mean", means), ("in_std", stds)):
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise EarthzooError(f"cannot read normalisation file {path!r} ({exc})", "pass a .npy file saved with numpy.save") from exc
+        out[key] = np.asarray(arr, dtype=np.float32).reshape(-1)
+    if out["in_mean"].shape != out["in_std"].shape:
+        raise EarthzooError(f"means {out['in_mean'].shape} and stds {out['in_std'].shape} have different lengths", "pass the statistics of the same channels")
+    if np.any(out["in_std"] <= 0):
+        raise EarthzooError(f"{stds!r} holds a standard deviation <= 0", "check the statistics file")
+    out["out_mean"], out["out_std"] = out["in_mean"], out["in_std"]
+    return out
+
+
+def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_format: str | None = None, preset: str | None = None, check: bool = False, means: str | None = None, stds: str | None = None) -> dict:
     """Read ``src``, check it fits ``model``, write ``dst`` atomically; optionally read
-    ``dst`` back and compare tensor by tensor. Returns a report."""
+    ``dst`` back and compare tensor by tensor. ``means``/``stds`` (.npy) are stored as
+    the weights' normalisation (canonical safetensors only). Returns a report."""
     card = get_registry().model(model)
     if Path(src).resolve() == Path(dst).resolve():
         raise EarthzooError("source and destination are the same file", "write the converted weights to a new path")
@@ -39,6 +64,7 @@ def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_f
     config = card.config_from_dict(weights.config, preset)
     check_fits(weights.tensors, model_shapes(model, config), f"model {model!r} ({preset or 'config from the file'})")
     weights.model, weights.config = model, config_to_dict(config)
+    weights.extras.update(load_statistics(means, stds))
     used = write_weights(dst, weights, dst_format, config)
     report: dict = {"src": str(src), "dst": str(dst), "model": model, "to": used, "tensors": len(weights.tensors), "parameters": int(sum(v.size for v in weights.tensors.values()))}
     if check:

@@ -20,6 +20,9 @@ from .errors import EarthzooError
 from .files import atomic_path
 
 FORMAT_VERSION = "1"
+# Non-parameter arrays (normalisation statistics...) ride in the same file under this
+# prefix, which no module path can produce, so they never collide with parameters.
+EXTRA_PREFIX = "earthzoo:"
 BASIC_FORMATS = ("safetensors", "torch", "mindspore")
 SUFFIX_FORMATS = {".safetensors": "safetensors", ".pt": "torch", ".pth": "torch", ".ckpt": "mindspore"}
 
@@ -28,12 +31,17 @@ Tensors = dict[str, np.ndarray]
 
 @dataclass
 class Weights:
-    """A set of tensors under canonical names, with what is known of their origin."""
+    """A set of tensors under canonical names, with what is known of their origin.
+
+    ``extras`` holds arrays that are not model parameters, by convention
+    ``in_mean``/``in_std``/``out_mean``/``out_std`` of shape (channels,): the
+    normalisation the model was trained with."""
 
     tensors: Tensors
     model: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    extras: Tensors = field(default_factory=dict)
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -85,6 +93,7 @@ def save_canonical(path: str | Path, weights: Weights) -> None:
         "earthzoo.source": weights.source,
     }
     tensors = {k: np.ascontiguousarray(v) for k, v in weights.tensors.items()}
+    tensors.update({EXTRA_PREFIX + k: np.ascontiguousarray(v) for k, v in weights.extras.items()})
     data = save(tensors, metadata=metadata)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
@@ -121,7 +130,8 @@ def load_canonical(path: str | Path) -> Weights:
         config = json.loads(meta.get("earthzoo.config") or "{}")
     except json.JSONDecodeError as exc:
         raise EarthzooError(f"{str(path)!r} has a corrupt earthzoo.config entry", "re-convert the weights") from exc
-    return Weights(tensors, meta.get("earthzoo.model", ""), config, meta.get("earthzoo.source", ""))
+    extras = {k[len(EXTRA_PREFIX):]: tensors.pop(k) for k in [k for k in tensors if k.startswith(EXTRA_PREFIX)]}
+    return Weights(tensors, meta.get("earthzoo.model", ""), config, meta.get("earthzoo.source", ""), extras)
 
 
 # --------------------------------------------------------------------------- any format

@@ -73,13 +73,15 @@ def doctor(as_json: bool) -> None:
 @click.option("--to", "dst_format", default=None, help="safetensors, torch, mindspore or an original format; default: from DST's suffix.")
 @click.option("--preset", default=None, help="Config preset the weights were made at, when the file does not say.")
 @click.option("--verify", "check", is_flag=True, help="Read DST back and compare tensor by tensor.")
+@click.option("--means", default=None, help="Per-channel means (.npy, e.g. FourCastNet's global_means.npy) to store as the weights' normalisation.")
+@click.option("--stds", default=None, help="Per-channel standard deviations (.npy), with --means.")
 @json_option
-def convert(src: str, dst: str, model: str, src_format: str | None, dst_format: str | None, preset: str | None, check: bool, as_json: bool) -> None:
+def convert(src: str, dst: str, model: str, src_format: str | None, dst_format: str | None, preset: str | None, check: bool, means: str | None, stds: str | None, as_json: bool) -> None:
     """Convert weights SRC -> DST between canonical safetensors, torch, MindSpore and
     original checkpoint formats; DST is written atomically."""
     from ..convert import convert as run
 
-    report = run(src, dst, model, src_format, dst_format, preset, check)
+    report = run(src, dst, model, src_format, dst_format, preset, check, means, stds)
     if as_json:
         emit_json(report)
         return
