@@ -24,3 +24,22 @@ def golden() -> Path:
     if not GOLDEN.is_dir():
         pytest.fail(f"golden fixtures not found at {GOLDEN}; set EARTHZOO_GOLDEN to the shared/golden folder")
     return GOLDEN
+
+
+@pytest.fixture
+def zoo(monkeypatch):
+    """A fresh plugin manager with no installed plugins, plus the toy model plugin
+    from tests/toyzoo.py registered in-process."""
+    import sys
+
+    import earthzoo.plugins as plugins
+
+    monkeypatch.setenv("EARTHZOO_LOAD_PLUGINS", "")
+    monkeypatch.syspath_prepend(str(REPO / "tests"))
+    plugins.reset()
+    import toyzoo
+
+    plugins.register(toyzoo, "toyzoo", "test")
+    yield plugins.get_plugin_manager()
+    plugins.reset()
+    sys.modules.pop("toyzoo", None)

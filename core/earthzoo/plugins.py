@@ -97,6 +97,14 @@ def get_plugin_manager() -> pluggy.PluginManager:
     return pm
 
 
+def register(module: object, name: str, dist_version: str = "local") -> None:
+    """Register a plugin module in-process (a notebook, a test) as if it were installed."""
+    from .registry import reset as reset_registry
+
+    _register(get_plugin_manager(), module, name, dist_version)
+    reset_registry()
+
+
 def plugin_records() -> list[PluginRecord]:
     """What loaded and what failed, in load order (registration errors included)."""
     from .registry import get_registry

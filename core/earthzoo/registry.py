@@ -65,7 +65,7 @@ def get_registry() -> Registry:
     reg = Registry()
     for hook_name, attr in _HOOKS:
         table = getattr(reg, attr)
-        for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():  # in load order
             added: list = []
             try:
                 impl.function(register=added.append)

@@ -1,0 +1,5 @@
+"""``python -m earthzoo`` runs the CLI."""
+
+from .cli import run
+
+run()
