@@ -172,3 +172,13 @@ def integrate(samples: list[tuple[float, float]], seconds: float, source: str = 
     mean = joules / span if span > 0 else samples[0][1]
     # The samples bracket the work; scale to the measured span so short runs are not under-counted.
     return EnergyReading(mean * seconds, seconds, mean, "sampled", len(samples), source)
+
+
+def efficiency_ratio(throughput: float, power: "EnergyReading | float | None") -> float | None:
+    """Energy efficiency ratio as in the study: throughput (e.g. forecast steps or
+    samples per second) divided by mean power in watts, i.e. work per joule.
+    None when the power is unknown (an unavailable reading): never a guess."""
+    watts = power.mean_watts if isinstance(power, EnergyReading) else power
+    if watts is None or watts <= 0:
+        return None
+    return throughput / watts
