@@ -1,1 +1,54 @@
-"""Hook implementations of this plugin (filled in by its issue)."""
+"""Hook implementations of the FourCastNet plugin: its model card and weight formats."""
+
+from earthzoo.cards import ModelCard, WeightFormat
+from earthzoo.plugins import hookimpl
+
+PKG = "earthzoo_fourcastnet"
+
+
+@hookimpl
+def earthzoo_register_models(register):
+    register(
+        ModelCard(
+            name="fourcastnet",
+            summary="FourCastNet: adaptive Fourier neural operator (AFNO) global weather forecaster",
+            config=f"{PKG}.config:FourCastNetConfig",
+            builders={"torch": f"{PKG}.torch_model:build", "mindspore": f"{PKG}.mindspore_model:build"},
+            presets=("tiny", "small", "paper", "paper_v1", "precip"),
+            variables=("u10", "v10", "t2m", "sp", "msl", "t850", "u1000", "v1000", "z1000", "u850", "v850", "z850", "u500", "v500", "z500", "t500", "z50", "r500", "r850", "tcwv"),
+            grid="0.25 deg lat-lon, 720x1440 (721 rows: the south pole row is dropped and padded back)",
+            time_step="6h",
+            weight_formats=("nvlabs-fourcastnet", "mindearth-afnonet"),
+            paper="Pathak et al. 2022, arXiv:2202.11214; Guibas et al. 2021 (AFNO), arXiv:2111.13587",
+            licence="BSD-3-Clause (NVlabs FourCastNet); this implementation Apache-2.0",
+            source="https://github.com/NVlabs/FourCastNet",
+            kind="atmosphere",
+            example_input=f"{PKG}.inputs:example_input",
+            next_input=f"{PKG}.inputs:next_input",
+        )
+    )
+
+
+@hookimpl
+def earthzoo_register_weight_formats(register):
+    register(
+        WeightFormat(
+            name="nvlabs-fourcastnet",
+            model="fourcastnet",
+            summary="NVlabs FourCastNet training checkpoint (torch .ckpt, 'model_state', 'module.' keys)",
+            reader=f"{PKG}.convert:read_nvlabs",
+            suffixes=(".ckpt", ".tar", ".pt"),
+            writer=f"{PKG}.convert:write_nvlabs",
+            origin="https://github.com/NVlabs/FourCastNet",
+        )
+    )
+    register(
+        WeightFormat(
+            name="mindearth-afnonet",
+            model="fourcastnet",
+            summary="MindEarth AFNONet MindSpore checkpoint (renamed parameters, tanh GELU -> gelu='tanh')",
+            reader=f"{PKG}.convert:read_mindearth",
+            suffixes=(".ckpt",),
+            origin="https://gitee.com/mindspore/mindscience (MindEarth)",
+        )
+    )
