@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from earthzoo.energy import CounterMeter, SampledMeter, integrate
 
 

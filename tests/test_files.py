@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from earthzoo.errors import EarthzooError
 from earthzoo.files import atomic_path, atomic_write_text
 

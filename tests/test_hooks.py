@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import types
 
+import earthzoo
 import numpy as np
 import pytest
-
-import earthzoo
 from earthzoo import plugins
 from earthzoo.cards import BackendCard, BackendStatus, DataSourceCard
 from earthzoo.errors import EarthzooError
@@ -131,7 +130,6 @@ def test_earthzoo_mixed_precision(zoo):
 
 def test_earthzoo_memory_schedule_torch_checkpointing_keeps_numerics(zoo):
     import torch
-
     from earthzoo.frameworks import torch as tfw
 
     plain, ckpt = earthzoo.build_model("toy", "torch"), earthzoo.build_model("toy", "torch")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import inspect
 import re
 
-from conftest import REPO
-
 from earthzoo import hookspecs
+
+from conftest import REPO
 
 HOOKS = [name for name, fn in vars(hookspecs).items() if name.startswith("earthzoo_") and callable(fn)]
 

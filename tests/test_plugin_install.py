@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import pytest
+
 from conftest import REPO
 
 PYPROJECT = """

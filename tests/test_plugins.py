@@ -7,7 +7,6 @@ import json
 import types
 
 import pytest
-
 from earthzoo import plugins
 from earthzoo.cards import ModelCard
 from earthzoo.cli import main

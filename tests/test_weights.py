@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import pickle
 
+import earthzoo
 import numpy as np
 import pytest
-
-import earthzoo
 from earthzoo.cli import main
 from earthzoo.errors import EarthzooError
 from earthzoo.frameworks import mindspore as msfw

@@ -25,7 +25,7 @@ def model_shapes(name: str, config: Any) -> dict[str, tuple[int, ...]]:
         except EarthzooError as exc:
             errors.append(str(exc))
             continue
-        return fw.shapes_of(lambda: build_model(name, framework, config=config))
+        return fw.shapes_of(lambda framework=framework: build_model(name, framework, config=config))
     raise EarthzooError(f"cannot check weights of {name!r}: no framework is installed ({'; '.join(errors)})", "pip install torch==2.13.0")
 
 
