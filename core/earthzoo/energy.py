@@ -82,7 +82,7 @@ class CounterMeter(EnergyMeter):
         self._first: list[float] | None = None
         self._error = ""
 
-    def _safe_read(self) -> list[float] | None:
+    def _safe_read(self) -> list[float | int] | None:
         try:
             value = self._read()
         except Exception as exc:  # noqa: BLE001 - a hardware query must not break the run
@@ -91,7 +91,9 @@ class CounterMeter(EnergyMeter):
         if value is None:
             self._error = "the energy counter is not supported on this device"
             return None
-        return [float(v) for v in value] if isinstance(value, (list, tuple)) else [float(value)]
+        values = value if isinstance(value, (list, tuple)) else [value]
+        # Integer counters stay integers: a 64-bit counter as float64 loses ~4e3 units near its top.
+        return [v if isinstance(v, int) else float(v) for v in values]
 
     def _start(self) -> None:
         self._error = ""
