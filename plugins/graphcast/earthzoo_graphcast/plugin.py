@@ -1,1 +1,43 @@
-"""Hook implementations of this plugin (filled in by its issue)."""
+"""Hook implementations of the GraphCast plugin: its model card and DeepMind's checkpoint format."""
+
+from earthzoo.cards import ModelCard, WeightFormat
+from earthzoo.plugins import hookimpl
+
+PKG = "earthzoo_graphcast"
+
+
+@hookimpl
+def earthzoo_register_models(register):
+    register(
+        ModelCard(
+            name="graphcast",
+            summary="GraphCast: encode-process-decode GNN on an icosahedral multi-mesh (grid2mesh, 16 unshared mesh steps, mesh2grid)",
+            config=f"{PKG}.config:GraphCastConfig",
+            builders={"torch": f"{PKG}.torch_model:build", "mindspore": f"{PKG}.mindspore_model:build"},
+            presets=("tiny", "small", "paper"),
+            variables=("per task config: input variables sorted by name, (time, level) stacked",),
+            grid="equiangular lat-lon with both poles, north to south (paper: 0.25 deg, 721x1440)",
+            time_step="6h",
+            weight_formats=("deepmind-graphcast",),
+            paper="Lam et al. 2023, Learning skillful medium-range global weather forecasting, Science 382",
+            licence="model code Apache-2.0 (this port); DeepMind's published weights are CC BY-NC-SA 4.0",
+            source="https://github.com/google-deepmind/graphcast (v0.1.1 numerics)",
+            kind="atmosphere",
+            example_input=f"{PKG}.config:example_input",
+            next_input=f"{PKG}.config:next_input",
+        )
+    )
+
+
+@hookimpl
+def earthzoo_register_weight_formats(register):
+    register(
+        WeightFormat(
+            name="deepmind-graphcast",
+            model="graphcast",
+            summary="DeepMind GraphCast checkpoint (.npz of params:<module>:<w|b|scale|offset>, model_config:*, task_config:*), read without pickle",
+            reader=f"{PKG}.convert:read",
+            suffixes=(".npz",),
+            origin="graphcast.checkpoint.dump (google-deepmind/graphcast)",
+        )
+    )
