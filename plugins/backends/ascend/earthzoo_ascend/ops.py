@@ -45,17 +45,18 @@ class LazyOp:
 
 
 def scatter_sum_torch(src: Any, index: Any, dim_size: int) -> Any:
-    """Segment sum as one-hot matmul: (dim_size, chunk) @ (chunk, F), accumulated in fp32."""
+    """Segment sum as one-hot matmul: (dim_size, chunk) @ (chunk, F), accumulated in at least fp32."""
     import torch
 
-    out = torch.zeros((dim_size,) + tuple(src.shape[1:]), dtype=torch.float32, device=src.device)
+    acc_dtype = torch.promote_types(src.dtype, torch.float32)  # fp16/bf16 sums accumulate in fp32
+    out = torch.zeros((dim_size,) + tuple(src.shape[1:]), dtype=acc_dtype, device=src.device)
     flat = src.reshape(src.shape[0], -1)
     targets = torch.arange(dim_size, device=src.device).unsqueeze(1)
     acc = out.reshape(dim_size, -1)
     for start in range(0, src.shape[0], CHUNK):
         idx = index[start : start + CHUNK].to(src.device)
         onehot = (targets == idx.unsqueeze(0)).to(flat.dtype)
-        acc = acc + (onehot @ flat[start : start + CHUNK]).float()
+        acc = acc + (onehot @ flat[start : start + CHUNK]).to(acc_dtype)
     return acc.reshape(out.shape).to(src.dtype)
 
 
@@ -66,11 +67,12 @@ def scatter_sum_mindspore(src: Any, index: Any, dim_size: int) -> Any:
 
     flat = src.reshape(src.shape[0], -1)
     targets = ops.arange(dim_size).astype(index.dtype).expand_dims(1)
-    acc = ops.zeros((dim_size, flat.shape[1]), ms.float32)
+    acc_dtype = ms.float64 if src.dtype == ms.float64 else ms.float32
+    acc = ops.zeros((dim_size, flat.shape[1]), acc_dtype)
     for start in range(0, src.shape[0], CHUNK):
         idx = index[start : start + CHUNK]
         onehot = (targets == idx.expand_dims(0)).astype(flat.dtype)
-        acc = acc + ops.matmul(onehot, flat[start : start + CHUNK]).astype(ms.float32)
+        acc = acc + ops.matmul(onehot, flat[start : start + CHUNK]).astype(acc_dtype)
     return acc.reshape((dim_size,) + tuple(src.shape[1:])).astype(src.dtype)
 
 
