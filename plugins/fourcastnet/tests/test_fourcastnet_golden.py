@@ -13,7 +13,7 @@ from earthzoo.cli import main
 from earthzoo.weights import load_canonical
 
 # the root conftest's golden folder, for module-scoped fixtures
-GOLDEN = Path(os.environ.get("EARTHZOO_GOLDEN", Path(__file__).resolve().parents[3] / "shared" / "golden"))
+GOLDEN = Path(os.environ.get("EARTHZOO_GOLDEN", Path(__file__).resolve().parents[4] / "shared" / "golden"))
 
 torch = pytest.importorskip("torch")
 ms = pytest.importorskip("mindspore")
