@@ -29,24 +29,29 @@ def parse_showpower(text: str) -> dict[int, float]:
 
 def parse_smi_table(text: str) -> dict[int, float]:
     """Watts per device from the summary table of plain ``hy-smi`` / ``rocm-smi``: the
-    column headed AvgPwr, Power or Pwr (not PwrCap), values like "62.0W"."""
-    col: int | None = None
+    column headed AvgPwr, Power or Pwr (not PwrCap), values like "62.0W". Columns are
+    found by position, as headers such as "Temp (DieEdge)" hold spaces."""
+    span: tuple[int, int] | None = None
     out: dict[int, float] = {}
     for line in text.splitlines():
-        cells = line.split()
-        if not cells:
-            continue
-        if col is None:
-            names = [c.lower() for c in cells]
-            for want in ("avgpwr", "power", "pwr", "avgpower", "socketpwr"):
-                if want in names:
-                    col = names.index(want)
+        if span is None:
+            if not re.match(r"\s*(GPU|DCU|HCU|Device)\b", line, re.I):
+                continue  # banners such as "=== Power ===" are not the header
+            for want in ("avgpwr", "avgpower", "power", "pwr", "socketpwr"):
+                m = re.search(rf"(?<!\S){want}(?!\S)", line, re.I)
+                if m:
+                    span = m.span()
                     break
             continue
-        if cells[0].isdigit() and len(cells) > col:
-            m = re.match(r"([0-9]+(?:\.[0-9]+)?)\s*W$", cells[col], re.I)
-            if m:
-                out[int(cells[0])] = float(m.group(1))
+        cells = list(re.finditer(r"\S+", line))
+        if not cells or not cells[0].group().isdigit():
+            continue
+        for cell in cells:
+            if cell.start() < span[1] and cell.end() > span[0]:
+                m = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*W", cell.group(), re.I)
+                if m:
+                    out[int(cells[0].group())] = float(m.group(1))
+                break
     return out
 
 
