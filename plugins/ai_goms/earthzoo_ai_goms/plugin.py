@@ -1,1 +1,46 @@
-"""Hook implementations of this plugin (filled in by its issue)."""
+"""Hook implementations of the AI-GOMS plugin: its model card and weight format."""
+
+from earthzoo.cards import ModelCard, WeightFormat
+from earthzoo.plugins import hookimpl
+
+PKG = "earthzoo_ai_goms"
+
+
+@hookimpl
+def earthzoo_register_models(register):
+    from .config import PAPER_DEPTHS, ocean_channels
+
+    register(
+        ModelCard(
+            name="ai_goms",
+            summary="AI-GOMS: Fourier masked-autoencoder global ocean model (T/S/U/V at 15 depths + SSH, daily) with fine-tuning modules",
+            config=f"{PKG}.config:AIGOMSConfig",
+            builders={"torch": f"{PKG}.torch_model:build", "mindspore": f"{PKG}.mindspore_model:build"},
+            presets=("tiny", "small", "paper", "tiny_downscale", "tiny_wave", "small_downscale", "small_wave", "paper_downscale", "paper_wave"),
+            variables=ocean_channels(PAPER_DEPTHS),
+            grid="0.25 deg lat-lon, 720x1440; inputs add u10, v10, t2m, msl, sp and orography (67 channels)",
+            time_step="1d",
+            weight_formats=("ai-goms",),
+            paper="Xiong et al. 2023, AI-GOMS: Large AI-Driven Global Ocean Modeling System (arXiv preprint)",
+            licence="this implementation Apache-2.0",
+            source="the authors' public code Ocean_AI_model (later Poseidon)",
+            kind="ocean",
+            example_input=f"{PKG}.inputs:example_input",
+            next_input=f"{PKG}.inputs:next_input",
+        )
+    )
+
+
+@hookimpl
+def earthzoo_register_weight_formats(register):
+    register(
+        WeightFormat(
+            name="ai-goms",
+            model="ai_goms",
+            summary="AI-GOMS training checkpoint (torch .pt/.tar, 'model_state' with DDP 'module.' keys, FourCastNet layout)",
+            reader=f"{PKG}.convert:read_original",
+            suffixes=(".tar", ".pt", ".pth"),
+            writer=f"{PKG}.convert:write_original",
+            origin="AI-GOMS public code (Ocean_AI_model), FourCastNet checkpoint layout",
+        )
+    )

@@ -1,0 +1,264 @@
+"""AI-GOMS in PyTorch: the Masked_Ocean backbone and two fine-tuning modules.
+
+Masked_Ocean is an MAE whose transformer blocks are FourCastNet blocks with an
+AFNO1D filter (rfft over the flattened token sequence, all modes kept):
+patch_embed (Conv p x p, stride p) + fixed sin-cos pos_embed -> [random masking in
+pre-training] -> blocks -> norm -> decoder_embed -> [mask tokens, unshuffle] +
+fixed decoder_pos_embed -> decoder_blocks -> decoder_norm -> (B, dec, h, w) ->
+decoder_pred = ConvTranspose2d(dec, out, p, stride p).
+
+The masking indices come from NumPy (``common.mask_indices``) so PyTorch and
+MindSpore hide the same tokens. Loss helpers take the ocean mask: land values
+(even NaN) never reach the loss."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from earthzoo.errors import EarthzooError
+from torch import nn
+
+from .common import sincos_pos_embed_2d
+from .config import AIGOMSConfig
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()  # exact erf
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class AFNO1D(nn.Module):
+    """Adaptive Fourier mixing along the token sequence (B, N, C): rfft over N, a
+    block-diagonal complex 2-layer MLP on every mode, softshrink, irfft, + input."""
+
+    def __init__(self, dim: int, num_blocks: int, sparsity_threshold: float):
+        super().__init__()
+        self.num_blocks = num_blocks
+        self.block_size = dim // num_blocks
+        self.sparsity_threshold = sparsity_threshold
+        bs = self.block_size
+        self.w1 = nn.Parameter(0.02 * torch.randn(2, num_blocks, bs, bs))
+        self.b1 = nn.Parameter(0.02 * torch.randn(2, num_blocks, bs))
+        self.w2 = nn.Parameter(0.02 * torch.randn(2, num_blocks, bs, bs))
+        self.b2 = nn.Parameter(0.02 * torch.randn(2, num_blocks, bs))
+
+    @staticmethod
+    def _complex_linear(re, im, w, b):
+        """Block-diagonal complex matmul as one real batched matmul: [re, im] @ [[w0, w1], [-w1, w0]]."""
+        z = torch.cat([re, im], -1).transpose(0, 1)  # (nb, n, 2i)
+        wr, wi = w[0], w[1]
+        big = torch.cat([torch.cat([wr, wi], 2), torch.cat([-wi, wr], 2)], 1)  # (nb, 2i, 2o)
+        out = torch.bmm(z, big).transpose(0, 1)  # (n, nb, 2o)
+        o = w.shape[-1]
+        return out[..., :o] + b[0], out[..., o:] + b[1]
+
+    def forward(self, x):
+        bias = x
+        dtype = x.dtype
+        x = x.float()
+        B, N, C = x.shape
+        z = torch.fft.rfft(x, dim=1, norm="ortho")  # (B, K, C)
+        K = z.shape[1]
+        re = z.real.reshape(B * K, self.num_blocks, self.block_size)
+        im = z.imag.reshape(B * K, self.num_blocks, self.block_size)
+        o1r, o1i = self._complex_linear(re, im, self.w1, self.b1)
+        o2r, o2i = self._complex_linear(F.relu(o1r), F.relu(o1i), self.w2, self.b2)
+        o2r = F.softshrink(o2r, lambd=self.sparsity_threshold).reshape(B, K, C)
+        o2i = F.softshrink(o2i, lambd=self.sparsity_threshold).reshape(B, K, C)
+        x = torch.fft.irfft(torch.complex(o2r, o2i), n=N, dim=1, norm="ortho")
+        return x.type(dtype) + bias
+
+
+class Block(nn.Module):
+    """FourCastNet block (double skip) with the AFNO1D filter."""
+
+    def __init__(self, dim: int, config: AIGOMSConfig):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.filter = AFNO1D(dim, config.num_blocks, config.sparsity_threshold)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * config.mlp_ratio))
+
+    def forward(self, x):
+        residual = x
+        x = self.filter(self.norm1(x)) + residual
+        return x + self.mlp(self.norm2(x))
+
+
+class PatchEmbed(nn.Module):
+    def __init__(self, config: AIGOMSConfig):
+        super().__init__()
+        p = config.patch_size
+        self.proj = nn.Conv2d(config.in_chans, config.embed_dim, kernel_size=p, stride=p)
+
+    def forward(self, x):
+        return self.proj(x).flatten(2).transpose(1, 2)  # (B, h*w, C)
+
+
+def _check_input(x, config: AIGOMSConfig) -> None:
+    H, W = config.img_size
+    if x.ndim != 4 or x.shape[1] != config.in_chans or tuple(x.shape[2:]) != (H, W):
+        raise EarthzooError(f"AI-GOMS input has shape {tuple(x.shape)}, expected (batch, {config.in_chans}, {H}, {W}): {config.out_chans} ocean channels + 5 forcings + orography", "regrid the data or build the model with a matching config")
+
+
+class MaskedOcean(nn.Module):
+    """The AI-GOMS backbone: (B, in_chans, H, W) -> (B, out_chans, H, W)."""
+
+    checkpoint_modules = ("blocks", "decoder_blocks")
+
+    def __init__(self, config: AIGOMSConfig):
+        super().__init__()
+        self.config = config
+        E, D = config.embed_dim, config.decoder_embed_dim
+        self.patch_embed = PatchEmbed(config)
+        self.pos_embed = nn.Parameter(torch.from_numpy(sincos_pos_embed_2d(E, config.tokens)), requires_grad=False)
+        self.blocks = nn.ModuleList([Block(E, config) for _ in range(config.depth)])
+        self.norm = nn.LayerNorm(E, eps=1e-6)
+        self.decoder_embed = nn.Linear(E, D)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, D))
+        self.decoder_pos_embed = nn.Parameter(torch.from_numpy(sincos_pos_embed_2d(D, config.tokens)), requires_grad=False)
+        self.decoder_blocks = nn.ModuleList([Block(D, config) for _ in range(config.decoder_depth)])
+        self.decoder_norm = nn.LayerNorm(D, eps=1e-6)
+        p = config.patch_size
+        self.decoder_pred = nn.ConvTranspose2d(D, config.out_chans, kernel_size=p, stride=p)
+        self._init_weights()
+
+    def _init_weights(self):
+        w = self.patch_embed.proj.weight.data
+        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+        nn.init.normal_(self.mask_token, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward_encoder(self, x, ids_keep=None):
+        """Tokens (B, L or keep, E) after ``norm``; ``ids_keep`` (B, keep) selects the visible tokens."""
+        _check_input(x, self.config)
+        x = self.patch_embed(x) + self.pos_embed
+        if ids_keep is not None:
+            x = torch.gather(x, 1, ids_keep.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+    def forward_decoder(self, latent, ids_restore=None):
+        x = self.decoder_embed(latent)
+        B, D = x.shape[0], x.shape[-1]
+        if ids_restore is not None:
+            L = ids_restore.shape[1]
+            tokens = self.mask_token.expand(B, L - x.shape[1], D)
+            x = torch.cat([x, tokens], 1)
+            x = torch.gather(x, 1, ids_restore.unsqueeze(-1).expand(-1, -1, D))
+        x = x + self.decoder_pos_embed
+        for block in self.decoder_blocks:
+            x = block(x)
+        x = self.decoder_norm(x)
+        h, w = self.config.tokens
+        return self.decoder_pred(x.transpose(1, 2).reshape(B, D, h, w))
+
+    def forward(self, x):
+        """A forecast step (no masking)."""
+        return self.forward_decoder(self.forward_encoder(x))
+
+    def forward_masked(self, x, ids_keep, ids_restore):
+        """Masked pre-training: encode the visible tokens only, reconstruct everything."""
+        return self.forward_decoder(self.forward_encoder(x, ids_keep), ids_restore)
+
+
+def pixel_shuffle_tokens(y, s: int, out: int):
+    """(B, h, w, out*s*s) channels-last -> (B, out, h*s, w*s), the PixelShuffle order."""
+    B, h, w, _ = y.shape
+    return y.reshape(B, h, w, out, s, s).permute(0, 3, 1, 4, 2, 5).reshape(B, out, h * s, w * s)
+
+
+class Head(nn.Module):
+    """A per-token MLP head (Linear -> GELU -> Linear)."""
+
+    def __init__(self, d_in: int, hidden: int, d_out: int):
+        super().__init__()
+        self.fc1 = nn.Linear(d_in, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, d_out)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class FineTune(nn.Module):
+    """A fine-tuning module on the frozen backbone latent (encoder output):
+
+    - task "downscale": the token sub-region ``config.region`` at ``scale`` x the global
+      resolution, all ocean channels, by a PixelShuffle head (factor patch * scale);
+    - task "wave": significant wave height (1 channel) on the global grid."""
+
+    checkpoint_modules = ("blocks", "decoder_blocks")
+
+    def __init__(self, config: AIGOMSConfig):
+        super().__init__()
+        self.config = config
+        self.backbone = MaskedOcean(config)
+        self.backbone.requires_grad_(False)
+        p = config.patch_size
+        self.factor = p * config.scale if config.task == "downscale" else p
+        self.out = config.out_chans if config.task == "downscale" else 1
+        self.head = Head(config.embed_dim, config.head_hidden, self.out * self.factor * self.factor)
+
+    @property
+    def blocks(self):
+        return self.backbone.blocks
+
+    @property
+    def decoder_blocks(self):
+        return self.backbone.decoder_blocks
+
+    def forward(self, x):
+        h, w = self.config.tokens
+        latent = self.backbone.forward_encoder(x)
+        latent = latent.reshape(latent.shape[0], h, w, latent.shape[-1])
+        if self.config.task == "downscale":
+            r0, r1, c0, c1 = self.config.region
+            latent = latent[:, r0:r1, c0:c1]
+        return pixel_shuffle_tokens(self.head(latent), self.factor, self.out)
+
+
+def build(config: AIGOMSConfig) -> nn.Module:
+    return MaskedOcean(config) if config.task == "forecast" else FineTune(config)
+
+
+# --------------------------------------------------------------------------- losses
+
+
+def _mask_tensor(ocean_mask, like):
+    m = torch.as_tensor(ocean_mask, device=like.device)
+    if m.shape != like.shape[-2:]:
+        raise EarthzooError(f"ocean mask has shape {tuple(m.shape)}, the fields {tuple(like.shape[-2:])}", "pass the (lat, lon) mask of the same grid")
+    return m.bool()
+
+
+def ocean_mse(pred, target, ocean_mask):
+    """Mean squared error over ocean points only; land values (even NaN/inf) never enter."""
+    m = _mask_tensor(ocean_mask, pred).expand_as(pred)
+    d = torch.where(m, pred - torch.where(m, target, torch.zeros_like(target)), torch.zeros_like(pred))
+    return (d * d).sum() / m.sum().clamp(min=1)
+
+
+def pretrain_loss(pred, target, token_mask, ocean_mask, patch_size: int):
+    """MAE reconstruction loss: MSE over the hidden patches' ocean points only.
+    ``token_mask`` (B, L) is 1 where a token was hidden."""
+    B, C, H, W = pred.shape
+    p = patch_size
+    pix = token_mask.reshape(B, H // p, 1, W // p, 1).expand(B, H // p, p, W // p, p).reshape(B, 1, H, W) > 0.5
+    m = _mask_tensor(ocean_mask, pred).reshape(1, 1, H, W) & pix
+    m = m.expand_as(pred)
+    d = torch.where(m, pred - torch.where(m, target, torch.zeros_like(target)), torch.zeros_like(pred))
+    return (d * d).sum() / m.sum().clamp(min=1)
