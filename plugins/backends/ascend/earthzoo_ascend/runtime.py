@@ -32,7 +32,6 @@ def setup_device(framework: str, rank: int, world_size: int) -> DeviceContext:
         torch.npu.set_device(index)
         return DeviceContext(NAME, framework, f"npu:{index}", "hccl", rank, world_size, torch.npu.synchronize)
     import mindspore as ms
-
     from earthzoo.frameworks import mindspore as msfw
 
     msfw.set_device("Ascend")  # under msrun, device_id comes from the local rank

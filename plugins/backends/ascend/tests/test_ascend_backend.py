@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
 from earthzoo import api, plugins
 from earthzoo.errors import EarthzooError
 from earthzoo.ops import custom_ops

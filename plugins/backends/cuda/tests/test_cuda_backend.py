@@ -13,7 +13,6 @@ import time
 import pytest
 import torch
 from click.testing import CliRunner
-
 from earthzoo import api, plugins
 from earthzoo.cards import BackendStatus
 from earthzoo.energy import EnergyReading, efficiency_ratio

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-
 from earthzoo import api, plugins
 from earthzoo.errors import EarthzooError
 from earthzoo.runtime import MemoryPlan
