@@ -1,0 +1,70 @@
+"""The original AI-GOMS checkpoint layout: written by our torch model, read back
+through the registered "ai-goms" weight format into both frameworks bit-exactly."""
+
+import numpy as np
+import pytest
+import torch
+from earthzoo.api import model_card
+from earthzoo.errors import EarthzooError
+from earthzoo.weights import read_weights, write_weights, Weights
+from earthzoo_ai_goms import torch_model as tm
+from earthzoo_ai_goms.config import AIGOMSConfig
+from earthzoo_ai_goms.convert import read_original, write_original
+
+
+@pytest.mark.parametrize("preset", ["tiny", "tiny_downscale"])
+def test_original_layout_round_trip_bit_exact(tmp_path, preset):
+    import mindspore as ms
+    from earthzoo.frameworks import mindspore as mfw
+    from earthzoo.frameworks import torch as tfw
+    from earthzoo_ai_goms import mindspore_model as mm
+
+    config = AIGOMSConfig.preset(preset)
+    torch.manual_seed(11)
+    model = tm.build(config)
+    state = tfw.state_to_numpy(model)
+    path = tmp_path / "ai_goms_original.tar"
+    write_weights(path, Weights(state, "ai_goms"), fmt="ai-goms", config=config)
+
+    raw = torch.load(path, map_location="cpu", weights_only=True)  # the original's own loader
+    assert set(raw) >= {"model_state", "epoch", "iters", "optimizer_state_dict"}
+    assert all(k.startswith("module.") for k in raw["model_state"])
+
+    w = read_weights(path, fmt="ai-goms", model="ai_goms")
+    assert w.model == "ai_goms"
+    rebuilt_config = model_card("ai_goms").config_from_dict(w.config)
+    assert rebuilt_config == config
+    t2 = tm.build(rebuilt_config)
+    tfw.load_numpy_state(t2, w.tensors)
+    m2 = mm.build(rebuilt_config)
+    mfw.load_numpy_state(m2, w.tensors)
+    for name, value in state.items():
+        assert np.array_equal(t2.state_dict()[name].numpy(), value), name
+        assert np.array_equal(dict(m2.parameters_and_names())[name].asnumpy(), value), name
+    x = torch.randn(1, config.in_chans, *config.img_size)
+    with torch.no_grad():
+        assert torch.equal(model(x), t2(x))
+    assert m2(ms.Tensor(x.numpy())).shape == tuple(model(x).shape)
+
+
+def test_config_is_inferred_without_the_config_entry(tmp_path):
+    config = AIGOMSConfig.preset("tiny").replace(depth=3, embed_dim=48, num_blocks=4)
+    state = {k: v.detach().numpy() for k, v in tm.build(config).state_dict().items()}
+    path = tmp_path / "bare.pt"
+    torch.save({"model_state": {"module." + k: torch.from_numpy(v) for k, v in state.items()}}, path)
+    tensors, overrides = read_original(str(path))
+    assert set(tensors) == set(state)
+    got = model_card("ai_goms").config_from_dict(overrides, "tiny")
+    assert (got.depth, got.embed_dim, got.num_blocks, got.img_size) == (3, 48, 4, (32, 64))
+
+
+def test_wrong_checkpoint_is_one_line_error(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"model_state": {"module.head.weight": torch.zeros(3, 3)}}, path)
+    with pytest.raises(EarthzooError, match="not an AI-GOMS") as err:
+        read_original(str(path))
+    assert "\n" not in str(err.value)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(EarthzooError, match="not a loadable torch checkpoint"):
+        read_original(str(junk))

@@ -1,0 +1,59 @@
+"""Torch <-> MindSpore parity (fp32): the backbone rollout through core's parity, the
+fine-tuning modules, masked pre-training and the losses."""
+
+import numpy as np
+import pytest
+import torch
+from earthzoo.parity import parity
+from earthzoo_ai_goms import mindspore_model as mm
+from earthzoo_ai_goms import torch_model as tm
+from earthzoo_ai_goms.common import mask_indices
+from earthzoo_ai_goms.config import AIGOMSConfig
+from earthzoo_ai_goms.inputs import example_input, example_ocean_mask
+
+
+def test_backbone_rollout_parity_10_steps():
+    report = parity("ai_goms", preset="tiny", steps=10)
+    assert len(report["per_step"]) == 10
+    assert all(s["rel_rmse"] <= 1e-5 for s in report["per_step"]), report["per_step"]
+
+
+@pytest.mark.parametrize("preset", ["tiny_downscale", "tiny_wave"])
+def test_finetune_module_parity(preset):
+    report = parity("ai_goms", preset=preset, steps=1)
+    assert report["rel_rmse"] <= 1e-5
+
+
+def _pair(preset):
+    import mindspore as ms
+
+    c = AIGOMSConfig.preset(preset)
+    t = tm.build(c)
+    m = mm.build(c)
+    state = {k: v.detach().numpy().copy() for k, v in t.state_dict().items()}
+    params = dict(m.parameters_and_names())
+    assert set(params) == set(state)
+    for k, p in params.items():
+        p.set_data(ms.Tensor(state[k]))
+    return c, t, m
+
+
+def test_masked_pretraining_and_loss_parity():
+    import mindspore as ms
+
+    c, t, m = _pair("tiny")
+    x = example_input(c, 2, 1)
+    keep, restore, mask = mask_indices(np.random.default_rng(7).random((2, 128)), c.mask_ratio)
+    with torch.no_grad():
+        yt = t.forward_masked(torch.from_numpy(x), torch.from_numpy(keep), torch.from_numpy(restore))
+    ym = m.forward_masked(ms.Tensor(x), ms.Tensor(keep), ms.Tensor(restore))
+    d = yt.numpy() - ym.asnumpy()
+    assert np.sqrt(np.mean(d**2)) / np.sqrt(np.mean(yt.numpy() ** 2)) <= 1e-5
+    ocean = example_ocean_mask(c)
+    target = x[:, : c.out_chans]
+    lt = tm.pretrain_loss(yt, torch.from_numpy(target), torch.from_numpy(mask), ocean, c.patch_size).item()
+    lm = float(mm.pretrain_loss(ym, ms.Tensor(target), ms.Tensor(mask), ocean, c.patch_size).asnumpy())
+    assert abs(lt - lm) <= 1e-5 * abs(lt)
+    ft = tm.ocean_mse(yt, torch.from_numpy(target), ocean).item()
+    fm = float(mm.ocean_mse(ym, ms.Tensor(target), ocean).asnumpy())
+    assert abs(ft - fm) <= 1e-5 * abs(ft)
