@@ -10,6 +10,7 @@ from .backends.cpu import (  # noqa: F401 - re-exported as hook implementations
     earthzoo_setup_device,
 )
 from .cards import resolve
+from .data.sources import earthzoo_register_datasources  # noqa: F401 - core's data sources
 from .plugins import hookimpl
 
 

@@ -1,0 +1,112 @@
+"""On-disk cache of generated data and the file writer/reader of the internal form.
+
+Generated datasets are cached as NetCDF under ``$EARTHZOO_CACHE`` (default
+``~/.cache/earthzoo``), named by a hash of every parameter that changes the
+numbers, and written atomically (temp file + rename), so two processes racing
+to create the same entry both end with a complete file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import xarray as xr
+
+from ..errors import EarthzooError
+from ..files import atomic_path
+from .form import LIST_ATTRS
+
+GENERATOR_VERSION = 1  # bump when a generator's numbers change, to invalidate old entries
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("EARTHZOO_CACHE") or Path.home() / ".cache" / "earthzoo")
+
+
+def cache_key(name: str, params: dict[str, Any]) -> str:
+    blob = json.dumps({"name": name, "version": GENERATOR_VERSION, **params}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def cached(name: str, params: dict[str, Any], make: Callable[[], xr.Dataset], refresh: bool = False) -> xr.Dataset:
+    """Open the cached dataset for (name, params), generating and writing it first if needed."""
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EarthzooError(f"cannot create the data cache folder {str(folder)!r}: {exc.strerror}", "set EARTHZOO_CACHE to a writable folder") from exc
+    target = folder / f"{name}-{params.get('size', 'custom')}-{cache_key(name, params)}.nc"
+    if refresh or not target.exists():
+        write_dataset(make(), target)
+    return read_dataset(target)
+
+
+def _encode(ds: xr.Dataset) -> xr.Dataset:
+    """NetCDF has no bool and no list attrs: store the mask as int8 and lists as comma-joined text."""
+    out = ds.copy()
+    for key in LIST_ATTRS:
+        if key in out.attrs and not isinstance(out.attrs[key], str):
+            out.attrs[key] = ",".join(map(str, out.attrs[key]))
+    if "ocean_mask" in out:
+        out["ocean_mask"] = out["ocean_mask"].astype("int8")
+        out["ocean_mask"].attrs.update(ds["ocean_mask"].attrs, flag_meanings="land ocean", flag_values=[0, 1])
+    for name in ("channel", "channel_units", "channel_long_name"):
+        if name in out.coords:
+            out = out.assign_coords({name: (out[name].dims, out[name].values.astype(str), out[name].attrs)})
+    return out
+
+
+def _decode(ds: xr.Dataset) -> xr.Dataset:
+    for key in LIST_ATTRS:
+        value = ds.attrs.get(key, "")
+        if isinstance(value, str):
+            ds.attrs[key] = [v for v in value.split(",") if v]
+        elif isinstance(value, (list, tuple, np.ndarray)):
+            ds.attrs[key] = [str(v) for v in np.atleast_1d(value).tolist()]
+    if "ocean_mask" in ds:
+        ds["ocean_mask"] = ds["ocean_mask"].astype(bool)
+    return ds
+
+
+def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Write the internal form to ``.nc`` (NetCDF4) or ``.zarr`` atomically."""
+    path = Path(path)
+    enc = _encode(ds)
+    if path.suffix == ".zarr":
+        if not path.parent.is_dir():
+            raise EarthzooError(f"output folder {str(path.parent)!r} does not exist", "create it first, or choose another output path")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".part.zarr", dir=path.parent))
+        try:
+            enc.to_zarr(tmp, mode="w", consolidated=True)
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return path
+    encoding = {"fields": {"zlib": True, "complevel": 1, "chunksizes": (1, *ds["fields"].shape[1:])}} if "fields" in ds else {}
+    with atomic_path(path) as tmp:
+        enc.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
+    return path
+
+
+def read_dataset(path: str | os.PathLike) -> xr.Dataset:
+    """Open a file written by :func:`write_dataset` lazily (values are read on access)."""
+    path = Path(path)
+    if not path.exists():
+        raise EarthzooError(f"data file {str(path)!r} does not exist", "check the path, or make it with `earthzoo data make`")
+    try:
+        if path.suffix == ".zarr" or path.is_dir():
+            ds = xr.open_zarr(path, chunks=None)
+        else:
+            ds = xr.open_dataset(path, engine="netcdf4")
+    except (OSError, ValueError) as exc:
+        raise EarthzooError(f"cannot read data file {str(path)!r}: {exc}", "check that it is a NetCDF or Zarr file in the earthzoo form") from exc
+    return _decode(ds)

@@ -1,0 +1,222 @@
+"""Readers of real archives into the internal form (see ``earthzoo.data.form``).
+
+- ``era5-wb2``: ERA5 in the WeatherBench2 Zarr layout: long variable names
+  (``geopotential``, ``2m_temperature``...), dims time/level/latitude/longitude,
+  latitude in either order. Level variables become ``z500``-style channels.
+- ``era5-fourcastnet``: FourCastNet's yearly HDF5 files: dataset ``fields`` of
+  shape (T, C, 721, 1440), 6-hourly from 1 January of the year in the file
+  name, channels in the v0 (20) or v1 (26) order unless named.
+- ``hycom``: HYCOM NetCDF (water_u, water_v, water_temp, salinity on depth
+  levels; surf_el), int16 packed with scale_factor/add_offset/_FillValue;
+  land (fill) points become 0, and ``ocean_mask`` is where the surface
+  temperature of the first time is valid.
+
+All readers stay lazy: values are read when a window asks for them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import xarray as xr
+
+from ..errors import EarthzooError
+from .form import make_dataset, regular_lat, regular_lon, to_internal_order
+
+# WeatherBench2 long names -> short channel names
+WB2_NAMES = {
+    "geopotential": "z",
+    "temperature": "t",
+    "u_component_of_wind": "u",
+    "v_component_of_wind": "v",
+    "specific_humidity": "q",
+    "relative_humidity": "r",
+    "vertical_velocity": "w",
+    "2m_temperature": "t2m",
+    "10m_u_component_of_wind": "u10",
+    "10m_v_component_of_wind": "v10",
+    "100m_u_component_of_wind": "u100",
+    "100m_v_component_of_wind": "v100",
+    "mean_sea_level_pressure": "msl",
+    "surface_pressure": "sp",
+    "total_column_water_vapour": "tcwv",
+    "total_precipitation_6hr": "tp",
+    "geopotential_at_surface": "orography",
+}
+
+FOURCASTNET_V0 = ("u10", "v10", "t2m", "sp", "msl", "t850", "u1000", "v1000", "z1000", "u850", "v850", "z850", "u500", "v500", "z500", "t500", "z50", "r500", "r850", "tcwv")
+FOURCASTNET_V1 = FOURCASTNET_V0 + ("u100", "v100", "u250", "v250", "z250", "t250")
+
+
+def _require(path: str | None, source: str) -> Path:
+    if path is None:
+        raise EarthzooError(f"data source {source!r} reads files and needs a path", f"pass one: open_source({source!r}, path=...)")
+    p = Path(path)
+    if not p.exists():
+        raise EarthzooError(f"{source} path {str(p)!r} does not exist", "check the path")
+    return p
+
+
+class _Stacked(xr.backends.BackendArray):
+    """Lazily stacks (time, lat, lon) arrays into (time, channel, lat, lon) float32;
+    only the channels and times asked for are read. ``fill`` replaces NaN."""
+
+    def __init__(self, arrays: list[xr.DataArray], fill: float | None = None):
+        self.arrays = [a.transpose("time", "lat", "lon").variable for a in arrays]
+        nt, nlat, nlon = self.arrays[0].shape
+        self.shape = (nt, len(arrays), nlat, nlon)
+        self.dtype = np.dtype(np.float32)
+        self.fill = fill
+
+    def __getitem__(self, key):
+        return xr.core.indexing.explicit_indexing_adapter(key, self.shape, xr.core.indexing.IndexingSupport.BASIC, self._raw)
+
+    def _raw(self, key):
+        t, c, la, lo = key
+        chans = range(self.shape[1])[c] if isinstance(c, slice) else [c]
+        out = np.stack([np.asarray(self.arrays[i][t, la, lo].values, dtype=np.float32) for i in chans], axis=1 if not isinstance(t, (int, np.integer)) else 0)
+        if not isinstance(c, slice):
+            out = np.take(out, 0, axis=1 if not isinstance(t, (int, np.integer)) else 0)
+        if self.fill is not None:
+            out = np.where(np.isnan(out), np.float32(self.fill), out)
+        return out
+
+
+def _lazy(arrays: list[xr.DataArray], fill: float | None = None) -> xr.Variable:
+    return xr.Variable(("time", "channel", "lat", "lon"), xr.core.indexing.LazilyIndexedArray(_Stacked(arrays, fill)))
+
+
+def open_era5_wb2(path: str | None = None, variables: Sequence[str] | None = None, levels: Sequence[int] | None = None, time: slice | None = None, **_: Any) -> xr.Dataset:
+    """ERA5 from a WeatherBench2-layout Zarr store. ``variables``: channel names to
+    keep (``z500``, ``t2m``...; default all); ``levels``: pressure levels to keep."""
+    p = _require(path, "era5-wb2")
+    try:
+        raw = xr.open_zarr(p, chunks=None)
+    except Exception as exc:  # noqa: BLE001 - zarr raises many types for a bad store
+        raise EarthzooError(f"cannot open {str(p)!r} as a Zarr store: {exc}", "pass a WeatherBench2 ERA5 .zarr folder") from exc
+    if "latitude" not in raw.dims or "longitude" not in raw.dims:
+        raise EarthzooError(f"{str(p)!r} has no latitude/longitude dims (dims: {', '.join(map(str, raw.dims))})", "pass a WeatherBench2-layout store (dims time, level, latitude, longitude)")
+    raw = to_internal_order(raw, "latitude", "longitude")
+    if time is not None:
+        raw = raw.sel(time=time)
+    arrays, names = [], []
+    for long, short in WB2_NAMES.items():
+        if long not in raw:
+            continue
+        da = raw[long]
+        if "level" in da.dims:
+            for lev in da["level"].values:
+                if levels is not None and int(lev) not in set(map(int, levels)):
+                    continue
+                arrays.append(da.sel(level=lev, drop=True))
+                names.append(f"{short}{int(lev)}")
+        else:
+            if "time" not in da.dims:  # static field: broadcast over time
+                if long == "geopotential_at_surface":
+                    da = da / 9.80665
+                da = da.expand_dims(time=raw["time"])
+            arrays.append(da)
+            names.append(short)
+    if variables is not None:
+        missing = [v for v in variables if v not in names]
+        if missing:
+            raise EarthzooError(f"era5-wb2 store is missing variable(s) {missing} (it has: {', '.join(names)})", "choose variables the store holds, or a store that has them")
+        order = [names.index(v) for v in variables]
+        arrays, names = [arrays[i] for i in order], list(variables)
+    if not arrays:
+        raise EarthzooError(f"{str(p)!r} holds none of the known ERA5 variables", f"expected WeatherBench2 names such as {', '.join(list(WB2_NAMES)[:4])}")
+    static = ["orography"] if "orography" in names else []
+    return make_dataset(_lazy(arrays), raw["time"].values, names, raw["lat"].values, raw["lon"].values, static=static, attrs={"source": f"ERA5 (WeatherBench2 Zarr) {p}"})
+
+
+class _H5Array(xr.backends.BackendArray):
+    """A lazily indexed view of one HDF5 dataset (opened per access, fork-safe)."""
+
+    def __init__(self, path: Path, name: str, shape: tuple[int, ...], dtype: np.dtype):
+        self.path, self.name, self.shape, self.dtype = path, name, shape, np.dtype(np.float32)
+
+    def __getitem__(self, key):
+        return xr.core.indexing.explicit_indexing_adapter(key, self.shape, xr.core.indexing.IndexingSupport.OUTER_1VECTOR, self._raw)
+
+    def _raw(self, key):
+        import h5py
+
+        with h5py.File(self.path, "r") as f:
+            return np.asarray(f[self.name][key], dtype=np.float32)
+
+
+def open_era5_fourcastnet(path: str | None = None, channels: Sequence[str] | None = None, year: int | None = None, step_hours: int = 6, **_: Any) -> xr.Dataset:
+    """One FourCastNet yearly HDF5 file (``2018.h5``): dataset ``fields`` (T, C, lat, lon),
+    north -> south with both poles. ``channels`` names the C channels (default v0/v1 by C)."""
+    import h5py
+
+    p = _require(path, "era5-fourcastnet")
+    if p.is_dir():
+        raise EarthzooError(f"{str(p)!r} is a folder", "pass one yearly file such as 2018.h5 (open several and xarray.concat them)")
+    try:
+        with h5py.File(p, "r") as f:
+            if "fields" not in f:
+                raise EarthzooError(f"{str(p)!r} has no dataset 'fields' (it has: {', '.join(f.keys())})", "pass a FourCastNet-layout HDF5 file")
+            shape, dtype = f["fields"].shape, f["fields"].dtype
+    except OSError as exc:
+        raise EarthzooError(f"cannot open {str(p)!r} as HDF5: {exc}", "pass a FourCastNet-layout .h5 file") from exc
+    if len(shape) != 4:
+        raise EarthzooError(f"{str(p)!r} dataset 'fields' has shape {shape}, expected (time, channel, lat, lon)", "pass a FourCastNet-layout HDF5 file")
+    t, c, nlat, nlon = shape
+    if channels is None:
+        channels = {20: FOURCASTNET_V0, 21: FOURCASTNET_V0 + ("tp",), 26: FOURCASTNET_V1}.get(c)
+        if channels is None:
+            raise EarthzooError(f"{str(p)!r} has {c} channels, not FourCastNet's 20 or 26", "name them: channels=[...]")
+    if len(channels) != c:
+        raise EarthzooError(f"{len(channels)} channel names given for {c} channels in {str(p)!r}", "pass one name per channel")
+    if year is None:
+        m = re.search(r"(\d{4})", p.stem)
+        year = int(m.group(1)) if m else 2000
+    times = np.datetime64(f"{year:04d}-01-01T00:00", "ns") + np.arange(t) * np.timedelta64(step_hours, "h")
+    lazy = xr.Variable(("time", "channel", "lat", "lon"), xr.core.indexing.LazilyIndexedArray(_H5Array(p, "fields", shape, dtype)))
+    return make_dataset(lazy, times, channels, regular_lat(nlat, poles=True), regular_lon(nlon), attrs={"source": f"ERA5 (FourCastNet HDF5) {p}"})
+
+
+HYCOM_VARS = (("water_temp", "t"), ("salinity", "s"), ("water_u", "u"), ("water_v", "v"))
+
+
+def open_hycom(path: str | None = None, depths: Sequence[float] | None = None, time: slice | None = None, **_: Any) -> xr.Dataset:
+    """HYCOM NetCDF (one file, or a folder of files joined along time) to the ocean form.
+    ``depths`` picks depth levels (m; default all). Packed int16 values are
+    unpacked by xarray's CF decoding; fill values become NaN, then 0 with the mask."""
+    p = _require(path, "hycom")
+    files = sorted(p.glob("*.nc")) if p.is_dir() else [p]
+    if not files:
+        raise EarthzooError(f"no .nc files in {str(p)!r}", "pass a HYCOM NetCDF file or a folder of them")
+    try:
+        parts = [xr.open_dataset(f, engine="netcdf4", mask_and_scale=True) for f in files]
+    except (OSError, ValueError) as exc:
+        raise EarthzooError(f"cannot read HYCOM NetCDF {str(p)!r}: {exc}", "pass HYCOM NetCDF files") from exc
+    raw = parts[0] if len(parts) == 1 else xr.concat(parts, dim="time")
+    missing = [v for v, _ in HYCOM_VARS if v not in raw] + ([] if "surf_el" in raw else ["surf_el"])
+    if missing:
+        raise EarthzooError(f"HYCOM file {str(p)!r} is missing variable(s) {missing}", "download water_u, water_v, water_temp, salinity and surf_el together")
+    lat_name = "lat" if "lat" in raw.dims else "latitude"
+    lon_name = "lon" if "lon" in raw.dims else "longitude"
+    raw = to_internal_order(raw, lat_name, lon_name)
+    if time is not None:
+        raw = raw.sel(time=time)
+    levels = raw["depth"].values.astype(float)
+    if depths is not None:
+        unknown = [d for d in depths if not np.any(np.isclose(levels, d))]
+        if unknown:
+            raise EarthzooError(f"HYCOM file has no depth level(s) {unknown} (levels: {levels.tolist()})", "choose depths from the file's levels")
+        levels = np.asarray(depths, dtype=float)
+    arrays, names, depth_coord = [], [], []
+    for var, short in HYCOM_VARS:
+        for d in levels:
+            arrays.append(raw[var].sel(depth=d, method="nearest", drop=True))
+            names.append(f"{short}_{d:g}m")
+            depth_coord.append(float(d))
+    arrays.append(raw["surf_el"])
+    names.append("ssh")
+    depth_coord.append(np.nan)
+    ocean = np.isfinite(np.asarray(arrays[0].isel(time=0).transpose("lat", "lon").values))
+    return make_dataset(_lazy(arrays, fill=0.0), raw["time"].values, names, raw["lat"].values, raw["lon"].values, depth=depth_coord, ocean_mask=ocean, prognostic=names, attrs={"source": f"HYCOM NetCDF {p}"})
