@@ -109,3 +109,16 @@ def test_mindearth_needs_the_tanh_flag(mindearth):
     with torch.no_grad():
         y = model(torch.from_numpy(io["x"])).numpy()
     assert np.abs(y - io["y_nchw"]).max() > 1e-5
+
+
+def test_global_means_stds_ride_with_the_weights(golden, tmp_path):
+    """FourCastNet's global_means.npy / global_stds.npy, shape (1, C, 1, 1), become the
+    weights' per-channel normalisation."""
+    means = np.arange(5, dtype=np.float32).reshape(1, 5, 1, 1)
+    stds = np.full((1, 5, 1, 1), 2.0, np.float32)
+    np.save(tmp_path / "global_means.npy", means)
+    np.save(tmp_path / "global_stds.npy", stds)
+    out = tmp_path / "fcn.safetensors"
+    assert main(["convert", str(golden / "fourcastnet_nvlabs_tiny.ckpt"), str(out), "--model", "fourcastnet", "--from", "nvlabs-fourcastnet", "--means", str(tmp_path / "global_means.npy"), "--stds", str(tmp_path / "global_stds.npy")]) == 0
+    extras = load_canonical(out).extras
+    assert np.array_equal(extras["in_mean"], means.reshape(-1)) and np.array_equal(extras["in_std"], stds.reshape(-1))
