@@ -1,0 +1,219 @@
+"""WeatherBench2-style verification: latitude-weighted RMSE, ACC and bias per
+channel and lead time, with persistence and climatology baselines.
+
+Definitions (Rasp et al. 2024, WeatherBench 2):
+
+- weights: the cell area of each latitude row, ``sin(upper edge) - sin(lower
+  edge)`` with edges half-way between rows and clipped at the poles, normalised
+  to mean 1 over latitude. Latitude order is read from the coordinate values,
+  never assumed. With a mask (ocean points), the weights are zero off the mask
+  and every spatial mean is ``sum(w x) / sum(w)``.
+- RMSE = sqrt(mean over init times of the weighted spatial mean of (f - t)^2).
+- ACC: per init time, sum(w f' t') / sqrt(sum(w f'^2) sum(w t'^2)) with
+  anomalies f' = f - c, t' = t - c against the climatology c at the valid
+  time; then averaged over init times.
+- bias: mean over init times of the weighted spatial mean of (f - t).
+
+NumPy/xarray only."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .errors import EarthzooError
+
+INIT_DIMS = ("init_time", "time")
+
+
+def cell_area_weights(lat: Any) -> np.ndarray:
+    """Unnormalised cell areas on the unit sphere per unit longitude fraction
+    (they sum to 2 for a global grid), in the order ``lat`` is given."""
+    lat = np.asarray(lat, dtype=np.float64)
+    if lat.ndim != 1 or lat.size == 0:
+        raise EarthzooError("latitude must be a non-empty 1-D coordinate", "pass the 'lat' coordinate values")
+    if lat.size == 1:
+        return np.ones(1)
+    order = np.argsort(lat)
+    a = lat[order]
+    if np.any(np.diff(a) == 0):
+        raise EarthzooError("latitude coordinate has repeated values", "drop duplicate latitude rows")
+    edges = np.empty(a.size + 1)
+    edges[1:-1] = 0.5 * (a[1:] + a[:-1])
+    edges[0] = a[0] - 0.5 * (a[1] - a[0])
+    edges[-1] = a[-1] + 0.5 * (a[-1] - a[-2])
+    edges = np.clip(edges, -90.0, 90.0)
+    area = np.diff(np.sin(np.deg2rad(edges)))
+    out = np.empty_like(area)
+    out[order] = area
+    return out
+
+
+def lat_weights(lat: Any) -> np.ndarray:
+    """Cell-area latitude weights normalised to mean 1 (WeatherBench2)."""
+    w = cell_area_weights(lat)
+    return w / w.mean()
+
+
+def spatial_weights(lat: Any, lon: Any, mask: Any = None) -> xr.DataArray:
+    """(lat, lon) weights: latitude weights times the mask (True = counted)."""
+    lat = np.asarray(lat)
+    lon = np.asarray(lon)
+    w = np.repeat(lat_weights(lat)[:, None], lon.size, axis=1)
+    if mask is not None:
+        m = np.asarray(mask, dtype=bool)
+        if m.shape != w.shape:
+            raise EarthzooError(f"mask has shape {m.shape}, the grid is {w.shape}", "pass a (lat, lon) mask on the forecast's grid")
+        if not m.any():
+            raise EarthzooError("the mask selects no grid points", "pass a mask with True over the points to score (ocean)")
+        w = w * m
+    return xr.DataArray(w, dims=("lat", "lon"), coords={"lat": lat, "lon": lon})
+
+
+def _wmean(x: xr.DataArray, w: xr.DataArray) -> xr.DataArray:
+    return (x * w).sum(("lat", "lon")) / w.sum(("lat", "lon"))
+
+
+def _init_dim(f: xr.DataArray) -> str:
+    for d in INIT_DIMS:
+        if d in f.dims:
+            return d
+    raise EarthzooError(f"forecast has dims {f.dims}, with no init_time (or time) dim", "give the forecast dims (init_time, lead_time, channel, lat, lon)")
+
+
+def _fields(obj: Any, what: str) -> xr.DataArray:
+    if isinstance(obj, xr.Dataset):
+        if "fields" not in obj:
+            raise EarthzooError(f"{what} has no variable 'fields' (it has: {', '.join(map(str, obj.data_vars))})", "write it in the earthzoo form (variable 'fields')")
+        return obj["fields"]
+    if isinstance(obj, xr.DataArray):
+        return obj
+    raise EarthzooError(f"{what} is a {type(obj).__name__}", "pass an xarray Dataset or DataArray")
+
+
+def _lead_as_timedelta(f: xr.DataArray) -> xr.DataArray:
+    lead = f["lead_time"].values
+    if not np.issubdtype(lead.dtype, np.timedelta64):  # numbers are hours
+        f = f.assign_coords(lead_time=(np.asarray(lead, dtype=np.float64) * 3600e9).astype("timedelta64[ns]"))
+    return f
+
+
+def scores(forecast: xr.DataArray, truth: xr.DataArray, clim: xr.DataArray, weights: xr.DataArray, init_dim: str = "init_time") -> xr.Dataset:
+    """rmse, acc, bias of ``forecast`` against ``truth`` (same dims), anomalies
+    against ``clim`` (broadcastable); results have dims (lead_time, channel)."""
+    err = forecast - truth
+    mse = _wmean(err**2, weights)
+    bias = _wmean(err, weights)
+    fa = forecast - clim
+    ta = truth - clim
+    num = (weights * fa * ta).sum(("lat", "lon"))
+    den = np.sqrt((weights * fa**2).sum(("lat", "lon")) * (weights * ta**2).sum(("lat", "lon")))
+    acc_i = (num / den).where(den > 0)
+    return xr.Dataset({"rmse": np.sqrt(mse.mean(init_dim)), "acc": acc_i.mean(init_dim, skipna=False), "bias": bias.mean(init_dim)})
+
+
+def _check_grid(f: xr.DataArray, t: xr.DataArray) -> xr.DataArray:
+    for c in ("lat", "lon"):
+        if c not in f.coords or c not in t.coords:
+            raise EarthzooError(f"forecast or truth has no coordinate {c!r}", f"assign the {c} coordinate")
+        fv, tv = np.asarray(f[c].values, float), np.asarray(t[c].values, float)
+        if fv.size != tv.size or not np.allclose(np.sort(fv), np.sort(tv), atol=1e-6):
+            raise EarthzooError(f"grid mismatch on {c!r}: forecast has {fv.size} values, truth {tv.size} (or different values)", "evaluate on the forecast's grid (regrid the truth or drop the row the model drops)")
+    return t.sel(lat=f["lat"].values, lon=f["lon"].values, method="nearest").assign_coords(lat=f["lat"].values, lon=f["lon"].values)
+
+
+def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = None) -> dict[str, Any]:
+    """Score a forecast and the persistence and climatology baselines.
+
+    ``forecast``: dims (init_time or time, lead_time, channel, lat, lon); lead_time
+    timedelta64 or hours. ``truth``: the internal form (time, channel, lat, lon),
+    holding every init and valid time. ``climatology``: (channel, lat, lon) or
+    (dayofyear, channel, lat, lon) as built by ``earthzoo.data.climatology``;
+    default: the truth's time mean. ``mask``: (lat, lon) bool, True where scored;
+    default: the truth's ``ocean_mask`` if it has one.
+
+    Returns (the JSON of ``earthzoo evaluate --json``)::
+
+        {"lead_time_hours": [6.0, 12.0, ...], "channels": ["z", ...],
+         "n_init": 10, "masked": false,
+         "metrics": {"forecast" | "persistence" | "climatology":
+                     {channel: {"rmse": [by lead], "acc": [...], "bias": [...]}}}}
+
+    NaN (the climatology's ACC is undefined: its anomaly is zero) becomes null."""
+    f = _lead_as_timedelta(_fields(forecast, "forecast"))
+    init_dim = _init_dim(f)
+    if init_dim != "init_time":
+        f = f.rename({init_dim: "init_time"})
+    need = ("init_time", "lead_time", "channel", "lat", "lon")
+    if set(f.dims) != set(need):
+        raise EarthzooError(f"forecast has dims {f.dims}, expected {need}", "reshape the forecast to (init_time, lead_time, channel, lat, lon)")
+    f = f.transpose(*need).astype(np.float64)
+    tds = truth
+    t = _fields(truth, "truth")
+    if "time" not in t.dims:
+        raise EarthzooError("truth has no time dim", "pass the truth in the earthzoo form (time, channel, lat, lon)")
+    chans = [str(c) for c in f["channel"].values]
+    have = [str(c) for c in t["channel"].values]
+    missing = [c for c in chans if c not in have]
+    if missing:
+        raise EarthzooError(f"truth is missing variable(s) {missing}", "evaluate against data that has every forecast channel")
+    t = _check_grid(f, t.sel(channel=chans))
+    if mask is None and isinstance(tds, xr.Dataset) and "ocean_mask" in tds:
+        mask = _check_grid(f, tds["ocean_mask"].astype(float)).values > 0.5
+    w = spatial_weights(f["lat"].values, f["lon"].values, mask)
+
+    inits = f["init_time"].values.astype("datetime64[ns]")
+    leads = f["lead_time"].values.astype("timedelta64[ns]")
+    valid = inits[:, None] + leads[None, :]
+    tt = t["time"].values.astype("datetime64[ns]")
+    pos = np.searchsorted(tt, valid)
+    ok = (pos < tt.size) & (tt[np.minimum(pos, tt.size - 1)] == valid)
+    if not ok.all():
+        first = valid[~ok][0]
+        raise EarthzooError(f"truth has no time {np.datetime_as_string(first, unit='h')} (init + lead)", "pass truth covering every init time plus the longest lead")
+    pos0 = np.searchsorted(tt, inits)
+    if not ((pos0 < tt.size) & (tt[np.minimum(pos0, tt.size - 1)] == inits)).all():
+        raise EarthzooError("truth does not hold every init time (needed for persistence)", "pass truth that starts at or before the first init time")
+    tv = np.asarray(t.values, dtype=np.float64)
+    dims = ("init_time", "lead_time", "channel", "lat", "lon")
+    coords = {"init_time": inits, "lead_time": leads, "channel": chans, "lat": f["lat"].values, "lon": f["lon"].values}
+    truth_v = xr.DataArray(tv[pos], dims=dims, coords=coords)
+    persist = xr.DataArray(np.broadcast_to(tv[pos0][:, None], truth_v.shape), dims=dims, coords=coords)
+
+    if climatology is None:
+        c = xr.DataArray(tv.mean(axis=0), dims=("channel", "lat", "lon"), coords={"channel": chans, "lat": f["lat"].values, "lon": f["lon"].values})
+        clim_v = c
+    else:
+        from .data.stats import climatology_at
+
+        ca = _fields(climatology, "climatology")
+        cmiss = [ch for ch in chans if ch not in [str(x) for x in ca["channel"].values]]
+        if cmiss:
+            raise EarthzooError(f"climatology is missing variable(s) {cmiss}", "compute the climatology from data with every forecast channel")
+        ca = _check_grid(f, ca.sel(channel=chans)).astype(np.float64)
+        if "dayofyear" in ca.dims:
+            vals = np.stack([np.asarray(climatology_at(ca, valid[:, j]).values) for j in range(len(leads))], axis=1)
+            clim_v = xr.DataArray(vals, dims=dims, coords=coords)
+        else:
+            clim_v = ca.transpose("channel", "lat", "lon")
+    clim_full = clim_v if "init_time" in clim_v.dims else xr.broadcast(clim_v, truth_v)[0]
+
+    out: dict[str, Any] = {
+        "lead_time_hours": [float(x / np.timedelta64(1, "h")) for x in leads],
+        "channels": chans,
+        "n_init": int(len(inits)),
+        "masked": mask is not None,
+        "metrics": {},
+    }
+    for name, fc in (("forecast", f), ("persistence", persist), ("climatology", clim_full)):
+        s = scores(fc, truth_v, clim_v, w)
+        out["metrics"][name] = {ch: {k: [_num(v) for v in s[k].sel(channel=ch).values] for k in ("rmse", "acc", "bias")} for ch in chans}
+    return out
+
+
+def _num(v: Any) -> float | None:
+    v = float(v)
+    return None if math.isnan(v) else v
