@@ -1,0 +1,220 @@
+"""The MindSpore training engine, compiled with ``ms.jit`` (graph mode).
+
+MindSpore's ``nn.AdamWeightDecay`` is not torch's AdamW (no bias correction,
+eps 1e-6, no decay on beta/gamma names) and ``mint.optim.AdamW`` has no CPU
+kernel, so :class:`AdamW` below is written out with ``ops.assign`` to follow
+``torch.optim.AdamW`` (single-tensor path) operation by operation; the bias
+corrections are computed in float64 on the host, as torch does.
+
+Gradients of the micro-batches are summed into accumulator Parameters inside
+the compiled step, so no tuple of tensors crosses a jit boundary (a new tuple
+would make ``ms.jit`` recompile every call). With msrun, the accumulated
+gradients are averaged over processes by ``nn.DistributedGradReducer``."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from typing import Any, Callable
+
+os.environ.setdefault("GLOG_v", "3")
+
+import mindspore as ms  # noqa: E402
+import numpy as np  # noqa: E402
+from mindspore import Parameter, ParameterTuple, Tensor, nn, ops  # noqa: E402
+
+from ..frameworks import mindspore as msfw  # noqa: E402
+from ..runtime import DeviceContext, PrecisionPlan  # noqa: E402
+from .config import TrainConfig  # noqa: E402
+
+
+class RolloutLoss(nn.Cell):
+    """Mean squared error averaged over ``rollout`` autoregressive steps."""
+
+    def __init__(self, net: nn.Cell, rollout: int, next_input: Callable, model_config: Any):
+        super().__init__(auto_prefix=False)
+        self.net = net
+        self.rollout = rollout
+        self.next_input = next_input
+        self.model_config = model_config
+
+    def construct(self, x, y):
+        inp = x
+        total = 0.0
+        for r in range(self.rollout):
+            out = self.net(inp).astype(ms.float32)
+            d = out - y[:, r]
+            total = total + (d * d).mean()
+            if r + 1 < self.rollout:
+                inp = self.next_input(inp, out, r, self.model_config)
+        return total / self.rollout
+
+
+class AdamW(nn.Cell):
+    """torch.optim.AdamW (amsgrad off) with torch's clip_grad_norm_ in front.
+
+    ``grads`` are the summed gradients; ``decay`` = 1 - lr*wd, ``step_size`` =
+    lr / (1 - beta1^t), ``bc2_sqrt`` = sqrt(1 - beta2^t), all from the host."""
+
+    def __init__(self, params: list[Parameter], betas: tuple[float, float], eps: float, clip: float):
+        super().__init__(auto_prefix=False)
+        self.params = ParameterTuple(params)
+        self.exp_avg = self.params.clone("exp_avg", "zeros")
+        self.exp_avg_sq = self.params.clone("exp_avg_sq", "zeros")
+        self.beta1, self.beta2, self.eps, self.clip = float(betas[0]), float(betas[1]), float(eps), float(clip)
+        self.n = len(params)
+
+    def construct(self, grads, decay, step_size, bc2_sqrt):
+        squares = []
+        for g in grads:
+            squares.append((g * g).sum())
+        norm = ops.sqrt(ops.addn(squares))
+        coef = ops.ones_like(norm)
+        if self.clip > 0:
+            coef = ops.minimum(self.clip / (norm + 1e-6), coef)
+        for i in range(self.n):
+            p = self.params[i]
+            m = self.exp_avg[i]
+            v = self.exp_avg_sq[i]
+            g = grads[i] * coef
+            ops.assign(p, p * decay)
+            ops.assign(m, m + (1.0 - self.beta1) * (g - m))
+            ops.assign(v, v * self.beta2 + (1.0 - self.beta2) * g * g)
+            ops.assign(p, p - step_size * (m / (ops.sqrt(v) / bc2_sqrt + self.eps)))
+        return norm
+
+
+class MindSporeEngine:
+    framework = "mindspore"
+
+    def __init__(self, model: nn.Cell, cfg: TrainConfig, ctx: DeviceContext, next_input: Callable, plan: PrecisionPlan, model_config: Any = None):
+        self.cfg, self.ctx, self.plan = cfg, ctx, plan
+        self.model = model
+        model.set_train(True)
+        net = model
+        if plan.amp_level and plan.amp_level != "O0":
+            net = ms.amp.auto_mixed_precision(model, plan.amp_level, dtype=getattr(ms, plan.amp_dtype or "float16"))
+        self.loss_net = RolloutLoss(net, cfg.rollout_steps, next_input, model_config)
+        named = list(model.parameters_and_names())
+        self.names = [n for n, p in named if p.requires_grad]
+        params = [p for _, p in named if p.requires_grad]
+        self.weights_tuple = ParameterTuple(params)
+        self.acc = self.weights_tuple.clone("grad_acc", "zeros")
+        self.opt = AdamW(params, cfg.betas, cfg.eps, cfg.grad_clip)
+        self.t = 0
+        self.world = ctx.world_size
+        reducer = None
+        allreduce = None
+        if self.world > 1:
+            from mindspore.communication import GlobalComm
+
+            reducer = nn.DistributedGradReducer(self.weights_tuple, mean=True, degree=self.world, group=GlobalComm.WORLD_COMM_GROUP)
+            allreduce = ops.AllReduce(group=GlobalComm.WORLD_COMM_GROUP)
+        grad_fn = ms.value_and_grad(self.loss_net, None, self.weights_tuple)
+        acc, opt, world = self.acc, self.opt, self.world
+
+        @ms.jit
+        def accumulate(x, y, scale):
+            loss, grads = grad_fn(x, y)
+            for i in range(len(acc)):
+                ops.assign_add(acc[i], grads[i] * scale)
+            return loss
+
+        @ms.jit
+        def apply(decay, step_size, bc2_sqrt):
+            grads = tuple(acc)
+            if reducer is not None:
+                grads = reducer(grads)
+            norm = opt(grads, decay, step_size, bc2_sqrt)
+            for i in range(len(acc)):
+                ops.assign(acc[i], ops.zeros_like(acc[i]))
+            return norm
+
+        self._accumulate, self._apply = accumulate, apply
+        self._allreduce = allreduce
+
+    def _zero_acc(self) -> None:
+        for a in self.acc:
+            a.set_data(ms.Tensor(np.zeros(a.shape, np.float32)))
+
+    def step(self, micro_batches: list[tuple[np.ndarray, np.ndarray]], lr: float) -> float:
+        n = len(micro_batches)
+        scale = Tensor(np.float32(1.0 / n))
+        losses = [float(self._accumulate(Tensor(x), Tensor(y), scale).asnumpy()) for x, y in micro_batches]
+        value = float(np.mean(losses))
+        if self._allreduce is not None:
+            value = float(self._allreduce(Tensor(np.array([value], np.float32))).asnumpy()[0]) / self.world
+        if not np.isfinite(value):
+            self._zero_acc()
+            return value
+        self.t += 1
+        b1, b2 = self.cfg.betas
+        decay = 1.0 - lr * self.cfg.weight_decay
+        step_size = lr / (1.0 - b1**self.t)
+        bc2_sqrt = (1.0 - b2**self.t) ** 0.5
+        self._apply(Tensor(np.float32(decay)), Tensor(np.float32(step_size)), Tensor(np.float32(bc2_sqrt)))
+        return value
+
+    # ------------------------------------------------------------------ state
+    def weights(self) -> dict[str, np.ndarray]:
+        return msfw.state_to_numpy(self.model)
+
+    def load_weights(self, tensors: dict[str, np.ndarray]) -> None:
+        msfw.load_numpy_state(self.model, tensors, "the model being trained")
+
+    def optimizer_state(self) -> dict[str, Any]:
+        if self.t == 0:
+            return {"step": 0, "exp_avg": {}, "exp_avg_sq": {}}
+        return {
+            "step": self.t,
+            "exp_avg": {n: msfw.to_numpy(p) for n, p in zip(self.names, self.opt.exp_avg)},
+            "exp_avg_sq": {n: msfw.to_numpy(p) for n, p in zip(self.names, self.opt.exp_avg_sq)},
+        }
+
+    def load_optimizer_state(self, state: dict[str, Any]) -> None:
+        self.t = int(state["step"])
+        if not state["exp_avg"]:
+            return
+        for n, m, v in zip(self.names, self.opt.exp_avg, self.opt.exp_avg_sq):
+            m.set_data(Tensor(np.array(state["exp_avg"][n], copy=True)))
+            v.set_data(Tensor(np.array(state["exp_avg_sq"][n], copy=True)))
+
+    def rng_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        np_state = np.random.get_state()
+        arrays = {"numpy": np.asarray(np_state[1]).copy()}
+        meta = {"numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])], "python": json.loads(json.dumps(random.getstate()))}
+        try:
+            arrays["mindspore"] = ms.get_rng_state().asnumpy().copy()
+        except Exception:  # noqa: BLE001 - older MindSpore: the seed alone is restored
+            pass
+        return arrays, meta
+
+    def set_rng_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        if "numpy" in arrays and "numpy" in meta:
+            kind, pos, has_gauss, cached = meta["numpy"]
+            np.random.set_state((kind, np.array(arrays["numpy"], dtype=np.uint32), pos, has_gauss, cached))
+        if "python" in meta:
+            version, internal, gauss = meta["python"]
+            random.setstate((version, tuple(internal), gauss))
+        if "mindspore" in arrays:
+            try:
+                ms.set_rng_state(Tensor(arrays["mindspore"]))
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def init_distributed(ctx: DeviceContext) -> None:
+    if ctx.world_size > 1:
+        from mindspore.communication import init
+
+        init()
+        ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=ctx.world_size)
+
+
+def finish_distributed() -> None:
+    return None
+
+
+def barrier() -> None:
+    return None

@@ -1,0 +1,141 @@
+"""Autoregressive forecasts in either framework, denormalised and written as
+CF NetCDF or Zarr with coordinates init_time, lead_time, channel, lat, lon.
+
+The step-to-step input comes from the card's ``next_input`` (NumPy), so a
+model that feeds back only part of its state (or holds forcings) is rolled
+out the same way everywhere. Normalisation statistics come from the weights'
+extras (``earthzoo train`` stores them); without them the initial data's own
+statistics are used and the file says so."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import EarthzooError
+from ..files import _write_error, atomic_path
+
+
+def _infer(framework: str, model: Any):
+    if framework == "torch":
+        import torch
+
+        def run(x: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return model(torch.from_numpy(np.ascontiguousarray(x))).float().numpy()
+
+        return run
+    import mindspore as ms
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return model(ms.Tensor(np.ascontiguousarray(x))).asnumpy().astype(np.float32).copy()
+
+    return run
+
+
+def rollout(step_fn, x0: np.ndarray, steps: int, next_input, config: Any, advance=None) -> np.ndarray:
+    """(B, steps, C_out, H, W) outputs of ``steps`` autoregressive calls from ``x0`` (normalised)."""
+    outs, x = [], x0
+    for k in range(steps):
+        y = step_fn(x)
+        outs.append(y)
+        x = next_input(x, y, k, config)
+        if advance:
+            advance(1)
+    return np.stack(outs, axis=1)
+
+
+def forecast(model_name: str, *, weights: str, framework: str = "torch", init: str, steps: int, out: str, init_indices: list[int] | None = None, backend: str = "auto", show_progress: bool = True) -> dict[str, Any]:
+    import xarray as xr
+
+    from ..api import load_model, model_card
+    from ..cards import resolve
+    from ..weights import load_canonical
+    from .data import fields_for_model, model_io, normalisation, open_source
+    from .trainer import _identity_next, _progress
+
+    if steps < 1:
+        raise EarthzooError(f"--steps {steps} asks for no forecast", "use --steps 1 or more")
+    out_path = Path(out)
+    if out_path.suffix not in (".nc", ".zarr"):
+        raise EarthzooError(f"forecast output {out!r} is neither .nc nor .zarr", "name the output file with .nc (NetCDF) or .zarr (Zarr)")
+    card = model_card(model_name)
+    w = load_canonical(weights)
+    config = card.config_from_dict(w.config if w.model == model_name else {})
+    model = load_model(model_name, framework, weights=weights, backend=backend)
+    ds = open_source(init)
+    channels, grid = model_io(card, config)
+    fields, names = fields_for_model(ds, channels, grid, f"initial data {init!r}")
+    idx = list(init_indices or [0])
+    bad = [i for i in idx if not -len(fields) <= i < len(fields)]
+    if bad:
+        raise EarthzooError(f"initial time index {bad[0]} is outside the {len(fields)} times of {init!r}", f"use an index from 0 to {len(fields) - 1}")
+    stats_note = "normalisation from the weights"
+    stats = dict(w.extras)
+    if not {"in_mean", "in_std", "out_mean", "out_std"} <= set(stats):
+        stats, stats_note = normalisation(fields), "normalisation from the initial data (the weights carry none)"
+    x0 = (fields[idx] - stats["in_mean"][None, :, None, None]) / stats["in_std"][None, :, None, None]
+    next_input = resolve(card.next_input) if card.next_input else _identity_next
+    step_fn = _infer(framework, model)
+    bar = _progress(f"forecast {model_name} ({framework})", steps) if show_progress else _nullbar()
+    with bar as advance:
+        y = rollout(step_fn, x0.astype(np.float32), steps, next_input, config, advance)
+    c_out = y.shape[2]
+    y = y * stats["out_std"][None, None, :c_out, None, None] + stats["out_mean"][None, None, :c_out, None, None]
+    out_names = names[:c_out] if c_out <= len(names) else [f"out{i}" for i in range(c_out)]
+
+    times = ds["time"].values
+    dt = (times[1] - times[0]) if len(times) > 1 else np.timedelta64(6, "h")
+    init_times = times[idx]
+    leads = np.array([(k + 1) * dt for k in range(steps)], dtype="timedelta64[ns]")
+    lat = ds["lat"].values[: grid[0]]
+    result = xr.Dataset(
+        {"fields": (("init_time", "lead_time", "channel", "lat", "lon"), y.astype(np.float32), {"long_name": f"{model_name} forecast; units per channel in channel_units"})},
+        coords={
+            "init_time": ("init_time", init_times, {"standard_name": "forecast_reference_time", "long_name": "initial time"}),
+            "lead_time": ("lead_time", leads, {"standard_name": "forecast_period", "long_name": "lead time"}),
+            "valid_time": (("init_time", "lead_time"), init_times[:, None] + leads[None, :], {"standard_name": "time", "long_name": "valid time"}),
+            "channel": ("channel", np.array(out_names, dtype=object), {"long_name": "variable"}),
+            "lat": ("lat", lat, {"units": "degrees_north", "standard_name": "latitude"}),
+            "lon": ("lon", ds["lon"].values, {"units": "degrees_east", "standard_name": "longitude"}),
+        },
+        attrs={"Conventions": "CF-1.8", "model": model_name, "framework": framework, "weights": str(weights), "source": f"earthzoo forecast from {init}", "normalisation": stats_note},
+    )
+    if "channel_units" in ds.coords:
+        units = {str(c): str(u) for c, u in zip(ds["channel"].values, ds["channel_units"].values)}
+        result = result.assign_coords(channel_units=("channel", np.array([units.get(c, "1") for c in out_names], dtype=object)))
+    write_dataset(result, out_path)
+    return {"model": model_name, "framework": framework, "out": str(out_path), "inits": len(idx), "steps": steps, "channels": out_names, "normalisation": stats_note}
+
+
+class _nullbar:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def write_dataset(ds: Any, path: Path) -> None:
+    """NetCDF through a temporary file + rename; Zarr through a temporary folder + rename."""
+    if path.suffix == ".nc":
+        with atomic_path(path) as tmp:
+            ds.to_netcdf(tmp)
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise EarthzooError(f"output folder {str(folder)!r} does not exist", "create it first, or choose another output path")
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".part.zarr", dir=folder))
+        ds.to_zarr(tmp, mode="w")
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _write_error(path, exc) from exc

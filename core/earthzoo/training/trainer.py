@@ -1,0 +1,225 @@
+"""The training run shared by every model and both frameworks: build, resume,
+loop, log, checkpoint. The engines do the framework-specific work."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import EarthzooError
+from ..files import atomic_path, atomic_write_text
+from . import checkpoint as ckpt_mod
+from .config import TrainConfig
+from .data import ArrayData, BatchPlan, training_data
+
+LOG = "train_log.jsonl"
+
+
+def world_from_env(framework: str) -> tuple[int, int]:
+    """(rank, world) of this process as set by torchrun or msrun; (0, 1) otherwise."""
+    if framework == "torch" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return int(os.environ.get("RANK", "0")), int(os.environ["WORLD_SIZE"])
+    if framework == "mindspore" and int(os.environ.get("MS_WORKER_NUM", "1")) > 1:
+        return -1, int(os.environ["MS_WORKER_NUM"])  # rank known after communication.init()
+    return 0, 1
+
+
+def _identity_next(x, y, step, config):
+    return y
+
+
+def make_engine(framework: str, model: Any, cfg: TrainConfig, ctx: Any, card: Any, model_config: Any):
+    from ..cards import resolve
+    from ..plugins import get_plugin_manager
+    from ..runtime import MemoryPlan
+
+    pm = get_plugin_manager()
+    plan = pm.hook.earthzoo_mixed_precision(backend=ctx.backend, framework=framework, policy=cfg.precision)
+    if plan is None:
+        raise EarthzooError(f"backend {ctx.backend!r} gives no precision plan for {cfg.precision}", "use --precision fp32")
+    memory: list[str] = []
+    if cfg.checkpointing:
+        memory = pm.hook.earthzoo_memory_schedule(backend=ctx.backend, framework=framework, model=model, plan=MemoryPlan(activation_checkpointing=True)) or []
+    next_input = resolve(card.next_input) if card.next_input else _identity_next
+    if framework == "torch":
+        from .engine_torch import TorchEngine as Engine
+    else:
+        from .engine_mindspore import MindSporeEngine as Engine
+    engine = Engine(model, cfg, ctx, next_input, plan, model_config)
+    engine.memory_applied = memory
+    return engine
+
+
+def _dist(framework: str):
+    if framework == "torch":
+        from . import engine_torch as m
+    else:
+        from . import engine_mindspore as m
+    return m
+
+
+def train(
+    model_name: str,
+    *,
+    framework: str = "torch",
+    preset: str | None = None,
+    data: str | ArrayData,
+    out: str | os.PathLike,
+    cfg: TrainConfig,
+    resume: bool = False,
+    backend: str = "auto",
+    weights: str | None = None,
+    show_progress: bool = True,
+    on_step: Callable[[dict], None] | None = None,
+) -> dict[str, Any]:
+    """Train ``model_name`` on ``data`` (a data source name, a NetCDF/Zarr path or
+    in-memory :class:`ArrayData`) for ``cfg.steps`` optimizer updates, writing
+    logs, checkpoints and final canonical weights to ``out``. Returns a summary."""
+    from ..api import build_model, model_card, setup_device
+    from ..frameworks import framework_module
+    from ..ops import apply_custom_ops
+    from ..weights import config_to_dict, load_canonical
+
+    card = model_card(model_name)
+    fw = framework_module(framework)
+    model_config = card.make_config(preset)
+    preset = preset or card.presets[0]
+    rank, world = world_from_env(framework)
+    ctx = setup_device(backend, framework, max(rank, 0), world)
+    dist = _dist(framework)
+    dist.init_distributed(ctx)
+    if rank < 0:
+        from mindspore.communication import get_rank
+
+        ctx.rank = rank = get_rank()
+    main = rank == 0
+
+    dataset = data if isinstance(data, ArrayData) else training_data(data, card, model_config, cfg.rollout_steps)
+    data_id = data if isinstance(data, str) else f"arrays:{dataset.description}:{dataset.x.shape}"
+    out = Path(out)
+    if main:
+        ckpt_mod.prepare_output(out)
+    found = ckpt_mod.latest(out) if out.is_dir() else None
+    if found is not None and not resume:
+        raise EarthzooError(f"output {str(out)!r} already holds a training run (checkpoint {found.name})", "add --resume to continue it, or choose a new --out")
+
+    fw.seed_everything(cfg.seed)
+    model = build_model(model_name, framework, config=model_config)
+    apply_custom_ops(model, framework, ctx.backend)
+    meta = {"model": model_name, "preset": preset, "framework": framework, "model_config": json.loads(json.dumps(config_to_dict(model_config))), "data": data_id, "train_config": cfg.to_json(), "world_size": world}
+    if weights:
+        w = load_canonical(weights)
+        if w.model and w.model != model_name:
+            raise EarthzooError(f"weights {weights!r} are for model {w.model!r}, not {model_name!r}", f"start from weights of {model_name!r}")
+        fw.load_numpy_state(model, w.tensors, f"model {model_name!r} ({preset})")
+    engine = make_engine(framework, model, cfg, ctx, card, model_config)
+
+    start = 0
+    if resume and found is not None:
+        state = ckpt_mod.load(found)
+        ckpt_mod.check_compatible(state.meta, meta, str(out))
+        engine.load_weights(state.weights)
+        engine.load_optimizer_state(state.optimizer)
+        engine.set_rng_state(state.rng_arrays, state.rng_meta)
+        start = state.step
+    elif resume and main:
+        print(f"note: no checkpoint in {str(out)!r}; starting from step 0", flush=True)
+
+    plan = BatchPlan(len(dataset), cfg.batch_size, cfg.accum_steps, cfg.seed, rank, world)
+    log_path = out / LOG
+    if main:
+        _truncate_log(log_path, start)
+    last_good = found if start else None
+    history: list[dict] = []
+    t_start = time.perf_counter()
+    bar = _progress(f"train {model_name} ({framework})", cfg.steps) if (main and show_progress) else contextlib.nullcontext(None)
+    with bar as advance, (log_path.open("a") if main else contextlib.nullcontext()) as log:
+        if advance and start:
+            advance(start)
+        for step in range(start, cfg.steps):
+            batches = [dataset.get(plan.indices(step, a)) for a in range(cfg.accum_steps)]
+            lr = cfg.lr_at(step)
+            t0 = time.perf_counter()
+            loss = engine.step(batches, lr)
+            dt = time.perf_counter() - t0
+            if not np.isfinite(loss):
+                kept = f"the last good checkpoint {str(last_good)!r} is kept" if last_good else "no checkpoint was written yet"
+                raise EarthzooError(f"training loss became {loss} at step {step + 1}; stopped ({kept})", "lower --lr, check the data for bad values, then --resume from the last good checkpoint")
+            rec = {"step": step + 1, "loss": loss, "lr": lr, "samples_per_s": cfg.batch_size * cfg.accum_steps / dt, "step_time_s": dt}
+            history.append(rec)
+            if main:
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
+                if advance:
+                    advance(1, loss=loss, lr=lr)
+                if on_step:
+                    on_step(rec)
+            due = (cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0) or step + 1 == cfg.steps
+            if due:
+                if main:
+                    log.flush()
+                    arrays, rng_meta = engine.rng_state()
+                    last_good = ckpt_mod.save(out, ckpt_mod.Checkpoint(step + 1, engine.weights(), engine.optimizer_state(), arrays, meta, rng_meta, dataset.stats))
+                dist.barrier()
+
+    summary: dict[str, Any] = {"model": model_name, "framework": framework, "preset": preset, "steps": cfg.steps, "resumed_from": start, "world_size": world, "out": str(out), "seconds": time.perf_counter() - t_start, "memory": engine.memory_applied}
+    if main:
+        from ..weights import Weights, save_canonical
+
+        final = engine.weights()
+        save_canonical(out / "weights.safetensors", Weights(final, model_name, meta["model_config"], f"earthzoo train {framework} {cfg.steps} steps", dataset.stats))
+        records = read_log(log_path)
+        summary["final_loss"] = records[-1]["loss"] if records else None
+        summary["weights"] = str(out / "weights.safetensors")
+        summary["log"] = str(log_path)
+        summary["plot"] = str(plot_loss(records, out / "loss_curve.png", f"{model_name} ({framework}, {preset})"))
+        atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
+    dist.finish_distributed()
+    return summary
+
+
+def _progress(description: str, total: int):
+    from ..cli.output import progress
+
+    return progress(description, total)
+
+
+def read_log(path: str | os.PathLike) -> list[dict]:
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _truncate_log(path: Path, start: int) -> None:
+    """Keep only the log lines of steps already taken (a resumed run rewrites the rest)."""
+    records = [r for r in read_log(path) if r["step"] <= start]
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
+
+
+def plot_loss(records: list[dict], target: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    steps = [r["step"] for r in records]
+    ax.plot(steps, [r["loss"] for r in records], lw=1.2)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("training loss (MSE, normalised units)")
+    if records and min(r["loss"] for r in records) > 0:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    return target
