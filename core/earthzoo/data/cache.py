@@ -83,7 +83,7 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
             raise EarthzooError(f"output folder {str(path.parent)!r} does not exist", "create it first, or choose another output path")
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".part.zarr", dir=path.parent))
         try:
-            enc.to_zarr(tmp, mode="w", consolidated=True)
+            enc.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)  # v2: what WeatherBench2 and most readers use
             if path.exists():
                 shutil.rmtree(path)
             os.replace(tmp, path)
