@@ -53,12 +53,20 @@ class AIGOMSConfig:
         h, w = self.img_size
         p = self.patch_size
         if h % p or w % p:
-            raise EarthzooError(f"img_size {tuple(self.img_size)} is not divisible by patch_size {p}", "choose a grid whose sides are multiples of the patch size")
+            raise EarthzooError(
+                f"img_size {tuple(self.img_size)} is not divisible by patch_size {p}",
+                "choose a grid whose sides are multiples of the patch size",
+            )
         for name, dim in (("embed_dim", self.embed_dim), ("decoder_embed_dim", self.decoder_embed_dim)):
             if dim % self.num_blocks:
-                raise EarthzooError(f"{name} {dim} is not divisible by num_blocks {self.num_blocks}", f"choose {name} as a multiple of num_blocks")
+                raise EarthzooError(
+                    f"{name} {dim} is not divisible by num_blocks {self.num_blocks}", f"choose {name} as a multiple of num_blocks"
+                )
             if dim % 4:
-                raise EarthzooError(f"{name} {dim} is not a multiple of 4 (the 2-D sin-cos position embedding needs it)", f"choose {name} as a multiple of 4")
+                raise EarthzooError(
+                    f"{name} {dim} is not a multiple of 4 (the 2-D sin-cos position embedding needs it)",
+                    f"choose {name} as a multiple of 4",
+                )
         if not 0.0 <= self.mask_ratio < 1.0:
             raise EarthzooError(f"mask_ratio {self.mask_ratio} is outside [0, 1)", "use a ratio such as 0.5 or 0.75")
         if self.task not in TASKS:
@@ -66,7 +74,10 @@ class AIGOMSConfig:
         r0, r1, c0, c1 = self.region
         th, tw = self.tokens
         if not (0 <= r0 < r1 <= th and 0 <= c0 < c1 <= tw):
-            raise EarthzooError(f"downscaling region {tuple(self.region)} is outside the {th}x{tw} token grid", "give (row0, row1, col0, col1) token indices inside the grid")
+            raise EarthzooError(
+                f"downscaling region {tuple(self.region)} is outside the {th}x{tw} token grid",
+                "give (row0, row1, col0, col1) token indices inside the grid",
+            )
         if self.scale < 1:
             raise EarthzooError(f"scale {self.scale} must be at least 1", "use scale=3 for the paper's 1/12 degree region")
 
@@ -102,13 +113,37 @@ class AIGOMSConfig:
 
 
 _TINY = AIGOMSConfig()
-_SMALL = AIGOMSConfig(img_size=(64, 128), depths=(0, 50, 100), patch_size=4, embed_dim=128, depth=4, decoder_embed_dim=128, decoder_depth=2, num_blocks=8, region=(4, 8, 8, 16), head_hidden=64)
-_PAPER = AIGOMSConfig(img_size=(720, 1440), depths=PAPER_DEPTHS, patch_size=8, embed_dim=512, depth=16, decoder_embed_dim=1024, decoder_depth=8, num_blocks=8, mlp_ratio=4.0, mask_ratio=0.5, region=(25, 35, 60, 80), head_hidden=256)
+_SMALL = AIGOMSConfig(
+    img_size=(64, 128),
+    depths=(0, 10, 30, 100, 300),
+    patch_size=4,
+    embed_dim=128,
+    depth=4,
+    decoder_embed_dim=128,
+    decoder_depth=2,
+    num_blocks=8,
+    region=(4, 8, 8, 16),
+    head_hidden=64,
+)
+_PAPER = AIGOMSConfig(
+    img_size=(720, 1440),
+    depths=PAPER_DEPTHS,
+    patch_size=8,
+    embed_dim=512,
+    depth=16,
+    decoder_embed_dim=1024,
+    decoder_depth=8,
+    num_blocks=8,
+    mlp_ratio=4.0,
+    mask_ratio=0.5,
+    region=(25, 35, 60, 80),
+    head_hidden=256,
+)
 
 PRESETS: dict[str, AIGOMSConfig] = {
     # unit tests: 2 depths -> 9 ocean channels, 15 inputs, 8x16 tokens
     "tiny": _TINY,
-    # CPU demo/benchmarks: 3 depths -> 13 ocean channels, 19 inputs, 16x32 tokens
+    # CPU demo/benchmarks: the synthetic ocean's "small" size, 5 depths -> 21 ocean channels, 27 inputs, 16x32 tokens
     "small": _SMALL,
     # the published model: 15 depths, 61 outputs, 67 inputs, 113.9 M parameters
     "paper": _PAPER,

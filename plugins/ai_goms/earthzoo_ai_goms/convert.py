@@ -37,7 +37,10 @@ def infer_config(tensors: dict[str, np.ndarray]) -> dict:
     need = [f"{prefix}patch_embed.proj.weight", f"{prefix}decoder_pred.weight", f"{prefix}decoder_embed.weight", f"{prefix}pos_embed"]
     missing = [k for k in need if k not in tensors]
     if missing:
-        raise EarthzooError(f"the checkpoint has no tensor {missing[0]!r}, so it is not an AI-GOMS Masked_Ocean", "pass the right --model, or name the checkpoint's format with --from")
+        raise EarthzooError(
+            f"the checkpoint has no tensor {missing[0]!r}, so it is not an AI-GOMS Masked_Ocean",
+            "pass the right --model, or name the checkpoint's format with --from",
+        )
     embed, in_chans, p, _ = tensors[need[0]].shape
     dec, out_chans = tensors[need[1]].shape[:2]
     tokens = tensors[need[3]].shape[1]
@@ -45,10 +48,19 @@ def infer_config(tensors: dict[str, np.ndarray]) -> dict:
     def count(name):
         return len({m.group(1) for k in tensors if (m := re.match(rf"^{re.escape(prefix)}{name}\.(\d+)\.", k))})
 
-    out = {"patch_size": int(p), "embed_dim": int(embed), "decoder_embed_dim": int(dec), "depth": count("blocks"), "decoder_depth": count("decoder_blocks")}
+    out = {
+        "patch_size": int(p),
+        "embed_dim": int(embed),
+        "decoder_embed_dim": int(dec),
+        "depth": count("blocks"),
+        "decoder_depth": count("decoder_blocks"),
+    }
     n_depth, rest = divmod(int(out_chans) - 1, 4)
     if rest or int(in_chans) != int(out_chans) + 6:
-        raise EarthzooError(f"the checkpoint maps {in_chans} to {out_chans} channels, not 4 x depths + 1 ocean channels (+ 6 inputs)", "check that this is an AI-GOMS checkpoint")
+        raise EarthzooError(
+            f"the checkpoint maps {in_chans} to {out_chans} channels, not 4 x depths + 1 ocean channels (+ 6 inputs)",
+            "check that this is an AI-GOMS checkpoint",
+        )
     if n_depth == len(PAPER_DEPTHS):
         out["depths"] = list(PAPER_DEPTHS)
     w1 = tensors.get(f"{prefix}blocks.0.filter.w1")
@@ -83,11 +95,16 @@ def read_original(path: str) -> tuple[dict[str, np.ndarray], dict]:
     except FileNotFoundError as exc:
         raise EarthzooError(f"weights file {str(path)!r} does not exist", "check the path") from exc
     except Exception as exc:  # noqa: BLE001 - torch raises many types for foreign files
-        raise EarthzooError(f"{str(path)!r} is not a loadable torch checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})", "check the file, or name its format with --from") from exc
+        raise EarthzooError(
+            f"{str(path)!r} is not a loadable torch checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
+            "check the file, or name its format with --from",
+        ) from exc
     state = obj.get("model_state", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise EarthzooError(f"{str(path)!r} holds no AI-GOMS 'model_state' of tensors", "pass an AI-GOMS training checkpoint, or another --from")
-    tensors = {(k[len(DDP_PREFIX):] if k.startswith(DDP_PREFIX) else k): v.detach().cpu().numpy().copy() for k, v in state.items()}
+        raise EarthzooError(
+            f"{str(path)!r} holds no AI-GOMS 'model_state' of tensors", "pass an AI-GOMS training checkpoint, or another --from"
+        )
+    tensors = {(k[len(DDP_PREFIX) :] if k.startswith(DDP_PREFIX) else k): v.detach().cpu().numpy().copy() for k, v in state.items()}
     config = infer_config(tensors)
     stored = obj.get("config") if isinstance(obj, dict) else None
     if isinstance(stored, dict):

@@ -183,7 +183,10 @@ class ConvTranspose(nn.Cell):
 def _check_input(shape, config: AIGOMSConfig) -> None:
     H, W = config.img_size
     if len(shape) != 4 or shape[1] != config.in_chans or tuple(shape[2:]) != (H, W):
-        raise EarthzooError(f"AI-GOMS input has shape {tuple(shape)}, expected (batch, {config.in_chans}, {H}, {W}): {config.out_chans} ocean channels + 5 forcings + orography", "regrid the data or build the model with a matching config")
+        raise EarthzooError(
+            f"AI-GOMS input has shape {tuple(shape)}, expected (batch, {config.in_chans}, {H}, {W}): {config.out_chans} ocean channels + 5 forcings + orography",
+            "regrid the data or build the model with a matching config",
+        )
 
 
 def _gather_tokens(x, ids):
@@ -218,6 +221,10 @@ class MaskedOcean(nn.Cell):
 
     def forward_encoder(self, x, ids_keep=None):
         _check_input(tuple(x.shape), self.config)
+        return self.encode(x, ids_keep)
+
+    def encode(self, x, ids_keep=None):
+        """The encoder without the Python shape check (traceable in graph mode)."""
         x = self.patch_embed(x) + self.pos_embed
         if ids_keep is not None:
             x = _gather_tokens(x, ids_keep)
@@ -240,6 +247,9 @@ class MaskedOcean(nn.Cell):
     def construct(self, x):
         """A forecast step (no masking)."""
         return self.forward_decoder(self.forward_encoder(x))
+
+    def forecast_step(self, x):
+        return self.forward_decoder(self.encode(x))
 
     def forward_masked(self, x, ids_keep, ids_restore):
         """Masked pre-training: encode the visible tokens only, reconstruct everything."""
@@ -302,13 +312,33 @@ def build(config: AIGOMSConfig) -> nn.Cell:
     return MaskedOcean(config) if config.task == "forecast" else FineTune(config)
 
 
+_COMPILED: dict[int, object] = {}
+
+
+def compiled(net: MaskedOcean):
+    """A graph-mode forecast step for ``net`` (one jitted callable per net; MindSpore
+    compiles once per input shape), with the input check in Python."""
+    key = id(net)
+    if key not in _COMPILED:
+        jitted = ms.jit(net.forecast_step)
+
+        def forward(x):
+            _check_input(tuple(x.shape), net.config)
+            return jitted(x)
+
+        _COMPILED[key] = forward
+    return _COMPILED[key]
+
+
 # --------------------------------------------------------------------------- losses
 
 
 def _mask_tensor(ocean_mask, like):
     m = ms.Tensor(np.asarray(ocean_mask, dtype=bool)) if not isinstance(ocean_mask, ms.Tensor) else ocean_mask.astype(ms.bool_)
     if tuple(m.shape) != tuple(like.shape[-2:]):
-        raise EarthzooError(f"ocean mask has shape {tuple(m.shape)}, the fields {tuple(like.shape[-2:])}", "pass the (lat, lon) mask of the same grid")
+        raise EarthzooError(
+            f"ocean mask has shape {tuple(m.shape)}, the fields {tuple(like.shape[-2:])}", "pass the (lat, lon) mask of the same grid"
+        )
     return m
 
 

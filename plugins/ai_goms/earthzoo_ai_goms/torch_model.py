@@ -104,7 +104,10 @@ class PatchEmbed(nn.Module):
 def _check_input(x, config: AIGOMSConfig) -> None:
     H, W = config.img_size
     if x.ndim != 4 or x.shape[1] != config.in_chans or tuple(x.shape[2:]) != (H, W):
-        raise EarthzooError(f"AI-GOMS input has shape {tuple(x.shape)}, expected (batch, {config.in_chans}, {H}, {W}): {config.out_chans} ocean channels + 5 forcings + orography", "regrid the data or build the model with a matching config")
+        raise EarthzooError(
+            f"AI-GOMS input has shape {tuple(x.shape)}, expected (batch, {config.in_chans}, {H}, {W}): {config.out_chans} ocean channels + 5 forcings + orography",
+            "regrid the data or build the model with a matching config",
+        )
 
 
 class MaskedOcean(nn.Module):
@@ -241,7 +244,9 @@ def build(config: AIGOMSConfig) -> nn.Module:
 def _mask_tensor(ocean_mask, like):
     m = torch.as_tensor(ocean_mask, device=like.device)
     if m.shape != like.shape[-2:]:
-        raise EarthzooError(f"ocean mask has shape {tuple(m.shape)}, the fields {tuple(like.shape[-2:])}", "pass the (lat, lon) mask of the same grid")
+        raise EarthzooError(
+            f"ocean mask has shape {tuple(m.shape)}, the fields {tuple(like.shape[-2:])}", "pass the (lat, lon) mask of the same grid"
+        )
     return m.bool()
 
 

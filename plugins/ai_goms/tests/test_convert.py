@@ -6,10 +6,10 @@ import pytest
 import torch
 from earthzoo.api import model_card
 from earthzoo.errors import EarthzooError
-from earthzoo.weights import read_weights, write_weights, Weights
+from earthzoo.weights import Weights, read_weights, write_weights
 from earthzoo_ai_goms import torch_model as tm
 from earthzoo_ai_goms.config import AIGOMSConfig
-from earthzoo_ai_goms.convert import read_original, write_original
+from earthzoo_ai_goms.convert import read_original
 
 
 @pytest.mark.parametrize("preset", ["tiny", "tiny_downscale"])

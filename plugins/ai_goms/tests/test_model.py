@@ -31,7 +31,9 @@ def test_paper_parameter_count_matches_the_paper():
     assert model.decoder_pred.weight.shape == (1024, 61, 8, 8)
 
 
-@pytest.mark.parametrize("bad", [dict(img_size=(30, 64)), dict(embed_dim=30), dict(mask_ratio=1.0), dict(task="nowcast"), dict(region=(0, 99, 0, 4))])
+@pytest.mark.parametrize(
+    "bad", [dict(img_size=(30, 64)), dict(embed_dim=30), dict(mask_ratio=1.0), dict(task="nowcast"), dict(region=(0, 99, 0, 4))]
+)
 def test_bad_config_is_one_line_error(bad):
     with pytest.raises(EarthzooError) as err:
         AIGOMSConfig.preset("tiny").replace(**bad)
@@ -72,7 +74,7 @@ def test_masked_tokens_do_not_influence_the_encoder():
     hidden = int(np.flatnonzero(mask[0])[0])
     r, col = divmod(hidden, 16)
     x2 = x.clone()
-    x2[:, :, r * 4:(r + 1) * 4, col * 4:(col + 1) * 4] += 10.0
+    x2[:, :, r * 4 : (r + 1) * 4, col * 4 : (col + 1) * 4] += 10.0
     with torch.no_grad():
         a = model.forward_masked(x, torch.from_numpy(keep), torch.from_numpy(restore))
         b = model.forward_masked(x2, torch.from_numpy(keep), torch.from_numpy(restore))

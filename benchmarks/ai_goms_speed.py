@@ -1,0 +1,176 @@
+"""AI-GOMS speed and memory: time per forecast day (one daily step, batch 1) in torch
+eager vs MindSpore (PyNative and graph mode), the masked pre-training step
+(forward_masked + land-masked reconstruction loss + backward + optimizer update),
+and peak resident memory. Each framework runs in its own subprocess so its peak RSS
+is its own (reported with the RSS after import and build, so the run's share is
+the difference). Writes JSON; nothing is asserted.
+
+    python benchmarks/ai_goms_speed.py --preset small --out ai_goms_speed.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("GLOG_v", "3")
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _median_ms(fn, reps: int) -> float:
+    fn()  # warm-up (and graph compilation)
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def _inputs(config, seed: int):
+    import numpy as np
+    from earthzoo_ai_goms.common import mask_indices
+    from earthzoo_ai_goms.inputs import example_input, example_ocean_mask
+
+    x = example_input(config, 1, seed)
+    h, w = config.tokens
+    keep, restore, mask = mask_indices(np.random.default_rng(seed).random((1, h * w)), config.mask_ratio)
+    return x, keep, restore, mask, example_ocean_mask(config)
+
+
+def run_torch(preset: str, reps: int, seed: int) -> dict:
+    import torch
+    from earthzoo_ai_goms import torch_model as tm
+    from earthzoo_ai_goms.config import AIGOMSConfig
+
+    torch.manual_seed(seed)
+    config = AIGOMSConfig.preset(preset)
+    model = tm.build(config)
+    x, keep, restore, mask, ocean = _inputs(config, seed)
+    xt, kt, rt, mt = (torch.from_numpy(a) for a in (x, keep, restore, mask))
+    target = xt[:, : config.out_chans]
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    rss_built = _rss_mib()
+
+    def forecast_day():
+        with torch.no_grad():
+            model(xt)
+
+    def pretrain_step():
+        opt.zero_grad(set_to_none=True)
+        loss = tm.pretrain_loss(model.forward_masked(xt, kt, rt), target, mt, ocean, config.patch_size)
+        loss.backward()
+        opt.step()
+
+    model.eval()
+    day = _median_ms(forecast_day, reps)
+    model.train()
+    step = _median_ms(pretrain_step, reps)
+    return {
+        "framework": "torch",
+        "mode": "eager",
+        "threads": torch.get_num_threads(),
+        "forecast_day_ms": day,
+        "pretrain_step_ms": step,
+        "rss_after_build_mib": rss_built,
+        "peak_rss_mib": _rss_mib(),
+    }
+
+
+def run_mindspore(preset: str, reps: int, seed: int) -> dict:
+    import mindspore as ms
+    from earthzoo_ai_goms import mindspore_model as mm
+    from earthzoo_ai_goms.config import AIGOMSConfig
+
+    ms.set_device("CPU")
+    config = AIGOMSConfig.preset(preset)
+    net = mm.build(config)
+    x, keep, restore, mask, ocean = _inputs(config, seed)
+    xm, km, rm, mk = (ms.Tensor(a) for a in (x, keep, restore, mask))
+    target = xm[:, : config.out_chans]
+    params = net.trainable_params()
+    opt = ms.nn.Adam(params, learning_rate=1e-4)
+    rss_built = _rss_mib()
+    net.set_train(False)
+    jitted = mm.compiled(net)
+
+    def loss_fn(a, k, r, t, m):
+        return mm.pretrain_loss(net.forward_masked(a, k, r), t, m, ocean, config.patch_size)
+
+    grad_fn = ms.value_and_grad(loss_fn, None, opt.parameters)
+
+    def pretrain_step():
+        _, grads = grad_fn(xm, km, rm, target, mk)
+        opt(grads)
+        ms.runtime.synchronize()
+
+    out = {"framework": "mindspore", "version": ms.__version__}
+    out["forecast_day_ms_pynative"] = _median_ms(lambda: net(xm).asnumpy(), reps)
+    out["forecast_day_ms_graph"] = _median_ms(lambda: jitted(xm).asnumpy(), reps)
+    net.set_train(True)
+    out["pretrain_step_ms_pynative"] = _median_ms(pretrain_step, max(2, reps // 2))
+    out.update(rss_after_build_mib=rss_built, peak_rss_mib=_rss_mib())
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="small")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="ai_goms_speed.json")
+    ap.add_argument("--part", choices=("torch", "mindspore"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.part:
+        fn = run_torch if args.part == "torch" else run_mindspore
+        print(json.dumps(fn(args.preset, args.reps, args.seed)))
+        return 0
+    from earthzoo_ai_goms.config import AIGOMSConfig
+
+    config = AIGOMSConfig.preset(args.preset)
+    results = {
+        "benchmark": "ai_goms_speed",
+        "preset": args.preset,
+        "img_size": list(config.img_size),
+        "in_chans": config.in_chans,
+        "out_chans": config.out_chans,
+        "mask_ratio": config.mask_ratio,
+        "batch": 1,
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "note": "one forecast day = one model step; peak RSS is per subprocess and includes the framework import",
+    }
+    for part in ("torch", "mindspore"):
+        proc = subprocess.run(
+            [sys.executable, __file__, "--part", part, "--preset", args.preset, "--reps", str(args.reps), "--seed", str(args.seed)],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode:
+            results[part] = {"error": proc.stderr.strip().splitlines()[-1:] or ["failed"]}
+        else:
+            results[part] = json.loads(proc.stdout.strip().splitlines()[-1])
+    t, m = results["torch"], results["mindspore"]
+    if "forecast_day_ms" in t and "forecast_day_ms_graph" in m:
+        results["mindspore_graph_over_torch_forecast"] = m["forecast_day_ms_graph"] / t["forecast_day_ms"]
+    text = json.dumps(results, indent=2)
+    from earthzoo.files import atomic_path
+
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
