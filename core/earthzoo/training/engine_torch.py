@@ -33,7 +33,7 @@ class TorchEngine:
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            self.net = DistributedDataParallel(self.model, broadcast_buffers=False)
+            self.net = DistributedDataParallel(self.model, broadcast_buffers=False, find_unused_parameters=True)  # FourCastNet keeps an unused norm, as the original
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay, foreach=False)
         self.scaler = torch.amp.GradScaler(ctx.device.split(":")[0], enabled=bool(plan.grad_scaler))
 
@@ -101,6 +101,8 @@ class TorchEngine:
         if not state["exp_avg"]:
             return
         for name, p in zip(self.names, self.params):
+            if name not in state["exp_avg"]:  # a parameter that never got a gradient (unused in forward)
+                continue
             self.opt.state[p] = {
                 "step": torch.tensor(float(state["step"])),
                 "exp_avg": torch.from_numpy(np.array(state["exp_avg"][name], copy=True)).to(p.device),
