@@ -98,16 +98,16 @@ def evaluate(forecast: str, truth: str, clim: str | None, as_json: bool) -> None
     from ..metrics import evaluate as run
     from .output import emit_json, table
 
-    fc = read_dataset(forecast)
+    fc = read_dataset(forecast, load=True)
     if Path(truth).exists():
-        tr = read_dataset(truth)
+        tr = read_dataset(truth, load=True)
     else:
         from ..registry import get_registry
 
         if truth not in get_registry().datasources:
             raise EarthzooError(f"truth {truth!r} is neither a file nor a data source name", "pass a .nc/.zarr file or a name from `earthzoo data list`")
         tr = open_source(truth)
-    cl = read_dataset(clim) if clim else None
+    cl = read_dataset(clim, load=True) if clim else None
     result = run(fc, tr, cl)
     if as_json:
         emit_json(result)

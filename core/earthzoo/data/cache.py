@@ -91,14 +91,21 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
         return path
-    encoding = {"fields": {"zlib": True, "complevel": 1, "chunksizes": (1, *ds["fields"].shape[1:])}} if "fields" in ds else {}
+    encoding: dict[str, Any] = {"fields": {"zlib": True, "complevel": 1, "chunksizes": (1, *ds["fields"].shape[1:])}} if "fields" in ds else {}
+    # Text coordinates as fixed-width char arrays, not HDF5 variable-length strings:
+    # reading vlen-string variables segfaulted in the netCDF4 wheel's HDF5
+    # (H5T__conv_vlen, measured here), depending on the process's memory state.
+    for name in ("channel", "channel_units", "channel_long_name"):
+        if name in enc.variables:
+            encoding[name] = {"dtype": "S1"}
     with atomic_path(path) as tmp:
         enc.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
     return path
 
 
-def read_dataset(path: str | os.PathLike) -> xr.Dataset:
-    """Open a file written by :func:`write_dataset` lazily (values are read on access)."""
+def read_dataset(path: str | os.PathLike, load: bool = False) -> xr.Dataset:
+    """Open a file written by :func:`write_dataset` lazily (values are read on
+    access), or with ``load=True`` read it whole and close the file."""
     path = Path(path)
     if not path.exists():
         raise EarthzooError(f"data file {str(path)!r} does not exist", "check the path, or make it with `earthzoo data make`")
@@ -109,4 +116,8 @@ def read_dataset(path: str | os.PathLike) -> xr.Dataset:
             ds = xr.open_dataset(path, engine="netcdf4")
     except (OSError, ValueError) as exc:
         raise EarthzooError(f"cannot read data file {str(path)!r}: {exc}", "check that it is a NetCDF or Zarr file in the earthzoo form") from exc
+    if load:
+        loaded = ds.load()
+        ds.close()
+        ds = loaded
     return _decode(ds)
