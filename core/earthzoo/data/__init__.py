@@ -16,12 +16,34 @@ See ``earthzoo.data.form`` for the internal dataset form."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from .form import channel_list, check_dataset, make_dataset, regular_lat, regular_lon  # noqa: F401
-from .stats import NormStats, climatology, climatology_at, time_splits  # noqa: F401
-from .windows import Windows  # noqa: F401
-from .cache import cache_dir, read_dataset, write_dataset  # noqa: F401
+# Loaded on first use: the plugin manager imports earthzoo.data.sources at
+# start-up, and that must not pull in xarray (``earthzoo --help`` stays fast).
+_LAZY = {
+    "channel_list": "form",
+    "check_dataset": "form",
+    "make_dataset": "form",
+    "regular_lat": "form",
+    "regular_lon": "form",
+    "NormStats": "stats",
+    "climatology": "stats",
+    "climatology_at": "stats",
+    "time_splits": "stats",
+    "Windows": "windows",
+    "cache_dir": "cache",
+    "read_dataset": "cache",
+    "write_dataset": "cache",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_source(name: str, path: str | None = None, **options: Any):
