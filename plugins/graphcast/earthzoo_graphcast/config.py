@@ -52,9 +52,12 @@ class GraphCastConfig:
     def preset(cls, name: str) -> "GraphCastConfig":
         if name == "tiny":  # the golden fixture's config
             return cls()
-        if name == "small":  # CPU demo on the synthetic shallow-water atmosphere (2.8 deg)
-            v = ("geopotential_height", "u", "v", "vorticity")
-            return cls(resolution=2.8125, mesh_size=4, latent_size=96, gnn_msg_steps=8, input_variables=v, target_variables=v, forcing_variables=(), pressure_levels=(), input_duration="6h", n_lat=64, n_lon=128, residual=True)
+        if name == "small":
+            # CPU demo on the embedded synthetic shallow-water atmosphere ("small": 65x128
+            # with both poles, 2.8125 deg; channels z, u, v, vort). One input time, the
+            # same variables in and out, so channel i maps to channel i whatever the names.
+            v = ("z", "u", "v", "vort")
+            return cls(resolution=2.8125, mesh_size=4, latent_size=96, gnn_msg_steps=8, input_variables=v, target_variables=v, forcing_variables=(), pressure_levels=(), input_duration="6h", n_lat=65, n_lon=128, residual=True)
         if name == "paper":  # GraphCast 0.25 deg, 37 levels
             inputs = tuple(v for v in _PAPER_TARGETS if v != "total_precipitation_6hr") + _PAPER_FORCINGS + ("geopotential_at_surface", "land_sea_mask")
             return cls(resolution=0.25, mesh_size=6, latent_size=512, gnn_msg_steps=16, input_variables=inputs, target_variables=_PAPER_TARGETS, forcing_variables=_PAPER_FORCINGS, pressure_levels=LEVELS_37, input_duration="12h", n_lat=721, n_lon=1440)

@@ -86,7 +86,8 @@ def test_op_table_override_is_used_and_equivalent():
 def test_activation_checkpointing_keeps_gradients():
     import torch
 
-    from earthzoo.frameworks import torch as tfw
+    from earthzoo.plugins import get_plugin_manager
+    from earthzoo.runtime import MemoryPlan
     from earthzoo_graphcast import torch_model
 
     cfg = GraphCastConfig.preset("tiny")
@@ -94,8 +95,10 @@ def test_activation_checkpointing_keeps_gradients():
     a = torch_model.build(cfg)
     b = torch_model.build(cfg)
     b.load_state_dict(a.state_dict())
-    notes = tfw.enable_activation_checkpointing(b)
+    # Through the memory-schedule hook, as the training engine applies it.
+    notes = get_plugin_manager().hook.earthzoo_memory_schedule(backend="cpu", framework="torch", model=b, plan=MemoryPlan(activation_checkpointing=True))
     assert "3 blocks" in notes[0]
+    assert all(getattr(blk.forward, "earthzoo_checkpointed", False) for blk in b.processor)
     x = torch.from_numpy(example_input(cfg, 1, 0))
     for m in (a, b):
         m(x).square().mean().backward()
