@@ -33,7 +33,7 @@ def test_task_config_mismatch_is_one_line_naming_the_difference(ckpt):
         convert.read_for(ckpt, other)
     msg = str(e.value)
     assert "\n" not in msg and "target_variables=(2m_temperature, temperature)" in msg and "target_variables=(2m_temperature)" in msg
-    with pytest.raises(EarthzooError, match="grid has n_lat=19 but the requested config has n_lat=64"):
+    with pytest.raises(EarthzooError, match="grid has n_lat=19 but the requested config has n_lat=65"):
         convert.read_for(ckpt, GraphCastConfig.preset("small"))
     with pytest.raises(EarthzooError, match="pressure_levels=\\(500, 850\\) but the requested config has pressure_levels=\\(500\\)"):
         convert.read_for(ckpt, dataclasses.replace(tiny, pressure_levels=(500,)))
