@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 import xarray as xr
-
 from earthzoo.cli import main
 from earthzoo.data import Windows, climatology, read_dataset, write_dataset
 
@@ -34,8 +33,21 @@ def test_evaluate_json(made, tmp_path, capsys):
     f = truth["fields"].values.astype(np.float32)
     leads = [1, 2, 4]
     n = 10
-    fc = xr.Dataset({"fields": (("init_time", "lead_time", "channel", "lat", "lon"), np.stack([np.stack([f[i + l] * 0.5 + f[i] * 0.5 for l in leads]) for i in range(n)]))},
-                    coords={"init_time": truth["time"].values[:n], "lead_time": np.array(leads) * np.timedelta64(6, "h"), "channel": truth["channel"].values, "lat": truth["lat"].values, "lon": truth["lon"].values})
+    fc = xr.Dataset(
+        {
+            "fields": (
+                ("init_time", "lead_time", "channel", "lat", "lon"),
+                np.stack([np.stack([f[i + k] * 0.5 + f[i] * 0.5 for k in leads]) for i in range(n)]),
+            )
+        },
+        coords={
+            "init_time": truth["time"].values[:n],
+            "lead_time": np.array(leads) * np.timedelta64(6, "h"),
+            "channel": truth["channel"].values,
+            "lat": truth["lat"].values,
+            "lon": truth["lon"].values,
+        },
+    )
     fpath = tmp_path / "fc.nc"
     write_dataset(fc, fpath)
     cpath = tmp_path / "clim.nc"

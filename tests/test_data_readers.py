@@ -8,7 +8,6 @@ import netCDF4
 import numpy as np
 import pytest
 import xarray as xr
-
 from earthzoo.data import check_dataset, make_dataset, open_source, read_dataset, regular_lat, regular_lon, write_dataset
 from earthzoo.errors import EarthzooError
 
@@ -40,9 +39,22 @@ def test_era5_wb2_zarr_either_latitude_order(tmp_path):
         assert [str(c) for c in ds["channel"].values] == ["z500", "z850", "t2m"]
         assert ds["lat"].values[0] == 90 and ds["lon"].values.min() == 0
         # the same numbers at the same (lat, lon)
-        expect = raw["geopotential"].sel(level=850).assign_coords(longitude=raw["longitude"] % 360).sortby("latitude", ascending=False).sortby("longitude")
+        expect = (
+            raw["geopotential"]
+            .sel(level=850)
+            .assign_coords(longitude=raw["longitude"] % 360)
+            .sortby("latitude", ascending=False)
+            .sortby("longitude")
+        )
         np.testing.assert_array_equal(ds["fields"].sel(channel="z850").values, expect.values)
-        np.testing.assert_array_equal(ds["fields"].sel(channel="t2m").values[1], raw["2m_temperature"].sortby("latitude", ascending=False).assign_coords(longitude=raw["longitude"] % 360).sortby("longitude").values[1])
+        np.testing.assert_array_equal(
+            ds["fields"].sel(channel="t2m").values[1],
+            raw["2m_temperature"]
+            .sortby("latitude", ascending=False)
+            .assign_coords(longitude=raw["longitude"] % 360)
+            .sortby("longitude")
+            .values[1],
+        )
         sub = open_source("era5-wb2", str(store), variables=["t2m", "z500"])
         assert [str(c) for c in sub["channel"].values] == ["t2m", "z500"]
     with pytest.raises(EarthzooError, match=r"missing variable\(s\) \['u500'\]"):
@@ -120,7 +132,13 @@ def test_hycom_packed_netcdf(tmp_path):
 
 def _small():
     rng = np.random.default_rng(0)
-    return make_dataset(rng.normal(size=(4, 3, 5, 8)), TIMES[:1].repeat(4) + np.arange(4) * np.timedelta64(6, "h"), ["z500", "t2m", "u10"], regular_lat(5), regular_lon(8))
+    return make_dataset(
+        rng.normal(size=(4, 3, 5, 8)),
+        TIMES[:1].repeat(4) + np.arange(4) * np.timedelta64(6, "h"),
+        ["z500", "t2m", "u10"],
+        regular_lat(5),
+        regular_lon(8),
+    )
 
 
 def test_bad_input_errors_name_the_problem():

@@ -6,8 +6,7 @@ import time
 
 import numpy as np
 import pytest
-
-from earthzoo.data import NormStats, Windows, check_dataset, channel_list, open_source, time_splits
+from earthzoo.data import NormStats, Windows, channel_list, check_dataset, open_source, time_splits
 from earthzoo.metrics import evaluate
 
 
@@ -38,7 +37,13 @@ def _persistence(ds, leads):
     fc = xr.DataArray(
         np.stack([np.stack([f[i] for _ in leads]) for i in range(n)]),
         dims=("init_time", "lead_time", "channel", "lat", "lon"),
-        coords={"init_time": ds["time"].values[:n], "lead_time": ds["time"].values[list(leads)] - ds["time"].values[0], "channel": ds["channel"].values, "lat": ds["lat"].values, "lon": ds["lon"].values},
+        coords={
+            "init_time": ds["time"].values[:n],
+            "lead_time": ds["time"].values[list(leads)] - ds["time"].values[0],
+            "channel": ds["channel"].values,
+            "lat": ds["lat"].values,
+            "lon": ds["lon"].values,
+        },
     )
     return evaluate(fc, ds)
 
@@ -125,7 +130,9 @@ def test_windows_and_stats(atm, tmp_path):
     x, y = w[0]
     assert x.shape == (8, 33, 64) and y.shape == (3, 4, 33, 64) and x.dtype == np.float32
     raw = atm["fields"].values
-    np.testing.assert_allclose(x[4:8] * np.asarray(stats.std)[:, None, None] + np.asarray(stats.mean)[:, None, None], raw[1], rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(
+        x[4:8] * np.asarray(stats.std)[:, None, None] + np.asarray(stats.mean)[:, None, None], raw[1], rtol=1e-5, atol=1e-3
+    )
     np.testing.assert_allclose(stats.denormalise(y[2]), raw[4], rtol=1e-5, atol=1e-3)
     xs = np.stack([w[i][0] for i in range(len(w))])
     assert abs(xs.mean()) < 0.2 and 0.8 < xs.std() < 1.2

@@ -6,12 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from earthzoo.data import make_dataset, regular_lat, regular_lon
 from earthzoo.errors import EarthzooError
 from earthzoo.metrics import cell_area_weights, evaluate, lat_weights, spatial_weights
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 H6 = np.timedelta64(6, "h")
 
@@ -25,11 +24,17 @@ def _truth(nt=12, nc=2, nlat=9, nlon=16, poles=True, seed=0):
 
 def _forecast_from(truth, leads=(1, 2, 3), inits=(0, 1, 2, 3), fn=lambda x: x):
     f = truth["fields"].values.astype(np.float64)
-    arr = np.stack([np.stack([fn(f[i + l]) for l in leads]) for i in inits])
+    arr = np.stack([np.stack([fn(f[i + k]) for k in leads]) for i in inits])
     return xr.DataArray(
         arr,
         dims=("init_time", "lead_time", "channel", "lat", "lon"),
-        coords={"init_time": truth["time"].values[list(inits)], "lead_time": np.array(leads) * H6, "channel": truth["channel"].values, "lat": truth["lat"].values, "lon": truth["lon"].values},
+        coords={
+            "init_time": truth["time"].values[list(inits)],
+            "lead_time": np.array(leads) * H6,
+            "channel": truth["channel"].values,
+            "lat": truth["lat"].values,
+            "lon": truth["lon"].values,
+        },
     )
 
 
@@ -105,7 +110,10 @@ def test_agrees_with_xarray_weighted_mean():
         rmse = np.sqrt(((fv - tv) ** 2).weighted(wts).mean(("lat", "lon")).mean("init_time"))
         bias = (fv - tv).weighted(wts).mean(("lat", "lon")).mean("init_time")
         fa, ta = fv - clim, tv - clim
-        acc = ((fa * ta).weighted(wts).mean(("lat", "lon")) / np.sqrt((fa**2).weighted(wts).mean(("lat", "lon")) * (ta**2).weighted(wts).mean(("lat", "lon")))).mean("init_time")
+        acc = (
+            (fa * ta).weighted(wts).mean(("lat", "lon"))
+            / np.sqrt((fa**2).weighted(wts).mean(("lat", "lon")) * (ta**2).weighted(wts).mean(("lat", "lon")))
+        ).mean("init_time")
         for ch in ("c0", "c1"):
             m = res["metrics"]["forecast"][ch]
             assert m["rmse"][li] == pytest.approx(float(rmse.sel(channel=ch)), abs=1e-6)

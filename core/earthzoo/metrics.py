@@ -81,13 +81,18 @@ def _init_dim(f: xr.DataArray) -> str:
     for d in INIT_DIMS:
         if d in f.dims:
             return d
-    raise EarthzooError(f"forecast has dims {f.dims}, with no init_time (or time) dim", "give the forecast dims (init_time, lead_time, channel, lat, lon)")
+    raise EarthzooError(
+        f"forecast has dims {f.dims}, with no init_time (or time) dim", "give the forecast dims (init_time, lead_time, channel, lat, lon)"
+    )
 
 
 def _fields(obj: Any, what: str) -> xr.DataArray:
     if isinstance(obj, xr.Dataset):
         if "fields" not in obj:
-            raise EarthzooError(f"{what} has no variable 'fields' (it has: {', '.join(map(str, obj.data_vars))})", "write it in the earthzoo form (variable 'fields')")
+            raise EarthzooError(
+                f"{what} has no variable 'fields' (it has: {', '.join(map(str, obj.data_vars))})",
+                "write it in the earthzoo form (variable 'fields')",
+            )
         return obj["fields"]
     if isinstance(obj, xr.DataArray):
         return obj
@@ -101,7 +106,9 @@ def _lead_as_timedelta(f: xr.DataArray) -> xr.DataArray:
     return f
 
 
-def scores(forecast: xr.DataArray, truth: xr.DataArray, clim: xr.DataArray, weights: xr.DataArray, init_dim: str = "init_time") -> xr.Dataset:
+def scores(
+    forecast: xr.DataArray, truth: xr.DataArray, clim: xr.DataArray, weights: xr.DataArray, init_dim: str = "init_time"
+) -> xr.Dataset:
     """rmse, acc, bias of ``forecast`` against ``truth`` (same dims), anomalies
     against ``clim`` (broadcastable); results have dims (lead_time, channel)."""
     err = forecast - truth
@@ -121,7 +128,10 @@ def _check_grid(f: xr.DataArray, t: xr.DataArray) -> xr.DataArray:
             raise EarthzooError(f"forecast or truth has no coordinate {c!r}", f"assign the {c} coordinate")
         fv, tv = np.asarray(f[c].values, float), np.asarray(t[c].values, float)
         if fv.size != tv.size or not np.allclose(np.sort(fv), np.sort(tv), atol=1e-6):
-            raise EarthzooError(f"grid mismatch on {c!r}: forecast has {fv.size} values, truth {tv.size} (or different values)", "evaluate on the forecast's grid (regrid the truth or drop the row the model drops)")
+            raise EarthzooError(
+                f"grid mismatch on {c!r}: forecast has {fv.size} values, truth {tv.size} (or different values)",
+                "evaluate on the forecast's grid (regrid the truth or drop the row the model drops)",
+            )
     return t.sel(lat=f["lat"].values, lon=f["lon"].values, method="nearest").assign_coords(lat=f["lat"].values, lon=f["lon"].values)
 
 
@@ -149,7 +159,9 @@ def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = Non
         f = f.rename({init_dim: "init_time"})
     need = ("init_time", "lead_time", "channel", "lat", "lon")
     if set(f.dims) != set(need):
-        raise EarthzooError(f"forecast has dims {f.dims}, expected {need}", "reshape the forecast to (init_time, lead_time, channel, lat, lon)")
+        raise EarthzooError(
+            f"forecast has dims {f.dims}, expected {need}", "reshape the forecast to (init_time, lead_time, channel, lat, lon)"
+        )
     f = f.transpose(*need).astype(np.float64)
     tds = truth
     t = _fields(truth, "truth")
@@ -173,10 +185,15 @@ def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = Non
     ok = (pos < tt.size) & (tt[np.minimum(pos, tt.size - 1)] == valid)
     if not ok.all():
         first = valid[~ok][0]
-        raise EarthzooError(f"truth has no time {np.datetime_as_string(first, unit='h')} (init + lead)", "pass truth covering every init time plus the longest lead")
+        raise EarthzooError(
+            f"truth has no time {np.datetime_as_string(first, unit='h')} (init + lead)",
+            "pass truth covering every init time plus the longest lead",
+        )
     pos0 = np.searchsorted(tt, inits)
     if not ((pos0 < tt.size) & (tt[np.minimum(pos0, tt.size - 1)] == inits)).all():
-        raise EarthzooError("truth does not hold every init time (needed for persistence)", "pass truth that starts at or before the first init time")
+        raise EarthzooError(
+            "truth does not hold every init time (needed for persistence)", "pass truth that starts at or before the first init time"
+        )
     tv = np.asarray(t.values, dtype=np.float64)
     dims = ("init_time", "lead_time", "channel", "lat", "lon")
     coords = {"init_time": inits, "lead_time": leads, "channel": chans, "lat": f["lat"].values, "lon": f["lon"].values}
@@ -184,7 +201,9 @@ def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = Non
     persist = xr.DataArray(np.broadcast_to(tv[pos0][:, None], truth_v.shape), dims=dims, coords=coords)
 
     if climatology is None:
-        c = xr.DataArray(tv.mean(axis=0), dims=("channel", "lat", "lon"), coords={"channel": chans, "lat": f["lat"].values, "lon": f["lon"].values})
+        c = xr.DataArray(
+            tv.mean(axis=0), dims=("channel", "lat", "lon"), coords={"channel": chans, "lat": f["lat"].values, "lon": f["lon"].values}
+        )
         clim_v = c
     else:
         from .data.stats import climatology_at
@@ -192,7 +211,9 @@ def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = Non
         ca = _fields(climatology, "climatology")
         cmiss = [ch for ch in chans if ch not in [str(x) for x in ca["channel"].values]]
         if cmiss:
-            raise EarthzooError(f"climatology is missing variable(s) {cmiss}", "compute the climatology from data with every forecast channel")
+            raise EarthzooError(
+                f"climatology is missing variable(s) {cmiss}", "compute the climatology from data with every forecast channel"
+            )
         ca = _check_grid(f, ca.sel(channel=chans)).astype(np.float64)
         if "dayofyear" in ca.dims:
             vals = np.stack([np.asarray(climatology_at(ca, valid[:, j]).values) for j in range(len(leads))], axis=1)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from . import app
 from ..errors import EarthzooError
+from . import app
 
 
 @app.group()
@@ -25,7 +25,11 @@ def data_list(as_json: bool) -> None:
     if as_json:
         emit_json([c.to_json() for c in cards])
         return
-    table("data sources", ["name", "kind", "embedded", "step", "summary"], [(c.name, c.kind, "yes" if c.embedded else "", c.time_step, c.summary) for c in cards])
+    table(
+        "data sources",
+        ["name", "kind", "embedded", "step", "summary"],
+        [(c.name, c.kind, "yes" if c.embedded else "", c.time_step, c.summary) for c in cards],
+    )
 
 
 @data.command("make")
@@ -68,7 +72,9 @@ def data_make(name: str, out: str, size: str, path: str | None, seed: int | None
     if as_json:
         emit_json(summary)
     else:
-        click.echo(f"wrote {out}: {summary['time']} times x {len(summary['channels'])} channels x {summary['lat']}x{summary['lon']} ({summary['start']} .. {summary['end']})")
+        click.echo(
+            f"wrote {out}: {summary['time']} times x {len(summary['channels'])} channels x {summary['lat']}x{summary['lon']} ({summary['start']} .. {summary['end']})"
+        )
 
 
 def _parse_option(text: str):
@@ -86,8 +92,19 @@ def _parse_option(text: str):
 @app.command()
 @click.argument("forecast", type=click.Path())
 @click.argument("truth")
-@click.option("--climatology", "clim", default=None, type=click.Path(), help="Climatology file (from earthzoo.data.climatology); default: the truth's time mean.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: lead_time_hours and metrics[forecast|persistence|climatology][channel][rmse|acc|bias].")
+@click.option(
+    "--climatology",
+    "clim",
+    default=None,
+    type=click.Path(),
+    help="Climatology file (from earthzoo.data.climatology); default: the truth's time mean.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: lead_time_hours and metrics[forecast|persistence|climatology][channel][rmse|acc|bias].",
+)
 def evaluate(forecast: str, truth: str, clim: str | None, as_json: bool) -> None:
     """Score FORECAST (init_time, lead_time, channel, lat, lon) against TRUTH
     (a data file, or the name of a registered data source): latitude-weighted
@@ -105,7 +122,9 @@ def evaluate(forecast: str, truth: str, clim: str | None, as_json: bool) -> None
         from ..registry import get_registry
 
         if truth not in get_registry().datasources:
-            raise EarthzooError(f"truth {truth!r} is neither a file nor a data source name", "pass a .nc/.zarr file or a name from `earthzoo data list`")
+            raise EarthzooError(
+                f"truth {truth!r} is neither a file nor a data source name", "pass a .nc/.zarr file or a name from `earthzoo data list`"
+            )
         tr = open_source(truth)
     cl = read_dataset(clim, load=True) if clim else None
     result = run(fc, tr, cl)

@@ -44,7 +44,16 @@ HOURS_PER_RECORD = 6
 START = np.datetime64("2000-01-01T00:00", "ns")
 
 
-def params(size: str = "tiny", *, steps: int | None = None, seed: int = 0, spinup_days: float = 2.0, havg: float = 2000.0, jet_speed: float = 25.0, eddy_speed: float = 10.0) -> dict[str, Any]:
+def params(
+    size: str = "tiny",
+    *,
+    steps: int | None = None,
+    seed: int = 0,
+    spinup_days: float = 2.0,
+    havg: float = 2000.0,
+    jet_speed: float = 25.0,
+    eddy_speed: float = 10.0,
+) -> dict[str, Any]:
     """Every parameter that changes the numbers (the cache key)."""
     if size not in SIZES:
         raise EarthzooError(f"unknown size {size!r} for synthetic-atmosphere", f"use one of: {', '.join(SIZES)}")
@@ -53,7 +62,14 @@ def params(size: str = "tiny", *, steps: int | None = None, seed: int = 0, spinu
         if int(steps) < 2:
             raise EarthzooError(f"steps={steps} is too short", "ask for at least 2 time steps")
         p["steps"] = int(steps)
-    p.update(size=size, seed=int(seed), spinup_days=float(spinup_days), havg=float(havg), jet_speed=float(jet_speed), eddy_speed=float(eddy_speed))
+    p.update(
+        size=size,
+        seed=int(seed),
+        spinup_days=float(spinup_days),
+        havg=float(havg),
+        jet_speed=float(jet_speed),
+        eddy_speed=float(eddy_speed),
+    )
     return p
 
 
@@ -63,7 +79,9 @@ def generate(p: dict[str, Any], progress=None) -> Any:
         import torch
         from torch_harmonics.examples.shallow_water_equations import ShallowWaterSolver
     except ImportError as exc:
-        raise missing_dependency(exc.name or "torch_harmonics", "'earthzoo[synthetic]' (torch-harmonics==0.8.0 and torch)", "for the synthetic atmosphere") from exc
+        raise missing_dependency(
+            exc.name or "torch_harmonics", "'earthzoo[synthetic]' (torch-harmonics==0.8.0 and torch)", "for the synthetic atmosphere"
+        ) from exc
 
     nlat, nlon, dt = p["nlat"], p["nlon"], p["dt"]
     sub = int(round(HOURS_PER_RECORD * 3600 / dt))
@@ -91,7 +109,9 @@ def _integrate(torch, ShallowWaterSolver, gen, p, nlat, nlon, dt, sub, progress)
             if progress:
                 progress()
         if not np.all(np.isfinite(out)):
-            raise EarthzooError("the shallow-water integration became unstable (non-finite values)", "use a smaller dt or a weaker jet_speed")
+            raise EarthzooError(
+                "the shallow-water integration became unstable (non-finite values)", "use a smaller dt or a weaker jet_speed"
+            )
         lat = np.rad2deg(solver.lats.numpy())
         lon = np.rad2deg(solver.lons.numpy())
     times = START + np.arange(p["steps"]) * np.timedelta64(HOURS_PER_RECORD, "h")
@@ -118,12 +138,15 @@ def _balanced_state(solver, gen, p, torch):
     lmax, mmax = solver.lmax, solver.mmax
     lats = solver.lats.reshape(-1, 1)
     # zonal jets at +-45 deg
-    ujet = p["jet_speed"] * (torch.exp(-(((lats - math.radians(45)) / math.radians(10)) ** 2)) + torch.exp(-(((lats + math.radians(45)) / math.radians(10)) ** 2)))
+    ujet = p["jet_speed"] * (
+        torch.exp(-(((lats - math.radians(45)) / math.radians(10)) ** 2))
+        + torch.exp(-(((lats + math.radians(45)) / math.radians(10)) ** 2))
+    )
     ugrid = torch.stack([ujet.expand(solver.nlat, solver.nlon), torch.zeros(solver.nlat, solver.nlon, dtype=ujet.dtype)])
     jet_vrtdiv = solver.vrtdivspec(ugrid)
     # random eddies: vorticity spectrum peaked near l = 8
-    l = torch.arange(lmax, dtype=torch.float64).reshape(-1, 1)
-    amp = (l / 8.0) * torch.exp(-((l / 8.0) ** 2))
+    degree = torch.arange(lmax, dtype=torch.float64).reshape(-1, 1)
+    amp = (degree / 8.0) * torch.exp(-((degree / 8.0) ** 2))
     shape = (lmax, mmax)
     noise = torch.complex(torch.randn(shape, generator=gen, dtype=torch.float64), torch.randn(shape, generator=gen, dtype=torch.float64))
     vort = torch.tril(amp * noise)

@@ -40,7 +40,9 @@ def cached(name: str, params: dict[str, Any], make: Callable[[], xr.Dataset], re
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise EarthzooError(f"cannot create the data cache folder {str(folder)!r}: {exc.strerror}", "set EARTHZOO_CACHE to a writable folder") from exc
+        raise EarthzooError(
+            f"cannot create the data cache folder {str(folder)!r}: {exc.strerror}", "set EARTHZOO_CACHE to a writable folder"
+        ) from exc
     target = folder / f"{name}-{params.get('size', 'custom')}-{cache_key(name, params)}.nc"
     if refresh or not target.exists():
         write_dataset(make(), target)
@@ -91,7 +93,9 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
         return path
-    encoding: dict[str, Any] = {"fields": {"zlib": True, "complevel": 1, "chunksizes": (1, *ds["fields"].shape[1:])}} if "fields" in ds else {}
+    encoding: dict[str, Any] = (
+        {"fields": {"zlib": True, "complevel": 1, "chunksizes": (1, *ds["fields"].shape[1:])}} if "fields" in ds else {}
+    )
     # Text coordinates as fixed-width char arrays, not HDF5 variable-length strings:
     # reading vlen-string variables segfaulted in the netCDF4 wheel's HDF5
     # (H5T__conv_vlen, measured here), depending on the process's memory state.
@@ -115,7 +119,9 @@ def read_dataset(path: str | os.PathLike, load: bool = False) -> xr.Dataset:
         else:
             ds = xr.open_dataset(path, engine="netcdf4")
     except (OSError, ValueError) as exc:
-        raise EarthzooError(f"cannot read data file {str(path)!r}: {exc}", "check that it is a NetCDF or Zarr file in the earthzoo form") from exc
+        raise EarthzooError(
+            f"cannot read data file {str(path)!r}: {exc}", "check that it is a NetCDF or Zarr file in the earthzoo form"
+        ) from exc
     if load:
         loaded = ds.load()
         ds.close()

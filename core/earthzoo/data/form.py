@@ -43,7 +43,12 @@ _BASE_UNITS = {
     "orography": ("m", "surface height above sea level"),
     "ssh": ("m", "sea surface height"),
 }
-_OCEAN_UNITS = {"t": ("degC", "sea water temperature"), "s": ("psu", "sea water salinity"), "u": ("m s-1", "eastward sea water velocity"), "v": ("m s-1", "northward sea water velocity")}
+_OCEAN_UNITS = {
+    "t": ("degC", "sea water temperature"),
+    "s": ("psu", "sea water salinity"),
+    "u": ("m s-1", "eastward sea water velocity"),
+    "v": ("m s-1", "northward sea water velocity"),
+}
 
 
 def channel_units(name: str) -> tuple[str, str]:
@@ -58,7 +63,7 @@ def channel_units(name: str) -> tuple[str, str]:
     head = name.rstrip("0123456789")
     if head != name and head in _BASE_UNITS:
         units, long = _BASE_UNITS[head]
-        return units, f"{long} at {name[len(head):]} hPa"
+        return units, f"{long} at {name[len(head) :]} hPa"
     return "1", name
 
 
@@ -82,10 +87,18 @@ def make_dataset(
         "time": ("time", np.asarray(times, dtype="datetime64[ns]")),
         "channel": ("channel", np.array(channels, dtype=object)),
         "lat": ("lat", np.asarray(lat, dtype=np.float64), {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude"}),
-        "lon": ("lon", np.asarray(lon, dtype=np.float64), {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude"}),
+        "lon": (
+            "lon",
+            np.asarray(lon, dtype=np.float64),
+            {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude"},
+        ),
     }
     if depth is not None:
-        coords["depth"] = ("channel", np.asarray(depth, dtype=np.float64), {"units": "m", "positive": "down", "long_name": "depth of the channel (NaN: not a depth level)"})
+        coords["depth"] = (
+            "channel",
+            np.asarray(depth, dtype=np.float64),
+            {"units": "m", "positive": "down", "long_name": "depth of the channel (NaN: not a depth level)"},
+        )
     units = [channel_units(c) for c in channels]
     coords["channel_units"] = ("channel", np.array([u for u, _ in units], dtype=object))
     coords["channel_long_name"] = ("channel", np.array([n for _, n in units], dtype=object))
@@ -127,40 +140,61 @@ def check_dataset(
     name the variable or coordinate at fault. ``channels`` must all be present;
     ``grid`` = (nlat, nlon) the model expects. Returns ``ds`` for chaining."""
     if not isinstance(ds, xr.Dataset):
-        raise EarthzooError(f"{what} is a {type(ds).__name__}, not an xarray.Dataset", "open it with earthzoo.data.open_source or xarray.open_dataset")
+        raise EarthzooError(
+            f"{what} is a {type(ds).__name__}, not an xarray.Dataset", "open it with earthzoo.data.open_source or xarray.open_dataset"
+        )
     if "fields" not in ds.data_vars:
-        raise EarthzooError(f"{what} has no variable 'fields' (it has: {', '.join(map(str, ds.data_vars)) or 'none'})", "convert it to the internal form with an earthzoo reader (earthzoo data list)")
+        raise EarthzooError(
+            f"{what} has no variable 'fields' (it has: {', '.join(map(str, ds.data_vars)) or 'none'})",
+            "convert it to the internal form with an earthzoo reader (earthzoo data list)",
+        )
     f = ds["fields"]
     if tuple(f.dims) != FIELD_DIMS:
-        raise EarthzooError(f"{what} variable 'fields' has dims {tuple(f.dims)}, expected {FIELD_DIMS}", "transpose it: ds['fields'].transpose('time', 'channel', 'lat', 'lon')")
+        raise EarthzooError(
+            f"{what} variable 'fields' has dims {tuple(f.dims)}, expected {FIELD_DIMS}",
+            "transpose it: ds['fields'].transpose('time', 'channel', 'lat', 'lon')",
+        )
     if not np.issubdtype(f.dtype, np.floating):
-        raise EarthzooError(f"{what} variable 'fields' has dtype {f.dtype}, expected float32", "cast it with ds['fields'].astype('float32')")
+        raise EarthzooError(
+            f"{what} variable 'fields' has dtype {f.dtype}, expected float32", "cast it with ds['fields'].astype('float32')"
+        )
     for name in FIELD_DIMS:
         if name not in ds.coords:
             raise EarthzooError(f"{what} has no coordinate {name!r}", f"assign one: ds.assign_coords({name}=...)")
     lat = np.asarray(ds["lat"].values, dtype=float)
     lon = np.asarray(ds["lon"].values, dtype=float)
     if lat.size > 1 and not np.all(np.diff(lat) < 0):
-        raise EarthzooError(f"{what} coordinate 'lat' is not strictly descending (north to south)", "sort it: ds.sortby('lat', ascending=False)")
+        raise EarthzooError(
+            f"{what} coordinate 'lat' is not strictly descending (north to south)", "sort it: ds.sortby('lat', ascending=False)"
+        )
     if np.any(np.abs(lat) > 90):
         raise EarthzooError(f"{what} coordinate 'lat' has values outside [-90, 90]", "check the latitude units (degrees expected)")
     if lon.size > 1 and not np.all(np.diff(lon) > 0):
         raise EarthzooError(f"{what} coordinate 'lon' is not strictly ascending", "sort it: ds.sortby('lon')")
     if lon.size and (lon.min() < 0 or lon.max() >= 360):
-        raise EarthzooError(f"{what} coordinate 'lon' has values outside [0, 360)", "wrap it: ds.assign_coords(lon=ds.lon % 360).sortby('lon')")
+        raise EarthzooError(
+            f"{what} coordinate 'lon' has values outside [0, 360)", "wrap it: ds.assign_coords(lon=ds.lon % 360).sortby('lon')"
+        )
     t = ds["time"].values
     if not np.issubdtype(t.dtype, np.datetime64):
-        raise EarthzooError(f"{what} coordinate 'time' is {t.dtype}, not datetime64", "decode the times (xarray.decode_cf) or assign datetime64 values")
+        raise EarthzooError(
+            f"{what} coordinate 'time' is {t.dtype}, not datetime64", "decode the times (xarray.decode_cf) or assign datetime64 values"
+        )
     if t.size > 1 and not np.all(np.diff(t) > np.timedelta64(0, "ns")):
         raise EarthzooError(f"{what} coordinate 'time' is not strictly increasing", "sort it: ds.sortby('time'), and drop duplicate times")
     names = [str(c) for c in ds["channel"].values]
     if len(set(names)) != len(names):
         dup = sorted({c for c in names if names.count(c) > 1})
-        raise EarthzooError(f"{what} has duplicate channels {dup}", "drop the duplicates: ds.sel(channel=~ds.get_index('channel').duplicated())")
+        raise EarthzooError(
+            f"{what} has duplicate channels {dup}", "drop the duplicates: ds.sel(channel=~ds.get_index('channel').duplicated())"
+        )
     if channels is not None:
         missing = [c for c in channels if c not in names]
         if missing:
-            raise EarthzooError(f"{what} is missing variable(s) {missing} (it has: {', '.join(names)})", "choose a data source that provides them, or change the model's variable list")
+            raise EarthzooError(
+                f"{what} is missing variable(s) {missing} (it has: {', '.join(names)})",
+                "choose a data source that provides them, or change the model's variable list",
+            )
     if grid is not None:
         have = (lat.size, lon.size)
         if tuple(grid) != have:
@@ -169,7 +203,9 @@ def check_dataset(
                 "regrid the data or pick the data size / model preset made for each other (see earthzoo.data docs)",
             )
     if "ocean_mask" in ds and ds["ocean_mask"].dims != ("lat", "lon"):
-        raise EarthzooError(f"{what} variable 'ocean_mask' has dims {ds['ocean_mask'].dims}, expected ('lat', 'lon')", "transpose it to (lat, lon)")
+        raise EarthzooError(
+            f"{what} variable 'ocean_mask' has dims {ds['ocean_mask'].dims}, expected ('lat', 'lon')", "transpose it to (lat, lon)"
+        )
     if check_nans:
         _check_nans(f, names, what)
     return ds
@@ -186,7 +222,10 @@ def _check_nans(f: xr.DataArray, names: list[str], what: str) -> None:
     bad = [(names[i], int(c)) for i, c in enumerate(counts) if c]
     if bad:
         listing = ", ".join(f"{name!r} ({c} NaN values)" for name, c in bad[:5])
-        raise EarthzooError(f"{what} has NaNs in input fields: channel {listing}", "fill or mask them before use (ocean land points: fill with 0 and set ocean_mask)")
+        raise EarthzooError(
+            f"{what} has NaNs in input fields: channel {listing}",
+            "fill or mask them before use (ocean land points: fill with 0 and set ocean_mask)",
+        )
 
 
 def regular_lat(nlat: int, poles: bool = True) -> np.ndarray:

@@ -52,18 +52,127 @@ RHO0 = 1025.0
 
 # Coarse continent outlines, (lon, lat) in degrees east/north.
 CONTINENTS = {
-    "north_america": [(-168, 66), (-156, 71), (-125, 70), (-95, 72), (-80, 73), (-62, 60), (-55, 52), (-66, 45), (-76, 35), (-81, 25), (-97, 26), (-97, 18), (-88, 15), (-83, 9), (-78, 8), (-92, 15), (-105, 20), (-117, 32), (-124, 40), (-125, 49), (-140, 60), (-165, 60)],
-    "south_america": [(-80, 10), (-60, 10), (-50, 0), (-35, -6), (-40, -22), (-48, -28), (-58, -38), (-65, -55), (-72, -52), (-75, -40), (-71, -18), (-81, -6)],
-    "africa": [(-17, 21), (-6, 36), (10, 37), (32, 31), (43, 12), (51, 12), (40, -5), (40, -15), (33, -26), (20, -35), (12, -18), (9, 0), (-8, 4), (-17, 14)],
-    "eurasia": [(-10, 36), (-10, 44), (-5, 48), (5, 52), (8, 58), (5, 62), (20, 70), (40, 68), (70, 73), (100, 78), (140, 72), (180, 68), (180, 62), (160, 60), (142, 50), (130, 42), (122, 30), (120, 22), (108, 18), (105, 8), (100, 2), (98, 16), (92, 22), (80, 10), (73, 20), (67, 25), (57, 25), (55, 22), (45, 13), (35, 28), (34, 32), (28, 36), (20, 40), (12, 44), (0, 38)],
-    "australia": [(114, -22), (123, -17), (131, -12), (137, -12), (142, -11), (146, -19), (153, -27), (150, -37), (140, -38), (131, -31), (116, -35)],
+    "north_america": [
+        (-168, 66),
+        (-156, 71),
+        (-125, 70),
+        (-95, 72),
+        (-80, 73),
+        (-62, 60),
+        (-55, 52),
+        (-66, 45),
+        (-76, 35),
+        (-81, 25),
+        (-97, 26),
+        (-97, 18),
+        (-88, 15),
+        (-83, 9),
+        (-78, 8),
+        (-92, 15),
+        (-105, 20),
+        (-117, 32),
+        (-124, 40),
+        (-125, 49),
+        (-140, 60),
+        (-165, 60),
+    ],
+    "south_america": [
+        (-80, 10),
+        (-60, 10),
+        (-50, 0),
+        (-35, -6),
+        (-40, -22),
+        (-48, -28),
+        (-58, -38),
+        (-65, -55),
+        (-72, -52),
+        (-75, -40),
+        (-71, -18),
+        (-81, -6),
+    ],
+    "africa": [
+        (-17, 21),
+        (-6, 36),
+        (10, 37),
+        (32, 31),
+        (43, 12),
+        (51, 12),
+        (40, -5),
+        (40, -15),
+        (33, -26),
+        (20, -35),
+        (12, -18),
+        (9, 0),
+        (-8, 4),
+        (-17, 14),
+    ],
+    "eurasia": [
+        (-10, 36),
+        (-10, 44),
+        (-5, 48),
+        (5, 52),
+        (8, 58),
+        (5, 62),
+        (20, 70),
+        (40, 68),
+        (70, 73),
+        (100, 78),
+        (140, 72),
+        (180, 68),
+        (180, 62),
+        (160, 60),
+        (142, 50),
+        (130, 42),
+        (122, 30),
+        (120, 22),
+        (108, 18),
+        (105, 8),
+        (100, 2),
+        (98, 16),
+        (92, 22),
+        (80, 10),
+        (73, 20),
+        (67, 25),
+        (57, 25),
+        (55, 22),
+        (45, 13),
+        (35, 28),
+        (34, 32),
+        (28, 36),
+        (20, 40),
+        (12, 44),
+        (0, 38),
+    ],
+    "australia": [
+        (114, -22),
+        (123, -17),
+        (131, -12),
+        (137, -12),
+        (142, -11),
+        (146, -19),
+        (153, -27),
+        (150, -37),
+        (140, -38),
+        (131, -31),
+        (116, -35),
+    ],
     "greenland": [(-73, 78), (-60, 82), (-30, 83), (-20, 75), (-40, 65), (-45, 60), (-52, 64)],
 }
 # Mountain ranges: (lon, lat, height m, half-width deg).
-MOUNTAINS = [(-110, 45, 2000, 8), (-70, -20, 3000, 5), (85, 32, 4500, 8), (35, 0, 1200, 10), (100, 60, 800, 15), (-40, 75, 2000, 8), (130, -25, 400, 12)]
+MOUNTAINS = [
+    (-110, 45, 2000, 8),
+    (-70, -20, 3000, 5),
+    (85, 32, 4500, 8),
+    (35, 0, 1200, 10),
+    (100, 60, 800, 15),
+    (-40, 75, 2000, 8),
+    (130, -25, 400, 12),
+]
 
 
-def params(size: str = "tiny", *, days: int | None = None, seed: int = 0, spinup_days: int = 120, gprime: float = 0.03, layer_depth: float = 400.0) -> dict[str, Any]:
+def params(
+    size: str = "tiny", *, days: int | None = None, seed: int = 0, spinup_days: int = 120, gprime: float = 0.03, layer_depth: float = 400.0
+) -> dict[str, Any]:
     """Every parameter that changes the numbers (the cache key)."""
     if size not in SIZES:
         raise EarthzooError(f"unknown size {size!r} for synthetic-ocean", f"use one of: {', '.join(SIZES)}")
@@ -133,7 +242,12 @@ class _Grid:
     def neighbours(self, a, coast_value=None):
         """(east, west, north, south) values; land neighbours replaced by ``coast_value`` (default: the centre)."""
         out = []
-        for b, m in ((np.roll(a, -1, 1), np.roll(self.ocean, -1, 1)), (np.roll(a, 1, 1), np.roll(self.ocean, 1, 1)), (self._north(a), self._north(self.ocean)), (self._south(a), self._south(self.ocean))):
+        for b, m in (
+            (np.roll(a, -1, 1), np.roll(self.ocean, -1, 1)),
+            (np.roll(a, 1, 1), np.roll(self.ocean, 1, 1)),
+            (self._north(a), self._north(self.ocean)),
+            (self._south(a), self._south(self.ocean)),
+        ):
             out.append(np.where(m, b, a if coast_value is None else coast_value))
         return out
 
@@ -182,7 +296,12 @@ def _weather(p, lat, lon, day: float, rng_phase):
         p_syn += 250.0 * amp * env * np.sin(theta - np.pi / 2) * np.sign(la)
     sst_star = _sst_star(la, day)
     t2m = 273.15 + sst_star - 1.0 - 4.0 * season * np.sin(la) * (np.abs(la) > np.deg2rad(15))
-    msl = 101325.0 + 900.0 * np.cos(2 * shifted) * np.exp(-((np.abs(shifted) - np.deg2rad(30)) / np.deg2rad(20)) ** 2) - 600.0 * np.exp(-((np.abs(shifted) - np.deg2rad(60)) / np.deg2rad(12)) ** 2) + p_syn
+    msl = (
+        101325.0
+        + 900.0 * np.cos(2 * shifted) * np.exp(-(((np.abs(shifted) - np.deg2rad(30)) / np.deg2rad(20)) ** 2))
+        - 600.0 * np.exp(-(((np.abs(shifted) - np.deg2rad(60)) / np.deg2rad(12)) ** 2))
+        + p_syn
+    )
     return u_mean + u_syn, v_syn, t2m, msl
 
 
@@ -192,7 +311,12 @@ def _sst_star(la, day):
 
 
 def _sss_star(la):
-    return 34.6 + 1.3 * np.exp(-((np.abs(np.rad2deg(la)) - 25.0) / 12.0) ** 2) - 1.0 * np.exp(-((np.rad2deg(la) - 5.0) / 6.0) ** 2) - 1.2 * (np.abs(np.rad2deg(la)) > 55)
+    return (
+        34.6
+        + 1.3 * np.exp(-(((np.abs(np.rad2deg(la)) - 25.0) / 12.0) ** 2))
+        - 1.0 * np.exp(-(((np.rad2deg(la) - 5.0) / 6.0) ** 2))
+        - 1.2 * (np.abs(np.rad2deg(la)) > 55)
+    )
 
 
 def generate(p: dict[str, Any], progress=None):
@@ -271,7 +395,19 @@ def generate(p: dict[str, Any], progress=None):
         "time_step_hours": 24,
         "params": str(sorted(p.items())),
     }
-    return make_dataset(out, times, channels, lat, lon, depth=depth_coord, ocean_mask=ocean, prognostic=prognostic, forcing=list(FORCING), static=list(STATIC), attrs=attrs)
+    return make_dataset(
+        out,
+        times,
+        channels,
+        lat,
+        lon,
+        depth=depth_coord,
+        ocean_mask=ocean,
+        prognostic=prognostic,
+        forcing=list(FORCING),
+        static=list(STATIC),
+        attrs=attrs,
+    )
 
 
 def _snapshot(h, u, v, sst, sss, uek, vek, u10, v10, t2m, msl, oro, ocean, land, depths, H, gp):

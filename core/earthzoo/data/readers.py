@@ -46,7 +46,28 @@ WB2_NAMES = {
     "geopotential_at_surface": "orography",
 }
 
-FOURCASTNET_V0 = ("u10", "v10", "t2m", "sp", "msl", "t850", "u1000", "v1000", "z1000", "u850", "v850", "z850", "u500", "v500", "z500", "t500", "z50", "r500", "r850", "tcwv")
+FOURCASTNET_V0 = (
+    "u10",
+    "v10",
+    "t2m",
+    "sp",
+    "msl",
+    "t850",
+    "u1000",
+    "v1000",
+    "z1000",
+    "u850",
+    "v850",
+    "z850",
+    "u500",
+    "v500",
+    "z500",
+    "t500",
+    "z50",
+    "r500",
+    "r850",
+    "tcwv",
+)
 FOURCASTNET_V1 = FOURCASTNET_V0 + ("u100", "v100", "u250", "v250", "z250", "t250")
 
 
@@ -76,7 +97,10 @@ class _Stacked(xr.backends.BackendArray):
     def _raw(self, key):
         t, c, la, lo = key
         chans = range(self.shape[1])[c] if isinstance(c, slice) else [c]
-        out = np.stack([np.asarray(self.arrays[i][t, la, lo].values, dtype=np.float32) for i in chans], axis=1 if not isinstance(t, (int, np.integer)) else 0)
+        out = np.stack(
+            [np.asarray(self.arrays[i][t, la, lo].values, dtype=np.float32) for i in chans],
+            axis=1 if not isinstance(t, (int, np.integer)) else 0,
+        )
         if not isinstance(c, slice):
             out = np.take(out, 0, axis=1 if not isinstance(t, (int, np.integer)) else 0)
         if self.fill is not None:
@@ -88,7 +112,13 @@ def _lazy(arrays: list[xr.DataArray], fill: float | None = None) -> xr.Variable:
     return xr.Variable(("time", "channel", "lat", "lon"), xr.core.indexing.LazilyIndexedArray(_Stacked(arrays, fill)))
 
 
-def open_era5_wb2(path: str | None = None, variables: Sequence[str] | None = None, levels: Sequence[int] | None = None, time: slice | None = None, **_: Any) -> xr.Dataset:
+def open_era5_wb2(
+    path: str | None = None,
+    variables: Sequence[str] | None = None,
+    levels: Sequence[int] | None = None,
+    time: slice | None = None,
+    **_: Any,
+) -> xr.Dataset:
     """ERA5 from a WeatherBench2-layout Zarr store. ``variables``: channel names to
     keep (``z500``, ``t2m``...; default all); ``levels``: pressure levels to keep."""
     p = _require(path, "era5-wb2")
@@ -97,7 +127,10 @@ def open_era5_wb2(path: str | None = None, variables: Sequence[str] | None = Non
     except Exception as exc:  # noqa: BLE001 - zarr raises many types for a bad store
         raise EarthzooError(f"cannot open {str(p)!r} as a Zarr store: {exc}", "pass a WeatherBench2 ERA5 .zarr folder") from exc
     if "latitude" not in raw.dims or "longitude" not in raw.dims:
-        raise EarthzooError(f"{str(p)!r} has no latitude/longitude dims (dims: {', '.join(map(str, raw.dims))})", "pass a WeatherBench2-layout store (dims time, level, latitude, longitude)")
+        raise EarthzooError(
+            f"{str(p)!r} has no latitude/longitude dims (dims: {', '.join(map(str, raw.dims))})",
+            "pass a WeatherBench2-layout store (dims time, level, latitude, longitude)",
+        )
     raw = to_internal_order(raw, "latitude", "longitude")
     if time is not None:
         raw = raw.sel(time=time)
@@ -122,13 +155,26 @@ def open_era5_wb2(path: str | None = None, variables: Sequence[str] | None = Non
     if variables is not None:
         missing = [v for v in variables if v not in names]
         if missing:
-            raise EarthzooError(f"era5-wb2 store is missing variable(s) {missing} (it has: {', '.join(names)})", "choose variables the store holds, or a store that has them")
+            raise EarthzooError(
+                f"era5-wb2 store is missing variable(s) {missing} (it has: {', '.join(names)})",
+                "choose variables the store holds, or a store that has them",
+            )
         order = [names.index(v) for v in variables]
         arrays, names = [arrays[i] for i in order], list(variables)
     if not arrays:
-        raise EarthzooError(f"{str(p)!r} holds none of the known ERA5 variables", f"expected WeatherBench2 names such as {', '.join(list(WB2_NAMES)[:4])}")
+        raise EarthzooError(
+            f"{str(p)!r} holds none of the known ERA5 variables", f"expected WeatherBench2 names such as {', '.join(list(WB2_NAMES)[:4])}"
+        )
     static = ["orography"] if "orography" in names else []
-    return make_dataset(_lazy(arrays), raw["time"].values, names, raw["lat"].values, raw["lon"].values, static=static, attrs={"source": f"ERA5 (WeatherBench2 Zarr) {p}"})
+    return make_dataset(
+        _lazy(arrays),
+        raw["time"].values,
+        names,
+        raw["lat"].values,
+        raw["lon"].values,
+        static=static,
+        attrs={"source": f"ERA5 (WeatherBench2 Zarr) {p}"},
+    )
 
 
 class _H5Array(xr.backends.BackendArray):
@@ -147,7 +193,9 @@ class _H5Array(xr.backends.BackendArray):
             return np.asarray(f[self.name][key], dtype=np.float32)
 
 
-def open_era5_fourcastnet(path: str | None = None, channels: Sequence[str] | None = None, year: int | None = None, step_hours: int = 6, **_: Any) -> xr.Dataset:
+def open_era5_fourcastnet(
+    path: str | None = None, channels: Sequence[str] | None = None, year: int | None = None, step_hours: int = 6, **_: Any
+) -> xr.Dataset:
     """One FourCastNet yearly HDF5 file (``2018.h5``): dataset ``fields`` (T, C, lat, lon),
     north -> south with both poles. ``channels`` names the C channels (default v0/v1 by C)."""
     import h5py
@@ -158,12 +206,16 @@ def open_era5_fourcastnet(path: str | None = None, channels: Sequence[str] | Non
     try:
         with h5py.File(p, "r") as f:
             if "fields" not in f:
-                raise EarthzooError(f"{str(p)!r} has no dataset 'fields' (it has: {', '.join(f.keys())})", "pass a FourCastNet-layout HDF5 file")
+                raise EarthzooError(
+                    f"{str(p)!r} has no dataset 'fields' (it has: {', '.join(f.keys())})", "pass a FourCastNet-layout HDF5 file"
+                )
             shape, dtype = f["fields"].shape, f["fields"].dtype
     except OSError as exc:
         raise EarthzooError(f"cannot open {str(p)!r} as HDF5: {exc}", "pass a FourCastNet-layout .h5 file") from exc
     if len(shape) != 4:
-        raise EarthzooError(f"{str(p)!r} dataset 'fields' has shape {shape}, expected (time, channel, lat, lon)", "pass a FourCastNet-layout HDF5 file")
+        raise EarthzooError(
+            f"{str(p)!r} dataset 'fields' has shape {shape}, expected (time, channel, lat, lon)", "pass a FourCastNet-layout HDF5 file"
+        )
     t, c, nlat, nlon = shape
     if channels is None:
         channels = {20: FOURCASTNET_V0, 21: FOURCASTNET_V0 + ("tp",), 26: FOURCASTNET_V1}.get(c)
@@ -176,7 +228,9 @@ def open_era5_fourcastnet(path: str | None = None, channels: Sequence[str] | Non
         year = int(m.group(1)) if m else 2000
     times = np.datetime64(f"{year:04d}-01-01T00:00", "ns") + np.arange(t) * np.timedelta64(step_hours, "h")
     lazy = xr.Variable(("time", "channel", "lat", "lon"), xr.core.indexing.LazilyIndexedArray(_H5Array(p, "fields", shape, dtype)))
-    return make_dataset(lazy, times, channels, regular_lat(nlat, poles=True), regular_lon(nlon), attrs={"source": f"ERA5 (FourCastNet HDF5) {p}"})
+    return make_dataset(
+        lazy, times, channels, regular_lat(nlat, poles=True), regular_lon(nlon), attrs={"source": f"ERA5 (FourCastNet HDF5) {p}"}
+    )
 
 
 HYCOM_VARS = (("water_temp", "t"), ("salinity", "s"), ("water_u", "u"), ("water_v", "v"))
@@ -197,7 +251,10 @@ def open_hycom(path: str | None = None, depths: Sequence[float] | None = None, t
     raw = parts[0] if len(parts) == 1 else xr.concat(parts, dim="time")
     missing = [v for v, _ in HYCOM_VARS if v not in raw] + ([] if "surf_el" in raw else ["surf_el"])
     if missing:
-        raise EarthzooError(f"HYCOM file {str(p)!r} is missing variable(s) {missing}", "download water_u, water_v, water_temp, salinity and surf_el together")
+        raise EarthzooError(
+            f"HYCOM file {str(p)!r} is missing variable(s) {missing}",
+            "download water_u, water_v, water_temp, salinity and surf_el together",
+        )
     lat_name = "lat" if "lat" in raw.dims else "latitude"
     lon_name = "lon" if "lon" in raw.dims else "longitude"
     raw = to_internal_order(raw, lat_name, lon_name)
@@ -207,7 +264,9 @@ def open_hycom(path: str | None = None, depths: Sequence[float] | None = None, t
     if depths is not None:
         unknown = [d for d in depths if not np.any(np.isclose(levels, d))]
         if unknown:
-            raise EarthzooError(f"HYCOM file has no depth level(s) {unknown} (levels: {levels.tolist()})", "choose depths from the file's levels")
+            raise EarthzooError(
+                f"HYCOM file has no depth level(s) {unknown} (levels: {levels.tolist()})", "choose depths from the file's levels"
+            )
         levels = np.asarray(depths, dtype=float)
     arrays, names, depth_coord = [], [], []
     for var, short in HYCOM_VARS:
@@ -219,4 +278,14 @@ def open_hycom(path: str | None = None, depths: Sequence[float] | None = None, t
     names.append("ssh")
     depth_coord.append(np.nan)
     ocean = np.isfinite(np.asarray(arrays[0].isel(time=0).transpose("lat", "lon").values))
-    return make_dataset(_lazy(arrays, fill=0.0), raw["time"].values, names, raw["lat"].values, raw["lon"].values, depth=depth_coord, ocean_mask=ocean, prognostic=names, attrs={"source": f"HYCOM NetCDF {p}"})
+    return make_dataset(
+        _lazy(arrays, fill=0.0),
+        raw["time"].values,
+        names,
+        raw["lat"].values,
+        raw["lon"].values,
+        depth=depth_coord,
+        ocean_mask=ocean,
+        prognostic=names,
+        attrs={"source": f"HYCOM NetCDF {p}"},
+    )

@@ -22,7 +22,9 @@ from .form import channel_list
 SPLITS = ("train", "valid", "test")
 
 
-def time_splits(times: Any, valid: float = 0.15, test: float = 0.15, *, valid_start: Any = None, test_start: Any = None) -> dict[str, slice]:
+def time_splits(
+    times: Any, valid: float = 0.15, test: float = 0.15, *, valid_start: Any = None, test_start: Any = None
+) -> dict[str, slice]:
     """Contiguous index ranges {train, valid, test} in time order: by fractions, or
     by the first time of the valid / test periods (datetime-like)."""
     t = np.asarray(times, dtype="datetime64[ns]")
@@ -33,10 +35,15 @@ def time_splits(times: Any, valid: float = 0.15, test: float = 0.15, *, valid_st
         i_valid = int(np.searchsorted(t, np.datetime64(valid_start, "ns")))
         i_test = int(np.searchsorted(t, np.datetime64(test_start, "ns")))
         if not 0 < i_valid <= i_test <= n:
-            raise EarthzooError(f"split dates give train/valid/test sizes {i_valid}/{i_test - i_valid}/{n - i_test}", "choose dates inside the data's time span, valid before test")
+            raise EarthzooError(
+                f"split dates give train/valid/test sizes {i_valid}/{i_test - i_valid}/{n - i_test}",
+                "choose dates inside the data's time span, valid before test",
+            )
     else:
         if not (0 <= valid < 1 and 0 <= test < 1 and valid + test < 1):
-            raise EarthzooError(f"split fractions valid={valid}, test={test} leave no training data", "use fractions that sum to less than 1")
+            raise EarthzooError(
+                f"split fractions valid={valid}, test={test} leave no training data", "use fractions that sum to less than 1"
+            )
         i_test = n - int(round(n * test))
         i_valid = i_test - int(round(n * valid))
     return {"train": slice(0, i_valid), "valid": slice(i_valid, i_test), "test": slice(i_test, n)}
@@ -59,7 +66,9 @@ class NormStats:
             raise EarthzooError("normalisation statistics have lists of different lengths", "recompute them with NormStats.from_dataset")
 
     @classmethod
-    def from_dataset(cls, ds: xr.Dataset, split: slice | None = None, channels: Sequence[str] | None = None, block: int = 64) -> "NormStats":
+    def from_dataset(
+        cls, ds: xr.Dataset, split: slice | None = None, channels: Sequence[str] | None = None, block: int = 64
+    ) -> "NormStats":
         """Accumulate in float64, ``block`` time steps at a time (the data may be lazy)."""
         names = [str(c) for c in ds["channel"].values]
         channels = list(channels) if channels is not None else names
@@ -68,10 +77,15 @@ class NormStats:
         sl = split or slice(0, f.sizes["time"])
         start, stop = sl.start or 0, sl.stop if sl.stop is not None else f.sizes["time"]
         if stop - start < 2:
-            raise EarthzooError(f"only {stop - start} time steps to compute statistics from", "use a longer dataset or a larger training split")
+            raise EarthzooError(
+                f"only {stop - start} time steps to compute statistics from", "use a longer dataset or a larger training split"
+            )
         ocean_ch = set(channel_list(ds, "prognostic")) if "ocean_mask" in ds else set()
         mask = np.asarray(ds["ocean_mask"].values, bool) if "ocean_mask" in ds else None
-        wmask = np.array([mask if (mask is not None and channels[k] in ocean_ch) else np.ones(f.shape[2:], bool) for k in range(len(channels))], dtype=np.float64)
+        wmask = np.array(
+            [mask if (mask is not None and channels[k] in ocean_ch) else np.ones(f.shape[2:], bool) for k in range(len(channels))],
+            dtype=np.float64,
+        )
         count = wmask.sum(axis=(1, 2))
         s1 = np.zeros(len(idx))
         s2 = np.zeros(len(idx))
@@ -102,7 +116,9 @@ class NormStats:
         if missing:
             raise EarthzooError(f"normalisation statistics have no channel(s) {missing}", "recompute them on data that has these channels")
         i = [self.channels.index(c) for c in channels]
-        return NormStats(list(channels), [self.mean[k] for k in i], [self.std[k] for k in i], [self.residual_std[k] for k in i], self.source)
+        return NormStats(
+            list(channels), [self.mean[k] for k in i], [self.std[k] for k in i], [self.residual_std[k] for k in i], self.source
+        )
 
     def arrays(self, channels: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(mean, std) as float32 arrays shaped (C, 1, 1), for broadcasting over (C, lat, lon)."""
@@ -129,9 +145,13 @@ class NormStats:
             data = json.loads(open(path).read())
             return cls(**data)
         except FileNotFoundError as exc:
-            raise EarthzooError(f"normalisation statistics {str(path)!r} not found", "compute them with NormStats.from_dataset(ds).save(path)") from exc
+            raise EarthzooError(
+                f"normalisation statistics {str(path)!r} not found", "compute them with NormStats.from_dataset(ds).save(path)"
+            ) from exc
         except (TypeError, ValueError) as exc:
-            raise EarthzooError(f"{str(path)!r} is not an earthzoo statistics file: {exc}", "recompute it with NormStats.from_dataset(ds).save(path)") from exc
+            raise EarthzooError(
+                f"{str(path)!r} is not an earthzoo statistics file: {exc}", "recompute it with NormStats.from_dataset(ds).save(path)"
+            ) from exc
 
 
 def climatology(ds: xr.Dataset, split: slice | None = None, by: str = "mean", window_days: int = 15) -> xr.Dataset:
@@ -148,7 +168,12 @@ def climatology(ds: xr.Dataset, split: slice | None = None, by: str = "mean", wi
         if window_days:
             w = 2 * window_days + 1
             pad = xr.concat([clim.isel(dayofyear=slice(-window_days, None)), clim, clim.isel(dayofyear=slice(0, window_days))], "dayofyear")
-            clim = pad.rolling(dayofyear=w, center=True).mean().isel(dayofyear=slice(window_days, -window_days)).assign_coords(dayofyear=clim["dayofyear"])
+            clim = (
+                pad.rolling(dayofyear=w, center=True)
+                .mean()
+                .isel(dayofyear=slice(window_days, -window_days))
+                .assign_coords(dayofyear=clim["dayofyear"])
+            )
     else:
         raise EarthzooError(f"unknown climatology kind {by!r}", "use by='mean' or by='dayofyear'")
     out = xr.Dataset({"fields": clim}, attrs={"climatology": by})

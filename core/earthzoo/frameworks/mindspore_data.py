@@ -21,12 +21,28 @@ class _Source:
         return self.windows[int(i)]
 
 
-def generator_dataset(windows: Windows, batch_size: int = 1, shuffle: bool = False, seed: int = 0, drop_remainder: bool = False, num_shards: int | None = None, shard_id: int | None = None) -> msds.GeneratorDataset:
+def generator_dataset(
+    windows: Windows,
+    batch_size: int = 1,
+    shuffle: bool = False,
+    seed: int = 0,
+    drop_remainder: bool = False,
+    num_shards: int | None = None,
+    shard_id: int | None = None,
+) -> msds.GeneratorDataset:
     """Columns ``x`` and ``y`` as in Windows; one worker in-process (MindSpore's
     multiprocessing workers fork a copy of the interpreter, which costs more
     than it saves on these small windows). ``num_shards``/``shard_id`` for data parallel."""
     msds.config.set_seed(seed)
-    ds = msds.GeneratorDataset(_Source(windows), column_names=["x", "y"], shuffle=shuffle, num_parallel_workers=1, python_multiprocessing=False, num_shards=num_shards, shard_id=shard_id)
+    ds = msds.GeneratorDataset(
+        _Source(windows),
+        column_names=["x", "y"],
+        shuffle=shuffle,
+        num_parallel_workers=1,
+        python_multiprocessing=False,
+        num_shards=num_shards,
+        shard_id=shard_id,
+    )
     if batch_size > 1:
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds
