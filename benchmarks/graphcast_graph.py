@@ -23,7 +23,6 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import numpy as np
-
     from earthzoo.files import atomic_path
     from earthzoo_graphcast import graph
 

@@ -31,7 +31,6 @@ def _median_ms(fn, reps: int) -> float:
 
 def torch_runner(config, x, seed: int, checkpointing: bool = False, device: str = "cpu"):
     import torch
-
     from earthzoo.api import build_model
     from earthzoo.frameworks import torch as tfw
 
@@ -61,7 +60,6 @@ def torch_runner(config, x, seed: int, checkpointing: bool = False, device: str 
 
 def mindspore_runner(config, x, tensors, recompute: bool = False):
     import mindspore as ms
-
     from earthzoo.api import build_model
     from earthzoo.frameworks import mindspore as mfw
 
@@ -130,7 +128,6 @@ def main(argv=None) -> int:
 
     import numpy as np
     import torch
-
     from earthzoo.api import model_card
     from earthzoo.cards import resolve
     from earthzoo.files import atomic_path

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from earthzoo.errors import EarthzooError
 
 G2M, MESH, M2G = "grid2mesh_gnn/~_networks_builder/", "mesh_gnn/~_networks_builder/", "mesh2grid_gnn/~_networks_builder/"

@@ -17,10 +17,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial import cKDTree
-
 from earthzoo.errors import EarthzooError
 from earthzoo.files import atomic_path
+from scipy.spatial import cKDTree
 
 GRAPH_VERSION = 1
 

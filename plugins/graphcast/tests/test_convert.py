@@ -6,7 +6,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from earthzoo.errors import EarthzooError
 from earthzoo_graphcast import convert
 from earthzoo_graphcast.config import GraphCastConfig
@@ -56,7 +55,6 @@ def test_pickled_or_foreign_npz_is_refused(tmp_path):
 
 def test_convert_cli_to_canonical_then_both_frameworks(ckpt, tmp_path):
     from click.testing import CliRunner
-
     from earthzoo.api import load_model
     from earthzoo.cli import app
     from earthzoo.frameworks import mindspore as msfw

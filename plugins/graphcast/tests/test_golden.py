@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gc_helpers import TIE_NODES, stack_inputs
-
 from earthzoo_graphcast import convert
 from earthzoo_graphcast.config import GraphCastConfig
+from gc_helpers import TIE_NODES, stack_inputs
 
 GRAPH_ARGS = ("grid_node_features_full", "mesh_node_features_full", "g2m_edge_features", "g2m_senders", "g2m_receivers",
               "mesh_edge_features", "mesh_senders", "mesh_receivers", "m2g_edge_features", "m2g_senders", "m2g_receivers")

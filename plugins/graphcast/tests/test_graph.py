@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gc_helpers import TIE_NODES, stack_inputs
-
 from earthzoo_graphcast import graph
 from earthzoo_graphcast.config import GraphCastConfig
+from gc_helpers import TIE_NODES, stack_inputs
 
 
 def _pairs(s, r):

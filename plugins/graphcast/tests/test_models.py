@@ -7,14 +7,12 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from earthzoo.errors import EarthzooError
 from earthzoo_graphcast.config import GraphCastConfig, example_input, next_input
 
 
 def _pair(config):
     import torch
-
     from earthzoo.frameworks import mindspore as msfw
     from earthzoo.frameworks import torch as tfw
     from earthzoo_graphcast import mindspore_model, torch_model
@@ -60,7 +58,6 @@ def test_gradients_match_between_frameworks():
 
 def test_op_table_override_is_used_and_equivalent():
     import torch
-
     from earthzoo_graphcast import torch_model
 
     cfg = GraphCastConfig.preset("tiny")
@@ -85,7 +82,6 @@ def test_op_table_override_is_used_and_equivalent():
 
 def test_activation_checkpointing_keeps_gradients():
     import torch
-
     from earthzoo.plugins import get_plugin_manager
     from earthzoo.runtime import MemoryPlan
     from earthzoo_graphcast import torch_model
@@ -133,7 +129,6 @@ def test_channels_and_next_input():
 
 def test_residual_adds_last_state():
     import torch
-
     from earthzoo_graphcast import torch_model
 
     base = dataclasses.replace(GraphCastConfig.preset("tiny"), input_variables=("2m_temperature", "temperature"), forcing_variables=())
