@@ -176,3 +176,26 @@ def test_bad_inputs_are_named():
         evaluate(_forecast_from(truth, leads=(1, 2, 3), inits=(8,)).assign_coords(lead_time=np.array([1, 2, 9]) * H6), truth)
     with pytest.raises(EarthzooError, match="mask selects no grid points"):
         spatial_weights(truth["lat"].values, truth["lon"].values, np.zeros((9, 16), bool))
+
+
+def test_dayofyear_climatology_feeds_acc():
+    from earthzoo.data import climatology, climatology_at
+
+    times = np.datetime64("2001-01-01", "ns") + np.arange(730) * np.timedelta64(1, "D")
+    doy = np.arange(730) % 365
+    rng = np.random.default_rng(5)
+    season = np.sin(2 * np.pi * doy / 365)[:, None, None, None] * np.ones((1, 1, 5, 8))
+    data = (10 * season + rng.normal(size=(730, 1, 5, 8))).astype(np.float32)
+    truth = make_dataset(data, times, ["c0"], regular_lat(5), regular_lon(8))
+    clim = climatology(truth, by="dayofyear", window_days=0)
+    at = climatology_at(clim, times[[40, 405]])
+    np.testing.assert_allclose(at.values[0], 0.5 * (data[40] + data[405]), rtol=1e-5)  # same day of both years
+    np.testing.assert_allclose(at.values[1], at.values[0])
+    smooth = climatology(truth, by="dayofyear", window_days=10)
+    fc = _forecast_from(truth, leads=(1,), inits=tuple(range(0, 700, 7))).assign_coords(lead_time=[np.timedelta64(1, "D")])
+    fc = fc + rng.normal(size=fc.shape)
+    res = evaluate(fc, truth, smooth)
+    # the seasonal cycle is removed: ACC reflects the noise only, well below the raw correlation
+    raw = evaluate(fc, truth, smooth.assign(fields=smooth["fields"] * 0))
+    assert 0.4 < res["metrics"]["forecast"]["c0"]["acc"][0] < 0.9 < raw["metrics"]["forecast"]["c0"]["acc"][0]
+    assert res["metrics"]["climatology"]["c0"]["rmse"][0] == pytest.approx(1.0, abs=0.15)  # noise std
