@@ -59,7 +59,8 @@ class GraphCastConfig:
             v = ("z", "u", "v", "vort")
             return cls(resolution=2.8125, mesh_size=4, latent_size=96, gnn_msg_steps=8, input_variables=v, target_variables=v, forcing_variables=(), pressure_levels=(), input_duration="6h", n_lat=65, n_lon=128, residual=True)
         if name == "paper":  # GraphCast 0.25 deg, 37 levels
-            inputs = tuple(v for v in _PAPER_TARGETS if v != "total_precipitation_6hr") + _PAPER_FORCINGS + ("geopotential_at_surface", "land_sea_mask")
+            # The ERA5 GraphCast: 471 grid inputs (+3 structural = 474 node features), 227 outputs.
+            inputs = _PAPER_TARGETS + _PAPER_FORCINGS + ("geopotential_at_surface", "land_sea_mask")
             return cls(resolution=0.25, mesh_size=6, latent_size=512, gnn_msg_steps=16, input_variables=inputs, target_variables=_PAPER_TARGETS, forcing_variables=_PAPER_FORCINGS, pressure_levels=LEVELS_37, input_duration="12h", n_lat=721, n_lon=1440)
         raise EarthzooError(f"graphcast has no preset {name!r}", "use one of: tiny, small, paper")
 

@@ -124,7 +124,7 @@ def test_channels_and_next_input():
     np.testing.assert_array_equal(nx[:, ix["land_sea_mask"]], x[:, ix["land_sea_mask"]])
     small, paper = GraphCastConfig.preset("small"), GraphCastConfig.preset("paper")
     assert small.residual and small.residual_index() == [0, 1, 2, 3]
-    assert paper.out_channels == 227 and (paper.latent_size, paper.gnn_msg_steps, paper.mesh_size) == (512, 16, 6)
+    assert (paper.in_channels, paper.out_channels) == (471, 227) and (paper.latent_size, paper.gnn_msg_steps, paper.mesh_size) == (512, 16, 6)
 
 
 def test_residual_adds_last_state():
