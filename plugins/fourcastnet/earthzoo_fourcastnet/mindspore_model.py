@@ -27,7 +27,6 @@ from mindspore.common.initializer import TruncatedNormal, initializer  # noqa: E
 from .config import FourCastNetConfig  # noqa: E402
 
 SQRT_HALF = 1.0 / math.sqrt(2.0)
-SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
 def _ops_for(config: FourCastNetConfig) -> dict:
@@ -79,11 +78,12 @@ class Mlp(nn.Cell):
         self.fc1 = Linear(dim, hidden)
         self.fc2 = Linear(hidden, dim)
         self.tanh_gelu = gelu == "tanh"
+        self.gelu_tanh = ops.GeLU()  # MindSpore's GeLU kernel is the tanh approximation
 
     def construct(self, x):
         x = self.fc1(x)
         if self.tanh_gelu:
-            x = 0.5 * x * (1.0 + ops.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+            x = self.gelu_tanh(x)
         else:
             x = 0.5 * x * (1.0 + ops.erf(x * SQRT_HALF))
         return self.fc2(x)
@@ -299,19 +299,16 @@ def build(config: FourCastNetConfig) -> nn.Cell:
     return PrecipNet(config) if config.precip else AFNONet(config)
 
 
-_COMPILED: dict[int, object] = {}
-
-
 def compiled(net: nn.Cell):
-    """A graph-mode forward for ``net`` (one jitted callable per net, reused across
-    calls; MindSpore compiles once per input shape), with the input check in Python."""
-    key = id(net)
-    if key not in _COMPILED:
+    """A graph-mode forward for ``net`` (one jitted callable per net, kept on the net and
+    reused; MindSpore compiles once per input shape), with the input check in Python."""
+    forward = net.__dict__.get("_earthzoo_compiled")
+    if forward is None:
         jitted = ms.jit(net.construct)
 
         def forward(x):
             check_input(tuple(x.shape), net.config)
             return jitted(x)
 
-        _COMPILED[key] = forward
-    return _COMPILED[key]
+        object.__setattr__(net, "_earthzoo_compiled", forward)
+    return forward
