@@ -30,10 +30,10 @@ def test_other_channel_count_names_tensor_and_shapes(tmp_path, capsys):
 def test_nvlabs_reader_infers_channels_then_the_model_fits(tmp_path, capsys):
     """In the original format the channel count is read from the checkpoint, so a
     26-channel checkpoint converts with the default preset and keeps its config."""
+    from earthzoo.frameworks import torch as tfw
     from earthzoo.weights import load_canonical
     from earthzoo_fourcastnet.config import FourCastNetConfig
     from earthzoo_fourcastnet.convert import write_nvlabs
-    from earthzoo.frameworks import torch as tfw
     from earthzoo_fourcastnet.torch_model import build
 
     write_nvlabs(str(tmp_path / "v1.ckpt"), tfw.state_to_numpy(build(FourCastNetConfig(in_chans=26, out_chans=26))))

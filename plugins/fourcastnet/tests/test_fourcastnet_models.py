@@ -46,7 +46,7 @@ def test_torch_mindspore_round_trip_is_bit_exact():
 
 def test_file_round_trip_through_every_format(tmp_path):
     from earthzoo.cli import main
-    from earthzoo.weights import load_canonical, save_canonical, Weights
+    from earthzoo.weights import Weights, load_canonical, save_canonical
 
     t, _ = _pair(FourCastNetConfig(), seed=4)
     save_canonical(tmp_path / "a.safetensors", Weights(tfw.state_to_numpy(t), "fourcastnet", {}))
