@@ -107,14 +107,13 @@ class AFNO2D(nn.Cell):
         self.rfft2 = dft_mindspore.native_rfft2
         self.irfft2 = dft_mindspore.native_irfft2
 
-    def _complex_linear(self, re, im, w, b):
-        """Block-diagonal complex matmul as one real batched matmul: [re, im] @ [[w0, w1], [-w1, w0]]."""
-        z = ops.transpose(ops.concat((re, im), -1), (1, 0, 2))  # (nb, n, 2i)
+    def _complex_linear(self, z, w, b):
+        """Block-diagonal complex matmul as one real batched matmul on z = [re, im]
+        (nb, n, 2i): [re, im] @ [[w0, w1], [-w1, w0]] + [b0, b1] -> (nb, n, 2o)."""
         wr, wi = w[0], w[1]
         big = ops.concat((ops.concat((wr, wi), 2), ops.concat((-wi, wr), 2)), 1)  # (nb, 2i, 2o)
-        out = ops.transpose(ops.bmm(z, big), (1, 0, 2))  # (n, nb, 2o)
-        o = w.shape[-1]
-        return out[:, :, :o] + b[0], out[:, :, o:] + b[1]
+        bias = ops.transpose(b, (1, 0, 2)).reshape(b.shape[1], 1, -1)  # (nb, 1, 2o)
+        return ops.bmm(z, big) + bias
 
     def construct(self, x):
         bias = x
@@ -126,13 +125,16 @@ class AFNO2D(nn.Cell):
         total = H // 2 + 1
         kept = int(total * self.hard_thresholding_fraction)
         h0, h1, w1 = max(total - kept, 0), min(total + kept, H), min(kept, Wr)
+        nb, bs = self.num_blocks, self.block_size
         n = B * (h1 - h0) * w1
-        re_k = re[:, h0:h1, :w1].reshape(n, self.num_blocks, self.block_size)
-        im_k = im[:, h0:h1, :w1].reshape(n, self.num_blocks, self.block_size)
-        o1r, o1i = self._complex_linear(re_k, im_k, self.w1, self.b1)
-        o2r, o2i = self._complex_linear(ops.relu(o1r), ops.relu(o1i), self.w2, self.b2)
-        o2r = self.softshrink(o2r).reshape(B, h1 - h0, w1, C)
-        o2i = self.softshrink(o2i).reshape(B, h1 - h0, w1, C)
+        re_k = re[:, h0:h1, :w1].reshape(n, nb, bs)
+        im_k = im[:, h0:h1, :w1].reshape(n, nb, bs)
+        z = ops.transpose(ops.concat((re_k, im_k), -1), (1, 0, 2))  # (nb, n, 2bs)
+        o1 = ops.relu(self._complex_linear(z, self.w1, self.b1))
+        o2 = self.softshrink(self._complex_linear(o1, self.w2, self.b2))
+        o2 = ops.transpose(o2, (1, 0, 2))  # (n, nb, 2bs)
+        o2r = o2[:, :, :bs].reshape(B, h1 - h0, w1, C)
+        o2i = o2[:, :, bs:].reshape(B, h1 - h0, w1, C)
         if w1 < Wr:  # zero the modes the original leaves out of the MLP
             zeros = ops.zeros((B, h1 - h0, Wr - w1, C), ms.float32)
             o2r, o2i = ops.concat((o2r, zeros), 2), ops.concat((o2i, zeros), 2)

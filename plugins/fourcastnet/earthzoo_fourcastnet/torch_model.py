@@ -52,14 +52,14 @@ class AFNO2D(nn.Module):
         self.b2 = nn.Parameter(scale * torch.randn(2, num_blocks, bs))
         self.ops = dict(dft_torch.NATIVE_OPS)
 
-    def _complex_linear(self, re, im, w, b):
-        """Block-diagonal complex matmul as one real matmul: [re, im] @ [[w0, w1], [-w1, w0]]."""
-        z = torch.cat([re, im], -1).transpose(0, 1)  # (n, nb, i) -> (nb, n, 2i)
+    @staticmethod
+    def _complex_linear(z, w, b):
+        """Block-diagonal complex matmul as one real batched matmul on z = [re, im]
+        (nb, n, 2i): [re, im] @ [[w0, w1], [-w1, w0]] + [b0, b1] -> (nb, n, 2o)."""
         wr, wi = w[0], w[1]
         big = torch.cat([torch.cat([wr, wi], 2), torch.cat([-wi, wr], 2)], 1)  # (nb, 2i, 2o)
-        out = torch.bmm(z, big).transpose(0, 1)  # (n, nb, 2o)
-        o = w.shape[-1]
-        return out[..., :o] + b[0], out[..., o:] + b[1]
+        bias = b.transpose(0, 1).reshape(b.shape[1], 1, -1)  # (nb, 1, 2o)
+        return torch.baddbmm(bias, z, big)
 
     def forward(self, x):
         bias = x
@@ -71,15 +71,19 @@ class AFNO2D(nn.Module):
         total = H // 2 + 1
         kept = int(total * self.hard_thresholding_fraction)
         h0, h1, w1 = max(total - kept, 0), min(total + kept, H), min(kept, Wr)
-        # only the kept modes go through the MLP; everything else of its output is zero
-        re_k = re[:, h0:h1, :w1].reshape(-1, self.num_blocks, self.block_size)
-        im_k = im[:, h0:h1, :w1].reshape(-1, self.num_blocks, self.block_size)
-        o1r, o1i = self._complex_linear(re_k, im_k, self.w1, self.b1)
-        o2r, o2i = self._complex_linear(F.relu(o1r), F.relu(o1i), self.w2, self.b2)
-        o2r = F.softshrink(o2r, lambd=self.sparsity_threshold).reshape(B, h1 - h0, w1, C)
-        o2i = F.softshrink(o2i, lambd=self.sparsity_threshold).reshape(B, h1 - h0, w1, C)
+        # only the kept modes go through the MLP; everything else of its output is zero.
+        # Real and imaginary parts travel side by side as [re, im] on the last axis; ReLU
+        # and softshrink act on each part separately, as in the original.
+        nb, bs = self.num_blocks, self.block_size
+        re_k = re[:, h0:h1, :w1].reshape(-1, nb, bs)
+        im_k = im[:, h0:h1, :w1].reshape(-1, nb, bs)
+        z = torch.cat([re_k, im_k], -1).transpose(0, 1)  # (nb, n, 2bs)
+        o1 = F.relu(self._complex_linear(z, self.w1, self.b1))
+        o2 = F.softshrink(self._complex_linear(o1, self.w2, self.b2), lambd=self.sparsity_threshold)
+        o2 = o2.transpose(0, 1)  # (n, nb, 2bs)
         pad = (0, 0, 0, Wr - w1, h0, H - h1)
-        re, im = F.pad(o2r, pad), F.pad(o2i, pad)
+        re = F.pad(o2[..., :bs].reshape(B, h1 - h0, w1, C), pad)
+        im = F.pad(o2[..., bs:].reshape(B, h1 - h0, w1, C), pad)
         x = self.ops["irfft2"](re, im, (H, W))
         return x.type(dtype) + bias
 
