@@ -180,7 +180,11 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=3, help="timed calls per round (median)")
     ap.add_argument("--spectral", default="fft", choices=("fft", "dft"))
     ap.add_argument("--out", default="fourcastnet_speed.json")
-    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads for both frameworks (MindSpore's default is 25)")
+    # One thread by default: on a small CPU shared with other work, multi-threaded torch
+    # ops stall at their OpenMP barriers whenever a core is taken (measured here: the
+    # same forward at 2 threads took 14 ms quiet and 600-1200 ms under load), which
+    # makes the ratio meaningless. MindSpore's own default is 25 CPU kernel threads.
+    ap.add_argument("--threads", type=int, default=1, help="CPU threads for both frameworks (default 1, see the comment above)")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-RSS subprocesses")
     ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--checkpointing", action="store_true", help=argparse.SUPPRESS)
