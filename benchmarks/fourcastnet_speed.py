@@ -265,6 +265,7 @@ def main(argv=None) -> int:
             "note": "bytes of tensors autograd keeps between forward and backward (no CPU peak allocator exists); on CUDA use torch.cuda.max_memory_allocated",
         },
         "peak_rss_mb_torch": rss,
+        "peak_rss_note": "process RSS growth during the first training step; glibc/allocator dependent and noisy (the recomputation's own buffers show up too), so activation_memory_torch is the clean measure",
         "forward_backward_ms_with_checkpointing": ck_ms,
         "mindspore_memory_note": "MindSpore 2.10 on CPU reports 0 from ms.runtime.max_memory_allocated and its RSS is dominated by graph compilation, so only the time cost of Cell.recompute is measured here",
         "raw_rounds_ms": rows,
