@@ -21,6 +21,30 @@ def resolve(ref: str) -> Any:
 
 
 @dataclass(frozen=True)
+class DataSpec:
+    """Which channels of a data set a model reads and predicts, by name.
+
+    The model's input is the ``prognostic`` channels at ``history`` times (oldest
+    first), then the ``forcing`` channels at the current time, then the ``static``
+    channels; its output is the ``prognostic`` channels one step later. ``masked``
+    models (ocean) score and train over the data's ``ocean_mask`` points only."""
+
+    prognostic: tuple[str, ...]
+    forcing: tuple[str, ...] = ()
+    static: tuple[str, ...] = ()
+    history: int = 1
+    masked: bool = False
+
+    @property
+    def in_channels(self) -> int:
+        return self.history * len(self.prognostic) + len(self.forcing) + len(self.static)
+
+    @property
+    def out_channels(self) -> int:
+        return len(self.prognostic)
+
+
+@dataclass(frozen=True)
 class ModelCard:
     """What a model is, where it comes from and how to build it in each framework.
 
@@ -30,7 +54,9 @@ class ModelCard:
     (batch, out_channels, lat, lon). ``example_input`` names
     ``f(config, batch, seed) -> np.ndarray``; ``next_input`` names
     ``f(x, y, step, config) -> np.ndarray`` that builds step+1's input from the
-    last input and output (default: the output itself)."""
+    last input and output (default: the output itself). ``data_spec`` names
+    ``f(config) -> DataSpec``: the data channels the model reads and predicts, so
+    that training and forecasting take them from a data set by name."""
 
     name: str
     summary: str
@@ -47,10 +73,15 @@ class ModelCard:
     kind: str = "atmosphere"
     example_input: str = ""
     next_input: str = ""
+    data_spec: str = ""
 
     @property
     def frameworks(self) -> tuple[str, ...]:
         return tuple(self.builders)
+
+    def spec(self, config: Any) -> DataSpec | None:
+        """The model's :class:`DataSpec` at ``config``, or None when the card names none."""
+        return resolve(self.data_spec)(config) if self.data_spec else None
 
     def config_class(self) -> type:
         return resolve(self.config)
