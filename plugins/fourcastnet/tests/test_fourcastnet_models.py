@@ -129,7 +129,7 @@ def test_dft_model_equals_fft_model_torch():
     y2, g2 = _model_grads_torch(FourCastNetConfig(spectral="dft"), x)
     assert np.abs(y1 - y2).max() <= 1e-5
     for a, b in zip(g1, g2):
-        assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(a).max())
+        assert np.abs(a - b).max() <= 1e-5 * max(np.abs(a).max(), 1e-6)  # relative: gradients here are 3e-5..2e-2
 
 
 def _model_grads_ms(cfg, x, tensors):
@@ -155,11 +155,11 @@ def test_dft_model_equals_fft_model_mindspore():
     assert np.abs(y1 - y2).max() <= 1e-5
     assert len(g1) == len(tensors) + 1  # x and every parameter (the unused norm gets zeros)
     for a, b in zip(g1, g2):
-        assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(a).max())
+        assert np.abs(a - b).max() <= 1e-5 * max(np.abs(a).max(), 1e-6)  # relative: gradients here are 3e-5..2e-2
     # and MindSpore's gradients are torch's, parameter by parameter
     _, gt = _model_grads_torch(FourCastNetConfig(), x)
     for a, b in zip(gt, g1):
-        assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(a).max())
+        assert np.abs(a - b).max() <= 1e-5 * max(np.abs(a).max(), 1e-6)  # relative: gradients here are 3e-5..2e-2
 
 
 def test_custom_ops_hook_switches_to_dft():
