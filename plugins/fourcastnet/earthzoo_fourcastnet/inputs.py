@@ -24,3 +24,8 @@ def next_input(x: np.ndarray, y: np.ndarray, step: int, config) -> np.ndarray:
     """The forecast is the next input when the model predicts every input channel;
     otherwise (PrecipNet, or fewer outputs) the input is held fixed."""
     return y if y.shape == x.shape else x
+
+
+def data_spec(config):
+    """The card's ``data_spec``: see FourCastNetConfig.data_spec."""
+    return config.data_spec()

@@ -229,3 +229,12 @@ def test_card_example_and_next_input():
     assert not np.array_equal(x, resolve(card.example_input)(cfg, 2, 1))
     y = x + 1
     assert resolve(card.next_input)(x, y, 1, cfg) is y
+
+
+def test_data_spec_names_the_small_presets_channels():
+    card = model_card("fourcastnet")
+    spec = card.spec(card.make_config("small"))
+    assert spec.prognostic == ("z", "u", "v", "vort") and spec.in_channels == card.make_config("small").in_chans
+    assert card.spec(card.make_config("tiny")) is None  # the golden config names no variables
+    assert card.spec(card.make_config("precip")) is None
+    assert card.spec(card.make_config("paper_v1")).out_channels == 26
