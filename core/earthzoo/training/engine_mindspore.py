@@ -30,24 +30,54 @@ from .config import TrainConfig  # noqa: E402
 
 
 class RolloutLoss(nn.Cell):
-    """Mean squared error averaged over ``rollout`` autoregressive steps."""
+    """Mean squared error averaged over ``rollout`` autoregressive steps. With a
+    data layout (a DataSpec model) each next input is the predicted prognostic
+    state + the data's forcings ``f[:, r]`` (an input of the compiled step) +
+    the static channels; with a mask the error is over ocean points only."""
 
-    def __init__(self, net: nn.Cell, rollout: int, next_input: Callable, model_config: Any):
+    def __init__(self, net: nn.Cell, rollout: int, next_input: Callable, model_config: Any, layout: Any = None):
         super().__init__(auto_prefix=False)
         self.net = net
         self.rollout = rollout
         self.next_input = next_input
         self.model_config = model_config
+        self.spec = layout is not None
+        self.masked = layout is not None and layout.mask is not None
+        if self.spec:
+            self.P, self.hp, self.F, self.S = layout.prognostic, layout.history * layout.prognostic, layout.forcing, layout.static
+        if self.masked:
+            m = np.asarray(layout.mask, np.float32)[None, None]
+            self.mask = Tensor(m)
+            self.mask_count = float(m.sum())
 
-    def construct(self, x, y):
+    def _next(self, inp, out, forcing):
+        parts = []
+        if self.hp > self.P:
+            parts.append(inp[:, self.P : self.hp])
+        parts.append(out)
+        if self.F > 0:
+            parts.append(forcing)
+        if self.S > 0:
+            parts.append(inp[:, self.hp + self.F :])
+        return ops.concat(tuple(parts), 1)
+
+    def construct(self, x, y, f):
         inp = x
         total = 0.0
         for r in range(self.rollout):
             out = self.net(inp).astype(ms.float32)
-            d = out - y[:, r]
-            total = total + (d * d).mean()
+            if self.masked:
+                out = out * self.mask
+                d = (out - y[:, r]) * self.mask
+                total = total + (d * d).sum() / (self.mask_count * out.shape[0] * out.shape[1])
+            else:
+                d = out - y[:, r]
+                total = total + (d * d).mean()
             if r + 1 < self.rollout:
-                inp = self.next_input(inp, out, r, self.model_config)
+                if self.spec:
+                    inp = self._next(inp, out, f[:, r])
+                else:
+                    inp = self.next_input(inp, out, r, self.model_config)
         return total / self.rollout
 
 
@@ -88,14 +118,15 @@ class AdamW(nn.Cell):
 class MindSporeEngine:
     framework = "mindspore"
 
-    def __init__(self, model: nn.Cell, cfg: TrainConfig, ctx: DeviceContext, next_input: Callable, plan: PrecisionPlan, model_config: Any = None):
+    def __init__(self, model: nn.Cell, cfg: TrainConfig, ctx: DeviceContext, next_input: Callable, plan: PrecisionPlan, model_config: Any = None, layout: Any = None):
         self.cfg, self.ctx, self.plan = cfg, ctx, plan
         self.model = model
         model.set_train(True)
         net = model
         if plan.amp_level and plan.amp_level != "O0":
             net = ms.amp.auto_mixed_precision(model, plan.amp_level, dtype=getattr(ms, plan.amp_dtype or "float16"))
-        self.loss_net = RolloutLoss(net, cfg.rollout_steps, next_input, model_config)
+        self.loss_net = RolloutLoss(net, cfg.rollout_steps, next_input, model_config, layout)
+        self._no_forcing = Tensor(np.zeros((1,), np.float32))
         named = list(model.parameters_and_names())
         self.names = [n for n, p in named if p.requires_grad]
         params = [p for _, p in named if p.requires_grad]
@@ -115,8 +146,8 @@ class MindSporeEngine:
         acc, opt, world = self.acc, self.opt, self.world
 
         @ms.jit
-        def accumulate(x, y, scale):
-            loss, grads = grad_fn(x, y)
+        def accumulate(x, y, f, scale):
+            loss, grads = grad_fn(x, y, f)
             for i in range(len(acc)):
                 ops.assign_add(acc[i], grads[i] * scale)
             return loss
@@ -138,10 +169,13 @@ class MindSporeEngine:
         for a in self.acc:
             a.set_data(ms.Tensor(np.zeros(a.shape, np.float32)))
 
-    def step(self, micro_batches: list[tuple[np.ndarray, np.ndarray]], lr: float) -> float:
+    def step(self, micro_batches: list[tuple[np.ndarray, ...]], lr: float) -> float:
         n = len(micro_batches)
         scale = Tensor(np.float32(1.0 / n))
-        losses = [float(self._accumulate(Tensor(x), Tensor(y), scale).asnumpy()) for x, y in micro_batches]
+        losses = []
+        for batch in micro_batches:
+            f = Tensor(batch[2]) if len(batch) > 2 else self._no_forcing
+            losses.append(float(self._accumulate(Tensor(batch[0]), Tensor(batch[1]), f, scale).asnumpy()))
         value = float(np.mean(losses))
         if self._allreduce is not None:
             value = float(self._allreduce(Tensor(np.array([value], np.float32))).asnumpy()[0]) / self.world

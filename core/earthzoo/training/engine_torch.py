@@ -20,11 +20,15 @@ from .config import TrainConfig
 class TorchEngine:
     framework = "torch"
 
-    def __init__(self, model: torch.nn.Module, cfg: TrainConfig, ctx: DeviceContext, next_input: Callable, plan: PrecisionPlan, model_config: Any = None):
+    def __init__(self, model: torch.nn.Module, cfg: TrainConfig, ctx: DeviceContext, next_input: Callable, plan: PrecisionPlan, model_config: Any = None, layout: Any = None):
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         self.cfg, self.ctx, self.plan = cfg, ctx, plan
         self.next_input, self.model_config = next_input, model_config
+        self.layout = layout  # a DataSpec model: inputs assembled by name, forcings from the data
+        self.mask = None
+        if layout is not None and layout.mask is not None:
+            self.mask = torch.from_numpy(np.asarray(layout.mask, np.float32)).to(ctx.device)[None, None]
         self.model = model.to(ctx.device).train()
         self.names = [n for n, _ in self.model.named_parameters()]
         self.params = [p for _, p in self.model.named_parameters()]
@@ -38,17 +42,28 @@ class TorchEngine:
         self.scaler = torch.amp.GradScaler(ctx.device.split(":")[0], enabled=bool(plan.grad_scaler))
 
     # ------------------------------------------------------------------ step
-    def _loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def _loss(self, x: torch.Tensor, y: torch.Tensor, f: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean over rollout steps of the MSE; over ocean points only when masked
+        (land predictions are zeroed before they are fed back or scored)."""
         inp, total = x, 0.0
         for r in range(y.shape[1]):
             with tfw.autocast(self.ctx.device, self.plan.autocast_dtype):
                 out = self.net(inp)
-            total = total + F.mse_loss(out.float(), y[:, r])
+            out = out.float()
+            if self.mask is None:
+                total = total + F.mse_loss(out, y[:, r])
+            else:
+                out = out * self.mask
+                d = (out - y[:, r]) * self.mask
+                total = total + (d * d).sum() / (self.mask.sum() * out.shape[0] * out.shape[1])
             if r + 1 < y.shape[1]:
-                inp = self.next_input(inp, out.float(), r, self.model_config)
+                if self.layout is not None:
+                    inp = self.layout.next_input(lambda parts: torch.cat(parts, 1), inp, out, f[:, r])
+                else:
+                    inp = self.next_input(inp, out, r, self.model_config)
         return total / y.shape[1]
 
-    def step(self, micro_batches: list[tuple[np.ndarray, np.ndarray]], lr: float) -> float:
+    def step(self, micro_batches: list[tuple[np.ndarray, ...]], lr: float) -> float:
         """One optimizer update from the micro-batches; returns the mean loss over
         all processes. A non-finite loss leaves the weights untouched."""
         for group in self.opt.param_groups:
@@ -56,12 +71,12 @@ class TorchEngine:
         self.opt.zero_grad(set_to_none=True)
         losses = []
         n = len(micro_batches)
-        for i, (x, y) in enumerate(micro_batches):
-            xt, yt = tfw.from_numpy(x, self.ctx.device), tfw.from_numpy(y, self.ctx.device)
+        for i, batch in enumerate(micro_batches):
+            xt, yt, *ft = (tfw.from_numpy(a, self.ctx.device) for a in batch)
             sync = self.world == 1 or i == n - 1
             ctx = self.net.no_sync() if not sync else _null()
             with ctx:
-                loss = self._loss(xt, yt)
+                loss = self._loss(xt, yt, ft[0] if ft else None)
                 self.scaler.scale(loss / n).backward()
             losses.append(loss.detach())
         mean = torch.stack(losses).mean()

@@ -3,7 +3,11 @@ CF NetCDF or Zarr with coordinates init_time, lead_time, channel, lat, lon.
 
 The step-to-step input comes from the card's ``next_input`` (NumPy), so a
 model that feeds back only part of its state (or holds forcings) is rolled
-out the same way everywhere. Normalisation statistics come from the weights'
+out the same way everywhere. A model whose card names a ``data_spec`` is
+rolled out from the data instead: each next input is the predicted
+prognostic state + the data's forcings at that step's time + the static
+channels; masked (ocean) models get land set to NaN in the file and a
+``depth`` coordinate when the data has one. Normalisation statistics come from the weights'
 extras (``earthzoo train`` stores them); without them the initial data's own
 statistics are used and the file says so."""
 
@@ -18,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EarthzooError
-from ..files import _write_error, atomic_path
+from ..files import _write_error
 
 
 def _infer(framework: str, model: Any):
@@ -56,7 +60,7 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
     from ..api import load_model, model_card
     from ..cards import resolve
     from ..weights import load_canonical
-    from .data import fields_for_model, model_io, normalisation, open_source
+    from .data import _extras, fields_for_model, model_io, normalisation, open_source, spec_block, spec_channels
     from .trainer import _identity_next, _progress
 
     if steps < 1:
@@ -70,24 +74,64 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
     model = load_model(model_name, framework, weights=weights, backend=backend)
     ds = open_source(init)
     channels, grid = model_io(card, config)
-    fields, names = fields_for_model(ds, channels, grid, f"initial data {init!r}")
-    idx = list(init_indices or [0])
-    bad = [i for i in idx if not -len(fields) <= i < len(fields)]
-    if bad:
-        raise EarthzooError(f"initial time index {bad[0]} is outside the {len(fields)} times of {init!r}", f"use an index from 0 to {len(fields) - 1}")
+    spec = card.spec(config) if card.data_spec else None
     stats_note = "normalisation from the weights"
     stats = dict(w.extras)
-    if not {"in_mean", "in_std", "out_mean", "out_std"} <= set(stats):
-        stats, stats_note = normalisation(fields), "normalisation from the initial data (the weights carry none)"
-    x0 = (fields[idx] - stats["in_mean"][None, :, None, None]) / stats["in_std"][None, :, None, None]
-    next_input = resolve(card.next_input) if card.next_input else _identity_next
+    has_stats = {"in_mean", "in_std", "out_mean", "out_std"} <= set(stats)
     step_fn = _infer(framework, model)
     bar = _progress(f"forecast {model_name} ({framework})", steps) if show_progress else _nullbar()
-    with bar as advance:
-        y = rollout(step_fn, x0.astype(np.float32), steps, next_input, config, advance)
+    idx = list(init_indices or [0])
+    mask = None
+    if spec is not None:
+        from ..data import NormStats
+
+        what = f"initial data {init!r}"
+        if not has_stats:
+            stats = _extras(NormStats.from_dataset(ds, channels=spec_channels(ds, spec, what)), spec)
+            stats_note = "normalisation from the initial data (the weights carry none)"
+        z, layout = spec_block(ds, spec, stats, grid, what)
+        T = len(z)
+        lo, hi = spec.history - 1, T - steps
+        bad = [i for i in idx if not lo <= (i % T if -T <= i < T else -1) <= hi]
+        if bad:
+            raise EarthzooError(f"initial time index {bad[0]} of {init!r} ({T} times) leaves no history or no forcings for {steps} steps", f"use an index from {lo} to {hi} (forcings are read from the data at each step), or fewer --steps")
+        idx = [i % T for i in idx]
+        P, F = layout.prognostic, layout.forcing
+        x = np.stack([np.concatenate([z[i - spec.history + 1 : i + 1, :P].reshape(-1, *z.shape[2:]), z[i, P:]]) for i in idx]).astype(np.float32)
+        cat = lambda parts: np.concatenate(parts, axis=1)  # noqa: E731
+        outs = []
+        with bar as advance:
+            for k in range(steps):
+                y = step_fn(x)
+                if layout.mask is not None:
+                    y = y * layout.mask
+                outs.append(y)
+                if k + 1 < steps:  # the data's forcings at the next input's time
+                    x = layout.next_input(cat, x, y, z[[i + k + 1 for i in idx], P : P + F])
+                if advance:
+                    advance(1)
+        y = np.stack(outs, axis=1)
+        out_names = list(spec.prognostic)
+        if layout.mask is not None:
+            mask = layout.mask
+    else:
+        fields, names = fields_for_model(ds, channels, grid, f"initial data {init!r}")
+        bad = [i for i in idx if not -len(fields) <= i < len(fields)]
+        if bad:
+            raise EarthzooError(f"initial time index {bad[0]} is outside the {len(fields)} times of {init!r}", f"use an index from 0 to {len(fields) - 1}")
+        if not has_stats:
+            stats, stats_note = normalisation(fields), "normalisation from the initial data (the weights carry none)"
+        x0 = (fields[idx] - stats["in_mean"][None, :, None, None]) / stats["in_std"][None, :, None, None]
+        next_input = resolve(card.next_input) if card.next_input else _identity_next
+        with bar as advance:
+            y = rollout(step_fn, x0.astype(np.float32), steps, next_input, config, advance)
+        out_names = None
     c_out = y.shape[2]
     y = y * stats["out_std"][None, None, :c_out, None, None] + stats["out_mean"][None, None, :c_out, None, None]
-    out_names = names[:c_out] if c_out <= len(names) else [f"out{i}" for i in range(c_out)]
+    if mask is not None:
+        y = np.where(mask[None, None, None] > 0, y, np.nan)  # land is not part of an ocean forecast
+    if out_names is None:
+        out_names = names[:c_out] if c_out <= len(names) else [f"out{i}" for i in range(c_out)]
 
     times = ds["time"].values
     dt = (times[1] - times[0]) if len(times) > 1 else np.timedelta64(6, "h")
@@ -106,6 +150,11 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
         },
         attrs={"Conventions": "CF-1.8", "model": model_name, "framework": framework, "weights": str(weights), "source": f"earthzoo forecast from {init}", "normalisation": stats_note},
     )
+    if "depth" in ds.coords and "channel" in ds["depth"].dims:
+        depth = {str(c): float(d) for c, d in zip(ds["channel"].values, ds["depth"].values)}
+        result = result.assign_coords(depth=("channel", np.array([depth.get(c, np.nan) for c in out_names], np.float32), {"units": "m", "positive": "down", "standard_name": "depth"}))
+    if mask is not None:
+        result["ocean_mask"] = (("lat", "lon"), np.asarray(mask > 0), {"long_name": "ocean points (land is NaN in fields)"})
     if "channel_units" in ds.coords:
         units = {str(c): str(u) for c, u in zip(ds["channel"].values, ds["channel_units"].values)}
         result = result.assign_coords(channel_units=("channel", np.array([units.get(c, "1") for c in out_names], dtype=object)))
@@ -122,10 +171,13 @@ class _nullbar:
 
 
 def write_dataset(ds: Any, path: Path) -> None:
-    """NetCDF through a temporary file + rename; Zarr through a temporary folder + rename."""
+    """NetCDF through a temporary file + rename (earthzoo.data's writer: text
+    coordinates as char arrays, which this netCDF4 build reads safely); Zarr
+    through a temporary folder + rename."""
     if path.suffix == ".nc":
-        with atomic_path(path) as tmp:
-            ds.to_netcdf(tmp)
+        from ..data.cache import write_dataset as write_nc
+
+        write_nc(ds, path)
         return
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():

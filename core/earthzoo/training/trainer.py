@@ -16,7 +16,7 @@ from ..errors import EarthzooError
 from ..files import atomic_path, atomic_write_text
 from . import checkpoint as ckpt_mod
 from .config import TrainConfig
-from .data import ArrayData, BatchPlan, training_data
+from .data import ArrayData, BatchPlan, SpecData, training_data
 
 LOG = "train_log.jsonl"
 
@@ -34,7 +34,7 @@ def _identity_next(x, y, step, config):
     return y
 
 
-def make_engine(framework: str, model: Any, cfg: TrainConfig, ctx: Any, card: Any, model_config: Any):
+def make_engine(framework: str, model: Any, cfg: TrainConfig, ctx: Any, card: Any, model_config: Any, layout: Any = None):
     from ..cards import resolve
     from ..plugins import get_plugin_manager
     from ..runtime import MemoryPlan
@@ -51,7 +51,7 @@ def make_engine(framework: str, model: Any, cfg: TrainConfig, ctx: Any, card: An
         from .engine_torch import TorchEngine as Engine
     else:
         from .engine_mindspore import MindSporeEngine as Engine
-    engine = Engine(model, cfg, ctx, next_input, plan, model_config)
+    engine = Engine(model, cfg, ctx, next_input, plan, model_config, layout=layout)
     engine.memory_applied = memory
     return engine
 
@@ -69,7 +69,7 @@ def train(
     *,
     framework: str = "torch",
     preset: str | None = None,
-    data: str | ArrayData,
+    data: str | ArrayData | SpecData,
     out: str | os.PathLike,
     cfg: TrainConfig,
     resume: bool = False,
@@ -79,7 +79,7 @@ def train(
     on_step: Callable[[dict], None] | None = None,
 ) -> dict[str, Any]:
     """Train ``model_name`` on ``data`` (a data source name, a NetCDF/Zarr path or
-    in-memory :class:`ArrayData`) for ``cfg.steps`` optimizer updates, writing
+    in-memory :class:`ArrayData` / :class:`SpecData`) for ``cfg.steps`` optimizer updates, writing
     logs, checkpoints and final canonical weights to ``out``. Returns a summary."""
     from ..api import build_model, model_card, setup_device
     from ..frameworks import framework_module
@@ -100,8 +100,8 @@ def train(
         ctx.rank = rank = get_rank()
     main = rank == 0
 
-    dataset = data if isinstance(data, ArrayData) else training_data(data, card, model_config, cfg.rollout_steps)
-    data_id = data if isinstance(data, str) else f"arrays:{dataset.description}:{dataset.x.shape}"
+    dataset = data if isinstance(data, (ArrayData, SpecData)) else training_data(data, card, model_config, cfg.rollout_steps)
+    data_id = data if isinstance(data, str) else f"arrays:{dataset.description}:{len(dataset)}"
     out = Path(out)
     if main:
         ckpt_mod.prepare_output(out)
@@ -118,7 +118,7 @@ def train(
         if w.model and w.model != model_name:
             raise EarthzooError(f"weights {weights!r} are for model {w.model!r}, not {model_name!r}", f"start from weights of {model_name!r}")
         fw.load_numpy_state(model, w.tensors, f"model {model_name!r} ({preset})")
-    engine = make_engine(framework, model, cfg, ctx, card, model_config)
+    engine = make_engine(framework, model, cfg, ctx, card, model_config, getattr(dataset, "layout", None))
 
     start = 0
     if resume and found is not None:

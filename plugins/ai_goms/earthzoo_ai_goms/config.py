@@ -34,7 +34,7 @@ class AIGOMSConfig:
     - ``head_hidden``: width of a fine-tuning head."""
 
     img_size: tuple[int, int] = (32, 64)
-    depths: tuple[int, ...] = (0, 10)
+    depths: tuple[int, ...] = (0, 10, 50, 200)  # the synthetic ocean's tiny levels
     patch_size: int = 4
     embed_dim: int = 32
     depth: int = 2
@@ -141,7 +141,7 @@ _PAPER = AIGOMSConfig(
 )
 
 PRESETS: dict[str, AIGOMSConfig] = {
-    # unit tests: 2 depths -> 9 ocean channels, 15 inputs, 8x16 tokens
+    # unit tests: the synthetic ocean's "tiny" size, 4 depths -> 17 ocean channels, 23 inputs, 8x16 tokens
     "tiny": _TINY,
     # CPU demo/benchmarks: the synthetic ocean's "small" size, 5 depths -> 21 ocean channels, 27 inputs, 16x32 tokens
     "small": _SMALL,

@@ -181,10 +181,16 @@ class ConvTranspose(nn.Cell):
 
 
 def _check_input(shape, config: AIGOMSConfig) -> None:
-    H, W = config.img_size
-    if len(shape) != 4 or shape[1] != config.in_chans or tuple(shape[2:]) != (H, W):
+    _check_shape(tuple(shape), config.in_chans, config.out_chans, tuple(config.img_size))
+
+
+@ops.constexpr
+def _check_shape(shape, in_chans, out_chans, hw) -> None:
+    """Runs in Python also when the step is compiled (ms.jit), on the static shape."""
+    H, W = hw
+    if len(shape) != 4 or shape[1] != in_chans or tuple(shape[2:]) != (H, W):
         raise EarthzooError(
-            f"AI-GOMS input has shape {tuple(shape)}, expected (batch, {config.in_chans}, {H}, {W}): {config.out_chans} ocean channels + 5 forcings + orography",
+            f"AI-GOMS input has shape {tuple(shape)}, expected (batch, {in_chans}, {H}, {W}): {out_chans} ocean channels + 5 forcings + orography",
             "regrid the data or build the model with a matching config",
         )
 
@@ -208,6 +214,7 @@ class MaskedOcean(nn.Cell):
         self.config = config
         E, D = config.embed_dim, config.decoder_embed_dim
         self.h, self.w = config.tokens
+        self.in_chans, self.out_chans, self.hw = config.in_chans, config.out_chans, tuple(config.img_size)
         self.patch_embed = PatchEmbed(config)
         self.pos_embed = _param(sincos_pos_embed_2d(E, config.tokens), "pos_embed", requires_grad=False)
         self.blocks = nn.CellList([Block(E, config) for _ in range(config.depth)])
@@ -220,7 +227,7 @@ class MaskedOcean(nn.Cell):
         self.decoder_pred = ConvTranspose(D, config.out_chans, config.patch_size, config.tokens)
 
     def forward_encoder(self, x, ids_keep=None):
-        _check_input(tuple(x.shape), self.config)
+        _check_shape(x.shape, self.in_chans, self.out_chans, self.hw)
         return self.encode(x, ids_keep)
 
     def encode(self, x, ids_keep=None):

@@ -11,11 +11,11 @@ from earthzoo_ai_goms.config import AIGOMSConfig
 
 def test_tiny_channels_and_shapes():
     c = AIGOMSConfig.preset("tiny")
-    assert (c.out_chans, c.in_chans) == (9, 15)
-    assert c.variables[:2] == ("t_0m", "t_10m") and c.variables[2] == "s_0m" and c.variables[-1] == "ssh"
+    assert (c.out_chans, c.in_chans) == (17, 23)
+    assert c.variables[:4] == ("t_0m", "t_10m", "t_50m", "t_200m") and c.variables[4] == "s_0m" and c.variables[-1] == "ssh"
     model = tm.build(c)
-    y = model(torch.randn(2, 15, 32, 64))
-    assert y.shape == (2, 9, 32, 64)
+    y = model(torch.randn(2, 23, 32, 64))
+    assert y.shape == (2, 17, 32, 64)
 
 
 def test_paper_parameter_count_matches_the_paper():
@@ -42,8 +42,8 @@ def test_bad_config_is_one_line_error(bad):
 
 def test_wrong_input_shape_is_one_line_error():
     model = tm.build(AIGOMSConfig.preset("tiny"))
-    with pytest.raises(EarthzooError, match="15"):
-        model(torch.randn(1, 9, 32, 64))
+    with pytest.raises(EarthzooError, match="23"):
+        model(torch.randn(1, 17, 32, 64))
 
 
 def test_sincos_embedding_is_fixed_and_distinct():
@@ -69,7 +69,7 @@ def test_masked_tokens_do_not_influence_the_encoder():
     """Changing the input inside hidden patches only changes nothing the encoder sees."""
     c = AIGOMSConfig.preset("tiny")
     model = tm.build(c).eval()
-    x = torch.randn(1, 15, 32, 64)
+    x = torch.randn(1, c.in_chans, 32, 64)
     keep, restore, mask = mask_indices(np.random.default_rng(0).random((1, 128)), 0.5)
     hidden = int(np.flatnonzero(mask[0])[0])
     r, col = divmod(hidden, 16)
