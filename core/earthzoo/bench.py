@@ -337,8 +337,8 @@ def forecast_and_score(model: str, weights: str, frameworks: tuple[str, ...], da
     from .data import climatology
     from .metrics import evaluate
     from .parity import compare
-    from .training import forecast
     from .training.data import open_source
+    from .training.forecast import forecast
 
     truth = open_source(data)
     sp = splits(truth)
@@ -467,7 +467,7 @@ def run(
             summary["problems"].append(recs[frameworks[0]]["problems"][-1])
             say(f"{model}: {summary['problems'][-1]}")
             data = None
-        if data is not None:
+        if data is not None and (train_steps or train_seconds):
             steps_by_fw = {}
             torch_steps = train_steps or 10
             if train_seconds and "torch" in frameworks:
@@ -480,7 +480,9 @@ def run(
             for fw in frameworks:
                 steps_by_fw[fw] = torch_steps if fw == "torch" else min(torch_steps, ms_train_steps or torch_steps)
             for fw in frameworks:
-                if recs[fw]["problems"]:
+                if recs[fw]["problems"] or (fw != "torch" and "torch" in frameworks and weights is None):
+                    if not recs[fw]["problems"]:
+                        recs[fw]["problems"].append("training: not run (PyTorch training failed first, see its problem)")
                     continue
                 say(f"{model}: training {steps_by_fw[fw]} steps in {fw}")
                 try:
