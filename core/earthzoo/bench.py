@@ -182,8 +182,11 @@ def embedded_data(card: Any, preset: str, folder: Path) -> Path:
     size = preset if preset in DATA_SIZES else "tiny"
     path = folder / f"{source}-{size}.nc"
     if not path.exists():
+        from .cli.output import progress
+
         folder.mkdir(parents=True, exist_ok=True)
-        ds = open_source(source, size=size)
+        with progress(f"data {source} ({size}; generated once, then cached)", None) as advance:
+            ds = open_source(source, size=size, progress=lambda: advance(1))
         write_dataset(ds.load(), path)
     return path
 
@@ -226,6 +229,7 @@ def measure_training(
         "epoch_time_s": step_s * per_epoch_steps,
         "samples_per_s": batch_size / step_s,
         "wall_s": summary["seconds"],
+        "wall_per_step_s": summary["seconds"] / max(1, steps),
         "steps_total_s": float(sum(times)),
         "final_loss": summary.get("final_loss"),
         "loss": [r["loss"] for r in log],
@@ -472,9 +476,11 @@ def run(
             torch_steps = train_steps or 10
             if train_seconds and "torch" in frameworks:
                 try:
-                    cal = measure_training(model, "torch", preset, data, mdir / "calibrate_torch", 3, backend, show_progress=False)
-                    torch_steps = int(max(5, min(5000, train_seconds / max(cal["step_time_s_median"], 1e-3))))
-                    summary["calibration_step_s"] = cal["step_time_s_median"]
+                    cal = measure_training(model, "torch", preset, data, mdir / "calibrate_torch", 4, backend, show_progress=False)
+                    # wall time per step, data loading and logging included (the engine's step time leaves them out)
+                    per_step = max(cal["wall_s"] / cal["steps"], cal["step_time_s_median"], 1e-3)
+                    torch_steps = int(max(5, min(5000, train_seconds / per_step)))
+                    summary["calibration_wall_per_step_s"] = per_step
                 except Exception as exc:  # noqa: BLE001
                     _fail(recs["torch"], "training", exc)
             for fw in frameworks:

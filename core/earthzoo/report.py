@@ -100,10 +100,10 @@ def tables(result: dict) -> dict[str, str]:
         for fw, r in recs.items():
             t = r.get("training")
             if t:
-                train_rows.append([model, FW_LABEL.get(fw, fw), r["backend"], r["preset"], t["steps"], t["batch_size"], _f(t["step_time_s_median"]), _f(t["epoch_time_s"]), t["samples_per_epoch"], _f(t["samples_per_s"]), _f(t["peak_rss_mb"], ".0f"), _f(t["final_loss"], ".4g")])
+                train_rows.append([model, FW_LABEL.get(fw, fw), r["backend"], r["preset"], t["steps"], t["batch_size"], _f(t["step_time_s_median"]), _f(t.get("wall_per_step_s")), _f(t["epoch_time_s"]), t["samples_per_epoch"], _f(t["samples_per_s"]), _f(t["peak_rss_mb"], ".0f"), _f(t["final_loss"], ".4g")])
             else:
                 why = next((p for p in r["problems"] if p.startswith(("training", "data"))), "not measured")
-                train_rows.append([model, FW_LABEL.get(fw, fw), r["backend"], r["preset"], "-", "-", "-", "-", "-", "-", "-", f"cannot train: {why[:160]}"])
+                train_rows.append([model, FW_LABEL.get(fw, fw), r["backend"], r["preset"], "-", "-", "-", "-", "-", "-", "-", "-", f"cannot train: {why[:160]}"])
             for phase in ("training", "inference"):
                 e = (r.get(phase) or {}).get("energy")
                 if e is None:
@@ -126,7 +126,7 @@ def tables(result: dict) -> dict[str, str]:
         p = m.get("parity")
         parity_rows.append([model, _f((p or {}).get("rel_rmse")), _f((p or {}).get("max_abs_err")), _f(((p or {}).get("per_lead") or [{}])[0].get("rel_rmse")), {True: "yes", False: "NO", None: "not done"}[(m.get("conversion") or {}).get("equal")]])
     return {
-        "training": _md_table(["model", "framework", "backend", "preset", "steps", "batch", "s/step (median)", "s/epoch", "samples/epoch", "samples/s", "peak RSS (MiB)", "final loss"], train_rows),
+        "training": _md_table(["model", "framework", "backend", "preset", "steps", "batch", "s/step (median)", "wall s/step (with data)", "s/epoch", "samples/epoch", "samples/s", "peak RSS (MiB)", "final loss"], train_rows),
         "inference": _md_table(["model", "preset", "backend", "PyTorch s/step", "MindSpore s/step", "MindSpore/PyTorch", "batch", "weights"], infer_rows),
         "energy": _md_table(["model", "framework", "backend", "phase", "energy (J)", "mean power (W)", "efficiency ratio", "unit / reason"], energy_rows),
         "accuracy": _md_table(["model", "channel", "lead (h)", "RMSE model", "RMSE persistence", "RMSE climatology", "ACC model", "ACC persistence"], acc_rows),

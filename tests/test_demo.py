@@ -1,0 +1,41 @@
+"""`earthzoo demo` end to end on a reduced budget, and `earthzoo bench --compare`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from earthzoo.cli import main
+
+
+def test_bench_compare_prints_ratios(tmp_path, capsys):
+    def res(step, backend):
+        return {"machine": {"cpu_model": backend}, "records": [{"model": "fourcastnet", "framework": "torch", "preset": "small", "backend": backend, "inference": {"step_time_s_median": step}}]}
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(res(0.4, "cpu")))
+    b.write_text(json.dumps(res(0.1, "cuda")))
+    assert main(["bench", "--compare", str(a), str(b), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert rows[0]["ratio_b_over_a"] == pytest.approx(0.25)
+    assert main(["bench", "--compare", str(a), str(tmp_path / "nope.json")]) == 2
+
+
+def test_demo_rejects_unknown_models_and_no_time(capsys):
+    assert main(["demo", "--models", "nosuch"]) == 2
+    assert main(["demo", "--minutes", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model" in err and "no time" in err
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_reduced(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--preset", "tiny", "--minutes", "0.1", "--ms-steps", "2", "--models", "fourcastnet"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[0].startswith("report: ") and str(out / "report" / "report.md") in printed[0]
+    assert 2 <= len(printed) <= 6
+    doc = json.loads((out / "report" / "report.json").read_text())
+    m = doc["models"]["fourcastnet"]
+    assert m["parity_rel_rmse"] is not None and m["weights_round_trip_equal"] is True
+    assert len(list((out / "report").glob("*.png"))) >= 4
