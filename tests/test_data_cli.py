@@ -18,7 +18,7 @@ def made(tmp_path, monkeypatch, capsys):
     out = tmp_path / "atm.nc"
     assert main(["data", "make", "synthetic-atmosphere", "--out", str(out), "-o", "steps=24", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["time"] == 24 and summary["lat"] == 33 and summary["channels"] == ["z", "u", "v", "vort"]
+    assert summary["time"] == 24 and summary["lat"] == 33 and summary["channels"] == ["z", "u", "v", "vort", "div"]
     return out
 
 
@@ -84,7 +84,7 @@ def test_torch_and_mindspore_adapters_yield_the_same_pairs(made):
     x, y = tds[3]
     np.testing.assert_array_equal(x.numpy(), w[3][0])
     xb, yb = next(iter(dataloader(w, batch_size=4)))
-    assert tuple(xb.shape) == (4, 8, 33, 64) and tuple(yb.shape) == (4, 2, 4, 33, 64)
+    assert tuple(xb.shape) == (4, 10, 33, 64) and tuple(yb.shape) == (4, 2, 5, 33, 64)
     from earthzoo.frameworks.mindspore_data import generator_dataset
 
     mds = generator_dataset(w, batch_size=4)

@@ -49,7 +49,7 @@ def _persistence(ds, leads):
 
 
 def test_atmosphere_form_and_grid(atm):
-    check_dataset(atm, channels=["z", "u", "v", "vort"], grid=(33, 64))
+    check_dataset(atm, channels=["z", "u", "v", "vort", "div"], grid=(33, 64))
     assert atm["lat"].values[0] == 90.0 and atm["lat"].values[-1] == -90.0
     assert atm["fields"].dtype == np.float32
     assert np.all(np.diff(atm["time"].values) == np.timedelta64(6, "h"))
@@ -128,10 +128,10 @@ def test_windows_and_stats(atm, tmp_path):
     w = Windows(atm, history=2, lead=3, split="train", stats=stats, splits=splits)
     assert len(w) == 24 - 2 - 3 + 1
     x, y = w[0]
-    assert x.shape == (8, 33, 64) and y.shape == (3, 4, 33, 64) and x.dtype == np.float32
+    assert x.shape == (10, 33, 64) and y.shape == (3, 5, 33, 64) and x.dtype == np.float32
     raw = atm["fields"].values
     np.testing.assert_allclose(
-        x[4:8] * np.asarray(stats.std)[:, None, None] + np.asarray(stats.mean)[:, None, None], raw[1], rtol=1e-5, atol=1e-3
+        x[5:10] * np.asarray(stats.std)[:, None, None] + np.asarray(stats.mean)[:, None, None], raw[1], rtol=1e-5, atol=1e-3
     )
     np.testing.assert_allclose(stats.denormalise(y[2]), raw[4], rtol=1e-5, atol=1e-3)
     xs = np.stack([w[i][0] for i in range(len(w))])

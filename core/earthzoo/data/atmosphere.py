@@ -19,7 +19,9 @@ small    65 x 128   2.8125  160 (40 d) lmax 32, dt 900 s (~30 s on 1 core)
 FourCastNet-style models use the first nlat-1 rows (32 / 64), dropping the
 south pole row as the original drops the 721st.
 
-Channels: ``z`` (geopotential, m2 s-2), ``u``, ``v`` (m s-1), ``vort`` (s-1).
+Channels: ``z`` (geopotential, m2 s-2), ``u``, ``v`` (m s-1), ``vort`` (s-1),
+``div`` (divergence, s-1; the solver's third prognostic variable, the gravity-wave
+part of the flow).
 The mean depth is 2 km (gravity waves at ~140 m s-1), which keeps the
 explicit time step long enough to generate in seconds on a CPU."""
 
@@ -33,7 +35,7 @@ import numpy as np
 from ..errors import EarthzooError, missing_dependency
 from .form import make_dataset
 
-CHANNELS = ("z", "u", "v", "vort")
+CHANNELS = ("z", "u", "v", "vort", "div")
 
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"nlat": 33, "nlon": 64, "steps": 96, "dt": 900.0, "lmax": 22},
@@ -125,10 +127,10 @@ def _integrate(torch, ShallowWaterSolver, gen, p, nlat, nlon, dt, sub, progress)
 
 
 def _grid_fields(solver, uspec) -> np.ndarray:
-    """(z, u, v, vort) on the grid from the spectral state (geopotential, vorticity, divergence)."""
+    """(z, u, v, vort, div) on the grid from the spectral state (geopotential, vorticity, divergence)."""
     grid = solver.spec2grid(uspec)  # phi, vort, div
     uv = solver.getuv(uspec[1:])
-    return np.stack([grid[0].numpy(), uv[0].numpy(), uv[1].numpy(), grid[1].numpy()]).astype(np.float32)
+    return np.stack([grid[0].numpy(), uv[0].numpy(), uv[1].numpy(), grid[1].numpy(), grid[2].numpy()]).astype(np.float32)
 
 
 def _balanced_state(solver, gen, p, torch):

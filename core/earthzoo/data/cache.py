@@ -22,7 +22,7 @@ from ..errors import EarthzooError
 from ..files import atomic_path
 from .form import LIST_ATTRS
 
-GENERATOR_VERSION = 2  # bump when a generator's numbers change, to invalidate old entries
+GENERATOR_VERSION = 3  # 3: synthetic atmosphere gained ``div``; bump when a generator's numbers change, to invalidate old entries
 
 
 def cache_dir() -> Path:

@@ -15,7 +15,7 @@ SOURCES = (
         opener="earthzoo.data.sources:open_synthetic_atmosphere",
         kind="atmosphere",
         embedded=True,
-        variables=("z", "u", "v", "vort"),
+        variables=("z", "u", "v", "vort", "div"),
         time_step="6h",
     ),
     DataSourceCard(
