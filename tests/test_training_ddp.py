@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from training_helpers import earthzoo, wave_dataset
-
 from earthzoo.weights import load_canonical
+from training_helpers import earthzoo, wave_dataset
 
 ARGS = ["--preset", "tiny", "--steps", "3", "--batch-size", "4", "--lr", "2e-3", "--checkpoint-every", "0", "--seed", "3"]
 
