@@ -118,6 +118,8 @@ def train(
         if w.model and w.model != model_name:
             raise EarthzooError(f"weights {weights!r} are for model {w.model!r}, not {model_name!r}", f"start from weights of {model_name!r}")
         fw.load_numpy_state(model, w.tensors, f"model {model_name!r} ({preset})")
+    if world > 1 and not weights:
+        _start_from_rank0(fw, model, out, main, dist, model_name, meta)
     engine = make_engine(framework, model, cfg, ctx, card, model_config, getattr(dataset, "layout", None))
 
     start = 0
@@ -182,6 +184,20 @@ def train(
         atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
     dist.finish_distributed()
     return summary
+
+
+def _start_from_rank0(fw: Any, model: Any, out: Path, main: bool, dist: Any, model_name: str, meta: dict) -> None:
+    """Give every rank rank 0's initial weights. MindSpore's initialisers draw
+    differently in each msrun worker even with one seed, and data parallelism is
+    only right when all replicas start equal (DDP broadcasts; this does the same
+    through a file, which suits one machine)."""
+    from ..weights import Weights, load_canonical, save_canonical
+
+    path = out / "initial-weights.safetensors"
+    if main:
+        save_canonical(path, Weights(fw.state_to_numpy(model), model_name, meta["model_config"], "rank 0 initialisation"))
+    dist.barrier()
+    fw.load_numpy_state(model, load_canonical(path).tensors, f"model {model_name!r}")
 
 
 def _progress(description: str, total: int):
