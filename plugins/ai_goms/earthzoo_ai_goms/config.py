@@ -31,7 +31,18 @@ class AIGOMSConfig:
       (``forward``) never mask.
     - ``region``: the downscaling sub-region in token rows/columns (r0, r1, c0, c1);
       ``scale`` its resolution factor over the global grid (3: 1/4 deg -> 1/12 deg).
-    - ``head_hidden``: width of a fine-tuning head."""
+    - ``head_hidden``: width of a fine-tuning head.
+    - ``residual``: forecast the change. The output's ocean channels are the input's
+      (the last history step, normalised) + ``exp(residual_log_scale)`` (a learnable
+      per-channel parameter, started at ``residual_scale``) x the network's output,
+      with ``decoder_pred`` initialised to zero, so an untrained model is persistence.
+      Daily ocean changes are tiny next to the field's spread (in the synthetic ocean,
+      normalised T changes ~0.002 a day), so an absolute-state model starts ~100x
+      worse than persistence. On for ``tiny``/``small``; off for ``paper``: the original
+      (Ocean_AI_model) predicts the absolute next state, and its 113.9 M parameters
+      have no scale. Masked pre-training (``forward_masked``) always reconstructs the
+      absolute state. ``residual_scale`` is in normalised units; the ideal per channel
+      is NormStats.residual_std / std, which the engine does not pass to the model."""
 
     img_size: tuple[int, int] = (32, 64)
     depths: tuple[int, ...] = (0, 10, 50, 200)  # the synthetic ocean's tiny levels
@@ -48,6 +59,8 @@ class AIGOMSConfig:
     region: tuple[int, int, int, int] = (2, 4, 4, 8)
     scale: int = 3
     head_hidden: int = 32
+    residual: bool = True
+    residual_scale: float = 0.01
 
     def __post_init__(self) -> None:
         h, w = self.img_size
@@ -78,6 +91,8 @@ class AIGOMSConfig:
                 f"downscaling region {tuple(self.region)} is outside the {th}x{tw} token grid",
                 "give (row0, row1, col0, col1) token indices inside the grid",
             )
+        if not self.residual_scale > 0:
+            raise EarthzooError(f"residual_scale {self.residual_scale} must be positive", "use a small positive scale such as 0.01")
         if self.scale < 1:
             raise EarthzooError(f"scale {self.scale} must be at least 1", "use scale=3 for the paper's 1/12 degree region")
 
@@ -138,6 +153,7 @@ _PAPER = AIGOMSConfig(
     mask_ratio=0.5,
     region=(25, 35, 60, 80),
     head_hidden=256,
+    residual=False,  # the original predicts the absolute state
 )
 
 PRESETS: dict[str, AIGOMSConfig] = {

@@ -54,6 +54,7 @@ def infer_config(tensors: dict[str, np.ndarray]) -> dict:
         "decoder_embed_dim": int(dec),
         "depth": count("blocks"),
         "decoder_depth": count("decoder_blocks"),
+        "residual": f"{prefix}residual_log_scale" in tensors,  # the original's checkpoints have none
     }
     n_depth, rest = divmod(int(out_chans) - 1, 4)
     if rest or int(in_chans) != int(out_chans) + 6:

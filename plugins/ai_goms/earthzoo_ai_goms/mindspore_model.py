@@ -225,6 +225,11 @@ class MaskedOcean(nn.Cell):
         self.decoder_blocks = nn.CellList([Block(D, config) for _ in range(config.decoder_depth)])
         self.decoder_norm = LayerNorm(D)
         self.decoder_pred = ConvTranspose(D, config.out_chans, config.patch_size, config.tokens)
+        self.residual = bool(config.residual)
+        if self.residual:  # an untrained residual model is persistence (see config.AIGOMSConfig)
+            self.residual_log_scale = _param(np.full(config.out_chans, math.log(config.residual_scale)), "residual_log_scale")
+            self.decoder_pred.weight.set_data(ms.Tensor(np.zeros(self.decoder_pred.weight.shape, np.float32)))
+            self.decoder_pred.bias.set_data(ms.Tensor(np.zeros(self.decoder_pred.bias.shape, np.float32)))
 
     def forward_encoder(self, x, ids_keep=None):
         _check_shape(x.shape, self.in_chans, self.out_chans, self.hw)
@@ -252,11 +257,17 @@ class MaskedOcean(nn.Cell):
         return self.decoder_pred(self.decoder_norm(x))
 
     def construct(self, x):
-        """A forecast step (no masking)."""
-        return self.forward_decoder(self.forward_encoder(x))
+        """A forecast step (no masking); with ``residual``, input ocean state + scaled change."""
+        return self._residual(x, self.forward_decoder(self.forward_encoder(x)))
 
     def forecast_step(self, x):
-        return self.forward_decoder(self.encode(x))
+        return self._residual(x, self.forward_decoder(self.encode(x)))
+
+    def _residual(self, x, y):
+        if self.residual:
+            P = self.out_chans
+            y = x[:, :P] + ops.exp(self.residual_log_scale).reshape(1, P, 1, 1) * y
+        return y
 
     def forward_masked(self, x, ids_keep, ids_restore):
         """Masked pre-training: encode the visible tokens only, reconstruct everything."""

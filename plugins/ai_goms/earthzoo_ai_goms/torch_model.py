@@ -13,6 +13,8 @@ MindSpore hide the same tokens. Loss helpers take the ocean mask: land values
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from earthzoo.errors import EarthzooError
@@ -130,6 +132,8 @@ class MaskedOcean(nn.Module):
         self.decoder_norm = nn.LayerNorm(D, eps=1e-6)
         p = config.patch_size
         self.decoder_pred = nn.ConvTranspose2d(D, config.out_chans, kernel_size=p, stride=p)
+        if config.residual:
+            self.residual_log_scale = nn.Parameter(torch.full((config.out_chans,), math.log(config.residual_scale)))
         self._init_weights()
 
     def _init_weights(self):
@@ -143,6 +147,9 @@ class MaskedOcean(nn.Module):
             elif isinstance(m, nn.LayerNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+        if self.config.residual:  # an untrained residual model is persistence
+            nn.init.zeros_(self.decoder_pred.weight)
+            nn.init.zeros_(self.decoder_pred.bias)
 
     def forward_encoder(self, x, ids_keep=None):
         """Tokens (B, L or keep, E) after ``norm``; ``ids_keep`` (B, keep) selects the visible tokens."""
@@ -170,8 +177,12 @@ class MaskedOcean(nn.Module):
         return self.decoder_pred(x.transpose(1, 2).reshape(B, D, h, w))
 
     def forward(self, x):
-        """A forecast step (no masking)."""
-        return self.forward_decoder(self.forward_encoder(x))
+        """A forecast step (no masking); with ``residual``, input ocean state + scaled change."""
+        y = self.forward_decoder(self.forward_encoder(x))
+        if self.config.residual:
+            P = self.config.out_chans
+            y = x[:, :P] + torch.exp(self.residual_log_scale).reshape(1, P, 1, 1) * y
+        return y
 
     def forward_masked(self, x, ids_keep, ids_restore):
         """Masked pre-training: encode the visible tokens only, reconstruct everything."""

@@ -22,6 +22,8 @@ def test_original_layout_round_trip_bit_exact(tmp_path, preset):
     config = AIGOMSConfig.preset(preset)
     torch.manual_seed(11)
     model = tm.build(config)
+    with torch.no_grad():  # a live head: the residual presets start with a zero one
+        torch.nn.init.normal_(model.backbone.decoder_pred.weight if preset.endswith("downscale") else model.decoder_pred.weight, std=0.05)
     state = tfw.state_to_numpy(model)
     path = tmp_path / "ai_goms_original.tar"
     write_weights(path, Weights(state, "ai_goms"), fmt="ai-goms", config=config)
@@ -56,6 +58,17 @@ def test_config_is_inferred_without_the_config_entry(tmp_path):
     assert set(tensors) == set(state)
     got = model_card("ai_goms").config_from_dict(overrides, "tiny")
     assert (got.depth, got.embed_dim, got.num_blocks, got.img_size) == (3, 48, 4, (32, 64))
+    assert got.residual  # the tensors hold residual_log_scale
+
+
+def test_original_checkpoint_without_residual_scale_builds_the_absolute_model(tmp_path):
+    """The original predicts the absolute state: its checkpoints have no residual_log_scale."""
+    config = AIGOMSConfig.preset("tiny").replace(residual=False)
+    state = {k: v.detach().numpy() for k, v in tm.build(config).state_dict().items()}
+    path = tmp_path / "original.pt"
+    torch.save({"model_state": {"module." + k: torch.from_numpy(v) for k, v in state.items()}}, path)
+    tensors, overrides = read_original(str(path))
+    assert model_card("ai_goms").config_from_dict(overrides, "tiny").residual is False
 
 
 def test_wrong_checkpoint_is_one_line_error(tmp_path):

@@ -69,6 +69,8 @@ def test_masked_tokens_do_not_influence_the_encoder():
     """Changing the input inside hidden patches only changes nothing the encoder sees."""
     c = AIGOMSConfig.preset("tiny")
     model = tm.build(c).eval()
+    with torch.no_grad():  # a live head: the residual presets start with a zero one
+        torch.nn.init.normal_(model.decoder_pred.weight, std=0.05)
     x = torch.randn(1, c.in_chans, 32, 64)
     keep, restore, mask = mask_indices(np.random.default_rng(0).random((1, 128)), 0.5)
     hidden = int(np.flatnonzero(mask[0])[0])
@@ -81,3 +83,45 @@ def test_masked_tokens_do_not_influence_the_encoder():
         full_a, full_b = model(x), model(x2)
     assert torch.equal(a, b)
     assert not torch.equal(full_a, full_b)
+
+
+def test_untrained_residual_model_is_persistence_in_both_frameworks():
+    """The residual presets start as persistence: the ocean channels of the input
+    come back unchanged (the prediction head is zero), in torch and MindSpore."""
+    import mindspore as ms
+    from earthzoo_ai_goms import mindspore_model as mm
+
+    c = AIGOMSConfig.preset("tiny")
+    assert c.residual and not AIGOMSConfig.preset("paper").residual
+    x = torch.randn(2, c.in_chans, *c.img_size)
+    with torch.no_grad():
+        yt = tm.build(c)(x)
+    ym = mm.build(c)(ms.Tensor(x.numpy())).asnumpy()
+    persistence = x[:, : c.out_chans].numpy()
+    assert np.abs(yt.numpy() - persistence).max() <= 1e-7
+    assert np.abs(ym - persistence).max() <= 1e-7
+
+
+def test_residual_adds_the_scaled_network_output():
+    """With a live head, the output is input state + exp(residual_log_scale) x the
+    decoder's output, per channel; the absolute model (residual off) is the decoder's output."""
+    c = AIGOMSConfig.preset("tiny")
+    torch.manual_seed(1)
+    model = tm.build(c).eval()
+    with torch.no_grad():
+        torch.nn.init.normal_(model.decoder_pred.weight, std=0.05)
+        model.residual_log_scale.copy_(torch.linspace(-3.0, 0.0, c.out_chans))
+        x = torch.randn(1, c.in_chans, *c.img_size)
+        raw = model.forward_decoder(model.forward_encoder(x))
+        y = model(x)
+    scale = torch.exp(torch.linspace(-3.0, 0.0, c.out_chans)).reshape(1, -1, 1, 1)
+    assert torch.allclose(y, x[:, : c.out_chans] + scale * raw, atol=1e-6)
+    assert (y - x[:, : c.out_chans]).abs().max() > 1e-3
+    absolute = tm.build(c.replace(residual=False))
+    assert not hasattr(absolute, "residual_log_scale")
+    assert sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in absolute.parameters()) == c.out_chans
+
+
+def test_bad_residual_scale_is_one_line_error():
+    with pytest.raises(EarthzooError, match="residual_scale"):
+        AIGOMSConfig.preset("tiny").replace(residual_scale=0.0)

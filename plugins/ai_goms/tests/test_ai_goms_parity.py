@@ -12,8 +12,26 @@ from earthzoo_ai_goms.config import AIGOMSConfig
 from earthzoo_ai_goms.inputs import example_input, example_ocean_mask
 
 
-def test_backbone_rollout_parity_10_steps():
-    report = parity("ai_goms", preset="tiny", steps=10)
+def _weights_with_live_head(tmp_path, seed=0):
+    """Canonical tiny weights whose prediction head is random and residual scale 1:
+    the residual tiny preset starts with a zero head (persistence), which would let a
+    parity test pass without the network contributing anything."""
+    from earthzoo.frameworks import torch as tfw
+    from earthzoo.weights import Weights, save_canonical
+
+    torch.manual_seed(seed)
+    model = tm.build(AIGOMSConfig.preset("tiny"))
+    with torch.no_grad():
+        torch.nn.init.normal_(model.decoder_pred.weight, std=0.05)
+        torch.nn.init.normal_(model.decoder_pred.bias, std=0.05)
+        model.residual_log_scale.zero_()
+    path = tmp_path / "live_head.safetensors"
+    save_canonical(path, Weights(tfw.state_to_numpy(model), "ai_goms"))
+    return str(path)
+
+
+def test_backbone_rollout_parity_10_steps(tmp_path):
+    report = parity("ai_goms", preset="tiny", steps=10, weights=_weights_with_live_head(tmp_path))
     assert len(report["per_step"]) == 10
     assert all(s["rel_rmse"] <= 1e-5 for s in report["per_step"]), report["per_step"]
 
@@ -29,6 +47,8 @@ def _pair(preset):
 
     c = AIGOMSConfig.preset(preset)
     t = tm.build(c)
+    with torch.no_grad():  # a live head: the residual presets start with a zero one
+        torch.nn.init.normal_(t.decoder_pred.weight, std=0.05)
     m = mm.build(c)
     state = {k: v.detach().numpy().copy() for k, v in t.state_dict().items()}
     params = dict(m.parameters_and_names())
