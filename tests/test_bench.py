@@ -109,7 +109,6 @@ def test_run_records_every_framework_with_measurements(tiny_run):
     assert json.loads(bench.write_json(result, out / "b.json").read_text())["records"]
 
 
-@pytest.mark.xfail(strict=True, reason="the training engine currently accepts FourCastNet tiny on the ocean data (takes channels by position?); needs a data set that truly does not fit")
 def test_run_reports_a_model_that_cannot_train_and_goes_on(tmp_path, monkeypatch):
     # hand FourCastNet the ocean data: it cannot train on it, and the run says so and goes on
     real = bench.embedded_data

@@ -48,7 +48,7 @@ def test_forecast_bad_input(tmp_path):
     w = _weights(tmp_path / "w.safetensors", data)
     with pytest.raises(EarthzooError, match="neither .nc nor .zarr"):
         forecast("fourcastnet", weights=w, init=str(data), steps=2, out=str(tmp_path / "f.txt"), show_progress=False)
-    with pytest.raises(EarthzooError, match="outside the 6 times"):
+    with pytest.raises(EarthzooError, match=r"initial time index 9 of .* \(6 times\)"):
         forecast("fourcastnet", weights=w, init=str(data), steps=2, out=str(tmp_path / "f.nc"), init_indices=[9], show_progress=False)
     with pytest.raises(EarthzooError, match="does not exist"):
         forecast("fourcastnet", weights=w, init=str(data), steps=2, out=str(tmp_path / "nope" / "f.nc"), show_progress=False)

@@ -25,7 +25,7 @@ def wave_dataset(path: str | os.PathLike, times: int = 40, channels: int = 5, nl
         k, speed, amp = int(rng.integers(1, 4)), rng.uniform(0.1, 0.4), rng.uniform(0.5, 2.0)
         for t in range(times):
             f[t, c] = 10 * c + amp * np.cos(la) * np.sin(k * lo - speed * t) + 0.05 * rng.standard_normal((nlat, nlon))
-    names = ["z", "u", "v", "t2m", "msl", "sp", "u10", "v10"][:channels]
+    names = ["z", "u", "v", "vort", "div", "t2m", "msl", "sp"][:channels]  # FourCastNet tiny reads z, u, v, vort, div by name
     ds = make_dataset(f, np.datetime64("2020-01-01") + np.arange(times) * np.timedelta64(6, "h"), names, lat, lon)
     path = Path(path)
     ds.to_netcdf(path)

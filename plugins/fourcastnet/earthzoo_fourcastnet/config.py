@@ -14,7 +14,7 @@ from earthzoo.errors import EarthzooError
 VARIABLES_V0 = ("u10", "v10", "t2m", "sp", "msl", "t850", "u1000", "v1000", "z1000", "u850", "v850", "z850", "u500", "v500", "z500", "t500", "z50", "r500", "r850", "tcwv")
 VARIABLES_V1 = VARIABLES_V0 + ("u100", "v100", "u250", "v250", "z250", "t250")
 # the channels of core's synthetic-atmosphere data source (shallow water)
-SYNTHETIC_VARIABLES = ("z", "u", "v", "vort")
+SYNTHETIC_VARIABLES = ("z", "u", "v", "vort", "div")
 
 GELUS = ("erf", "tanh")
 POLE_PADS = ("repeat", "nan")
@@ -89,9 +89,10 @@ class FourCastNetConfig:
 
 PRESETS: dict[str, FourCastNetConfig] = {
     # the golden fixture (fourcastnet_nvlabs_tiny / mindearth_afnonet_tiny with gelu="tanh")
-    "tiny": FourCastNetConfig(),
-    # CPU demo: the synthetic atmosphere's 4 channels on its 65x128 grid (64 rows used), 16x32 tokens
-    "small": FourCastNetConfig(img_size=(64, 128), patch_size=4, in_chans=4, out_chans=4, embed_dim=128, depth=4, variables=SYNTHETIC_VARIABLES),
+    # (its 5 channels are named after the synthetic atmosphere's, so it trains on it by name)
+    "tiny": FourCastNetConfig(variables=SYNTHETIC_VARIABLES),
+    # CPU demo: the synthetic atmosphere's 5 channels on its 65x128 grid (64 rows used), 16x32 tokens
+    "small": FourCastNetConfig(img_size=(64, 128), patch_size=4, in_chans=5, out_chans=5, embed_dim=128, depth=4, variables=SYNTHETIC_VARIABLES),
     # the published FourCastNet v0: 20 channels, 0.25 degrees (721 rows, the last dropped)
     "paper": FourCastNetConfig(img_size=(720, 1440), patch_size=8, in_chans=20, out_chans=20, embed_dim=768, depth=12, variables=VARIABLES_V0),
     # FourCastNet v1: the same backbone on 26 channels

@@ -234,7 +234,8 @@ def test_card_example_and_next_input():
 def test_data_spec_names_the_small_presets_channels():
     card = model_card("fourcastnet")
     spec = card.spec(card.make_config("small"))
-    assert spec.prognostic == ("z", "u", "v", "vort") and spec.in_channels == card.make_config("small").in_chans
-    assert card.spec(card.make_config("tiny")) is None  # the golden config names no variables
+    assert spec.prognostic == ("z", "u", "v", "vort", "div") and spec.in_channels == card.make_config("small").in_chans
+    assert card.spec(card.make_config("tiny")).prognostic == spec.prognostic  # the golden network, named channels
+    assert card.spec(card.make_config("tiny", variables=())) is None  # unnamed channels are taken in order
     assert card.spec(card.make_config("precip")) is None
     assert card.spec(card.make_config("paper_v1")).out_channels == 26
