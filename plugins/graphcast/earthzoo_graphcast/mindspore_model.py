@@ -224,7 +224,9 @@ class GraphCast(nn.Cell):
 
 
 def build(config: GraphCastConfig) -> GraphCast:
-    return GraphCast(config)
+    """The model with its graphs in place: a compiled caller (the training engine's
+    jitted step) runs ``construct`` directly, bypassing the lazy load in ``__call__``."""
+    return GraphCast(config, graphs_for(config))
 
 
 __all__ = ["GraphCast", "build", "ms"]
