@@ -1,17 +1,19 @@
 """Core's own hook implementations, always registered: the default model builder
 and the CPU backend (and, as they are added, core's data sources)."""
 
-from .backends.cpu import (  # noqa: F401 - re-exported as hook implementations
-    earthzoo_custom_ops,
-    earthzoo_energy_meter,
-    earthzoo_memory_schedule,
-    earthzoo_mixed_precision,
-    earthzoo_register_backends,
-    earthzoo_setup_device,
-)
+from .backends.cpu import plugin as _cpu
 from .cards import resolve
 from .data.sources import earthzoo_register_datasources  # noqa: F401 - core's data sources
 from .plugins import hookimpl
+
+# The CPU backend's hooks answer as part of this module (one "earthzoo.builtin" record);
+# pluggy takes bound methods as hook implementations like functions.
+earthzoo_register_backends = _cpu.earthzoo_register_backends
+earthzoo_setup_device = _cpu.earthzoo_setup_device
+earthzoo_custom_ops = _cpu.earthzoo_custom_ops
+earthzoo_mixed_precision = _cpu.earthzoo_mixed_precision
+earthzoo_memory_schedule = _cpu.earthzoo_memory_schedule
+earthzoo_energy_meter = _cpu.earthzoo_energy_meter
 
 
 @hookimpl(trylast=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 from ..cards import BackendCard, BackendStatus
 from ..energy import CounterMeter, EnergyMeter, UnavailableMeter
 from ..errors import EarthzooError
-from ..plugins import hookimpl
 from ..runtime import PRECISIONS, DeviceContext, MemoryPlan, PrecisionPlan
+from .base import BackendPlugin
 
 NAME = "cpu"
 RAPL_ROOT = "/sys/class/powercap"
@@ -56,61 +56,42 @@ def rapl_meter(root: str = RAPL_ROOT) -> EnergyMeter:
     return CounterMeter(lambda: [int((d / "energy_uj").read_text()) for d in domains], scale=1e-6, wrap=ranges, source="rapl")
 
 
-@hookimpl
-def earthzoo_register_backends(register):
-    register(CARD)
+class CpuBackend(BackendPlugin):
+    """torch eager with gloo, MindSpore CPU with mccl; RAPL energy where readable."""
+
+    def setup_device(self, framework, rank, world_size):
+        if framework == "torch":
+            return DeviceContext(NAME, framework, "cpu", "gloo", rank, world_size)
+        from ..frameworks import mindspore as msfw
+
+        msfw.set_device("CPU")
+        return DeviceContext(NAME, framework, "CPU", "mccl", rank, world_size, msfw.synchronize)
+
+    def precision_plan(self, framework, policy):
+        if policy not in PRECISIONS:
+            raise EarthzooError(f"unknown precision {policy!r}", f"use one of: {', '.join(PRECISIONS)}")
+        if policy == "fp32":
+            return PrecisionPlan("fp32")
+        if framework == "torch":
+            return PrecisionPlan(policy, autocast_dtype="bfloat16" if policy == "bf16" else "float16", grad_scaler=policy == "fp16")
+        if policy == "bf16":
+            raise EarthzooError("MindSpore has no bf16 CPU kernels for MatMul/LayerNorm", "use --precision fp16 or fp32 with MindSpore on CPU")
+        return PrecisionPlan("fp16", amp_level="O1", amp_dtype="float16", note="MindSpore CPU: fp16 only")
+
+    def memory_schedule(self, framework, model, plan: MemoryPlan):
+        from ..frameworks import framework_module
+
+        applied: list[str] = []
+        if plan.activation_checkpointing:
+            applied += framework_module(framework).enable_activation_checkpointing(model)
+        if plan.memory_fraction is not None:
+            applied.append("memory_fraction ignored: host memory is not partitioned on cpu")
+        if plan.offload_optimizer:
+            applied.append("offload ignored: optimizer state already lives in host memory on cpu")
+        return applied
+
+    def energy_meter(self):
+        return rapl_meter()
 
 
-@hookimpl
-def earthzoo_setup_device(backend, framework, rank, world_size):
-    if backend != NAME:
-        return None
-    if framework == "torch":
-        return DeviceContext(NAME, framework, "cpu", "gloo", rank, world_size)
-    from ..frameworks import mindspore as msfw
-
-    msfw.set_device("CPU")
-    return DeviceContext(NAME, framework, "CPU", "mccl", rank, world_size, msfw.synchronize)
-
-
-@hookimpl
-def earthzoo_custom_ops(backend, framework):
-    return {}
-
-
-@hookimpl
-def earthzoo_mixed_precision(backend, framework, policy):
-    if backend != NAME:
-        return None
-    if policy not in PRECISIONS:
-        raise EarthzooError(f"unknown precision {policy!r}", f"use one of: {', '.join(PRECISIONS)}")
-    if policy == "fp32":
-        return PrecisionPlan("fp32")
-    if framework == "torch":
-        return PrecisionPlan(policy, autocast_dtype="bfloat16" if policy == "bf16" else "float16", grad_scaler=policy == "fp16")
-    if policy == "bf16":
-        raise EarthzooError("MindSpore has no bf16 CPU kernels for MatMul/LayerNorm", "use --precision fp16 or fp32 with MindSpore on CPU")
-    return PrecisionPlan("fp16", amp_level="O1", amp_dtype="float16", note="MindSpore CPU: fp16 only")
-
-
-@hookimpl
-def earthzoo_memory_schedule(backend, framework, model, plan: MemoryPlan):
-    if backend != NAME:
-        return None
-    from ..frameworks import framework_module
-
-    applied: list[str] = []
-    if plan.activation_checkpointing:
-        applied += framework_module(framework).enable_activation_checkpointing(model)
-    if plan.memory_fraction is not None:
-        applied.append("memory_fraction ignored: host memory is not partitioned on cpu")
-    if plan.offload_optimizer:
-        applied.append("offload ignored: optimizer state already lives in host memory on cpu")
-    return applied
-
-
-@hookimpl
-def earthzoo_energy_meter(backend):
-    if backend != NAME:
-        return None
-    return rapl_meter()
+plugin = CpuBackend(CARD)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from earthzoo.backends.base import BackendPlugin
 from earthzoo.cards import BackendCard
-from earthzoo.plugins import hookimpl
 
 from . import probe as _probe
 from . import runtime as _rt
@@ -20,45 +20,27 @@ CARD = BackendCard(
 )
 
 
-@hookimpl
-def earthzoo_register_backends(register):
-    register(CARD)
+class AscendBackend(BackendPlugin):
+    """Huawei Ascend NPUs; custom ops replace the FFT and scatter the chip lacks or runs slowly."""
+
+    def setup_device(self, framework, rank, world_size):
+        return _rt.setup_device(framework, rank, world_size)
+
+    def precision_plan(self, framework, policy):
+        return _rt.precision_plan(framework, policy, _rt.chip_name())
+
+    def memory_schedule(self, framework, model, plan):
+        return _rt.memory_schedule(framework, model, plan)
+
+    def energy_meter(self):
+        from .energy import npu_smi_meter
+
+        return npu_smi_meter()
+
+    def custom_ops(self, framework):
+        from .ops import op_table
+
+        return op_table(framework)
 
 
-@hookimpl
-def earthzoo_setup_device(backend, framework, rank, world_size):
-    if backend != NAME:
-        return None
-    return _rt.setup_device(framework, rank, world_size)
-
-
-@hookimpl
-def earthzoo_custom_ops(backend, framework):
-    if backend != NAME:
-        return {}
-    from .ops import op_table
-
-    return op_table(framework)
-
-
-@hookimpl
-def earthzoo_mixed_precision(backend, framework, policy):
-    if backend != NAME:
-        return None
-    return _rt.precision_plan(framework, policy, _rt.chip_name())
-
-
-@hookimpl
-def earthzoo_memory_schedule(backend, framework, model, plan):
-    if backend != NAME:
-        return None
-    return _rt.memory_schedule(framework, model, plan)
-
-
-@hookimpl
-def earthzoo_energy_meter(backend):
-    if backend != NAME:
-        return None
-    from .energy import npu_smi_meter
-
-    return npu_smi_meter()
+plugin = AscendBackend(CARD)

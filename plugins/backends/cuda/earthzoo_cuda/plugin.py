@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from earthzoo.backends.base import BackendPlugin
 from earthzoo.cards import BackendCard
-from earthzoo.plugins import hookimpl
 
 from . import probe as _probe
 from . import runtime as _rt
@@ -20,42 +20,22 @@ CARD = BackendCard(
 )
 
 
-@hookimpl
-def earthzoo_register_backends(register):
-    register(CARD)
+class CudaBackend(BackendPlugin):
+    """NVIDIA GPUs; cuFFT and atomic scatter are fast there, so the native ops stay."""
+
+    def setup_device(self, framework, rank, world_size):
+        return _rt.setup_device(framework, rank, world_size)
+
+    def precision_plan(self, framework, policy):
+        return _rt.precision_plan(framework, policy, _rt.compute_capability())
+
+    def memory_schedule(self, framework, model, plan):
+        return _rt.memory_schedule(framework, model, plan)
+
+    def energy_meter(self):
+        from .energy import nvml_meter, visible_indices
+
+        return nvml_meter(indices=visible_indices())
 
 
-@hookimpl
-def earthzoo_setup_device(backend, framework, rank, world_size):
-    if backend != NAME:
-        return None
-    return _rt.setup_device(framework, rank, world_size)
-
-
-@hookimpl
-def earthzoo_custom_ops(backend, framework):
-    # cuFFT and atomic scatter are fast on NVIDIA GPUs: the native ops stay.
-    return {}
-
-
-@hookimpl
-def earthzoo_mixed_precision(backend, framework, policy):
-    if backend != NAME:
-        return None
-    return _rt.precision_plan(framework, policy, _rt.compute_capability())
-
-
-@hookimpl
-def earthzoo_memory_schedule(backend, framework, model, plan):
-    if backend != NAME:
-        return None
-    return _rt.memory_schedule(framework, model, plan)
-
-
-@hookimpl
-def earthzoo_energy_meter(backend):
-    if backend != NAME:
-        return None
-    from .energy import nvml_meter, visible_indices
-
-    return nvml_meter(indices=visible_indices())
+plugin = CudaBackend(CARD)
