@@ -195,3 +195,13 @@ def test_earthzoo_energy_meter(zoo, tmp_path):
     with empty:
         pass
     assert empty.reading.method == "unavailable" and "no RAPL domains" in empty.reading.reason
+
+
+def test_earthzoo_setup_device_mindspore_after_a_kernel_already_ran(zoo):
+    import subprocess
+    import sys
+
+    # MindSpore refuses set_device once a kernel has run; on the same device that is no error.
+    code = "import mindspore as ms, numpy as np, earthzoo\nms.Tensor(np.ones(2, np.float32)).sum().asnumpy()\nprint(earthzoo.setup_device('cpu', 'mindspore').device)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip().endswith("CPU"), out.stderr[-500:]

@@ -40,7 +40,12 @@ def set_device(target: str = "CPU") -> None:
     """Select the MindSpore device target once per process (MindSpore allows one)."""
     global _DEVICE_SET
     if _DEVICE_SET is None:
-        ms.set_device(target)
+        try:
+            ms.set_device(target)
+        except RuntimeError:
+            # The runtime already started (a kernel ran first): fine if it runs on target.
+            if ms.get_context("device_target") != target:
+                raise EarthzooError(f"MindSpore already runs on {ms.get_context('device_target')} in this process", f"start a new process to use {target}") from None
         _DEVICE_SET = target
     elif _DEVICE_SET != target:
         raise EarthzooError(f"MindSpore already runs on {_DEVICE_SET} in this process", f"start a new process to use {target}")
