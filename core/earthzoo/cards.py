@@ -27,13 +27,19 @@ class DataSpec:
     The model's input is the ``prognostic`` channels at ``history`` times (oldest
     first), then the ``forcing`` channels at the current time, then the ``static``
     channels; its output is the ``prognostic`` channels one step later. ``masked``
-    models (ocean) score and train over the data's ``ocean_mask`` points only."""
+    models (ocean) score and train over the data's ``ocean_mask`` points only.
+    ``residual_loss`` trains on the MSE of one-step changes normalised by their
+    std (``NormStats.residual_std``; GraphCast's loss) instead of the MSE of
+    normalised states: each channel's squared error is weighted by
+    (std / residual_std)^2, scaled to mean 1, so slowly changing channels count
+    as much as fast ones. Off by default."""
 
     prognostic: tuple[str, ...]
     forcing: tuple[str, ...] = ()
     static: tuple[str, ...] = ()
     history: int = 1
     masked: bool = False
+    residual_loss: bool = False
 
     @property
     def in_channels(self) -> int:

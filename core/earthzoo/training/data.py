@@ -18,7 +18,7 @@ process would."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +80,16 @@ class BatchPlan:
 class Layout:
     """How an input of a DataSpec model is assembled, for the engines' rollouts:
     ``history`` frames of ``prognostic`` channels, then ``forcing``, then ``static``
-    channels; ``mask`` (H, W) float32, 1 over ocean and 0 over land, or None."""
+    channels; ``mask`` (H, W) float32, 1 over ocean and 0 over land, or None;
+    ``loss_weight`` (prognostic,) float32 per-channel weights of the squared
+    error (see :func:`residual_loss_weights`), or None for the plain MSE."""
 
     prognostic: int
     history: int = 1
     forcing: int = 0
     static: int = 0
     mask: np.ndarray | None = None
+    loss_weight: np.ndarray | None = None
 
     def next_input(self, xp: Any, x: Any, y: Any, forcing: Any) -> Any:
         """Input of the next step from the last input ``x`` (B, C_in, H, W), the
@@ -228,6 +231,23 @@ def spec_channels(ds: Any, spec: Any, what: str) -> list[str]:
     return want
 
 
+def residual_loss_weights(std: Any, residual_std: Any) -> np.ndarray:
+    """Per-channel weights ``w_c = (std_c / residual_std_c)^2`` that turn the MSE
+    of std-normalised states into the MSE of one-step changes normalised by
+    ``residual_std`` (GraphCast's loss), so slowly changing channels (ocean T)
+    are not drowned by fast ones (u, v). Scaled to mean 1 so learning rates keep
+    their meaning; a channel with no recorded change (residual_std <= 0) gets the
+    plain weight."""
+    std = np.asarray(std, np.float64)
+    res = np.asarray(residual_std, np.float64)
+    if std.shape != res.shape or std.ndim != 1 or not len(std):
+        raise EarthzooError(f"loss weights need per-channel std and residual_std of one length (got {std.shape} and {res.shape})", "recompute the statistics with earthzoo.data.NormStats.from_dataset")
+    if not (np.all(np.isfinite(std)) and np.all(np.isfinite(res))):
+        raise EarthzooError("the residual statistics for the loss weights are not finite", "check the training data for NaN/inf values")
+    w = np.where((res > 0) & (std > 0), (std / np.where(res > 0, res, 1.0)) ** 2, 1.0)
+    return (w / w.mean()).astype(np.float32)
+
+
 def spec_block(ds: Any, spec: Any, extras: dict[str, np.ndarray], grid: tuple[int, int], what: str) -> tuple[np.ndarray, Layout]:
     """The normalised (T, C, H, W) block of a DataSpec model (channels by name,
     prognostic land points 0) and its :class:`Layout`."""
@@ -267,8 +287,12 @@ def training_data(spec: str, card: Any, model_config: Any, rollout: int, train_f
         want = spec_channels(ds, dspec, what)
         ds, _ = _fit_grid(ds, len(want), grid, what)
         ds = ds.isel(time=split)
-        extras = _extras(NormStats.from_dataset(ds, channels=want), dspec)
+        norm = NormStats.from_dataset(ds, channels=want)
+        extras = _extras(norm, dspec)
         z, layout = spec_block(ds, dspec, extras, grid, what)
+        if getattr(dspec, "residual_loss", False):  # from the data's statistics, so a resumed run gets the same weights
+            P = len(dspec.prognostic)
+            layout = replace(layout, loss_weight=residual_loss_weights(norm.std[:P], norm.residual_std[:P]))
         return SpecData(z, layout, rollout, extras, f"{what} ({len(dspec.prognostic)} prognostic, {len(dspec.forcing)} forcing, {len(dspec.static)} static{', ocean only' if dspec.masked else ''})")
     ds, names = _fit_grid(ds, channels, grid, what)
     names = names[:channels]

@@ -33,7 +33,9 @@ class RolloutLoss(nn.Cell):
     """Mean squared error averaged over ``rollout`` autoregressive steps. With a
     data layout (a DataSpec model) each next input is the predicted prognostic
     state + the data's forcings ``f[:, r]`` (an input of the compiled step) +
-    the static channels; with a mask the error is over ocean points only."""
+    the static channels; with a mask the error is over ocean points only; with
+    loss weights (a constant Tensor, (1, P, 1, 1)) each channel's squared error
+    is multiplied by its weight."""
 
     def __init__(self, net: nn.Cell, rollout: int, next_input: Callable, model_config: Any, layout: Any = None):
         super().__init__(auto_prefix=False)
@@ -49,6 +51,9 @@ class RolloutLoss(nn.Cell):
             m = np.asarray(layout.mask, np.float32)[None, None]
             self.mask = Tensor(m)
             self.mask_count = float(m.sum())
+        self.weighted = layout is not None and getattr(layout, "loss_weight", None) is not None
+        if self.weighted:
+            self.weight = Tensor(np.asarray(layout.loss_weight, np.float32)[None, :, None, None])
 
     def _next(self, inp, out, forcing):
         parts = []
@@ -69,10 +74,16 @@ class RolloutLoss(nn.Cell):
             if self.masked:
                 out = out * self.mask
                 d = (out - y[:, r]) * self.mask
-                total = total + (d * d).sum() / (self.mask_count * out.shape[0] * out.shape[1])
+                d2 = d * d
+                if self.weighted:
+                    d2 = d2 * self.weight
+                total = total + d2.sum() / (self.mask_count * out.shape[0] * out.shape[1])
             else:
                 d = out - y[:, r]
-                total = total + (d * d).mean()
+                d2 = d * d
+                if self.weighted:
+                    d2 = d2 * self.weight
+                total = total + d2.mean()
             if r + 1 < self.rollout:
                 if self.spec:
                     inp = self._next(inp, out, f[:, r])

@@ -29,6 +29,9 @@ class TorchEngine:
         self.mask = None
         if layout is not None and layout.mask is not None:
             self.mask = torch.from_numpy(np.asarray(layout.mask, np.float32)).to(ctx.device)[None, None]
+        self.weight = None  # per-channel loss weights (DataSpec.residual_loss), (1, P, 1, 1)
+        if layout is not None and getattr(layout, "loss_weight", None) is not None:
+            self.weight = torch.from_numpy(np.asarray(layout.loss_weight, np.float32)).to(ctx.device)[None, :, None, None]
         self.model = model.to(ctx.device).train()
         self.names = [n for n, _ in self.model.named_parameters()]
         self.params = [p for _, p in self.model.named_parameters()]
@@ -44,18 +47,24 @@ class TorchEngine:
     # ------------------------------------------------------------------ step
     def _loss(self, x: torch.Tensor, y: torch.Tensor, f: torch.Tensor | None = None) -> torch.Tensor:
         """Mean over rollout steps of the MSE; over ocean points only when masked
-        (land predictions are zeroed before they are fed back or scored)."""
+        (land predictions are zeroed before they are fed back or scored); each
+        channel's squared error times its loss weight when the layout has them."""
         inp, total = x, 0.0
         for r in range(y.shape[1]):
             with tfw.autocast(self.ctx.device, self.plan.autocast_dtype):
                 out = self.net(inp)
             out = out.float()
             if self.mask is None:
-                total = total + F.mse_loss(out, y[:, r])
+                if self.weight is None:
+                    total = total + F.mse_loss(out, y[:, r])
+                else:
+                    d = out - y[:, r]
+                    total = total + (d * d * self.weight).mean()
             else:
                 out = out * self.mask
                 d = (out - y[:, r]) * self.mask
-                total = total + (d * d).sum() / (self.mask.sum() * out.shape[0] * out.shape[1])
+                d2 = d * d if self.weight is None else d * d * self.weight
+                total = total + d2.sum() / (self.mask.sum() * out.shape[0] * out.shape[1])
             if r + 1 < y.shape[1]:
                 if self.layout is not None:
                     inp = self.layout.next_input(lambda parts: torch.cat(parts, 1), inp, out, f[:, r])
