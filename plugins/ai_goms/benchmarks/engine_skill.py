@@ -41,6 +41,7 @@ def main(argv=None) -> int:
     ap.add_argument("--channels", default="", help="comma-separated channels to report (default: all)")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--out", default="engine_skill.json")
+    ap.add_argument("--note", default="", help="free text stored in the JSON (what this run varies)")
     args = ap.parse_args(argv)
 
     import torch
@@ -91,6 +92,8 @@ def main(argv=None) -> int:
         "rmse": table,
         "beats_persistence_at_every_lead": {c: all(m < p for m, p in zip(v["model"], v["persistence"])) for c, v in table.items()},
     }
+    if args.note:
+        report["note"] = args.note
     atomic_write_text(args.out, json.dumps(report, indent=1))
     for c, v in table.items():
         print(c, "model", " ".join(f"{x:.4g}" for x in v["model"]))
