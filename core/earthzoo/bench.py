@@ -271,7 +271,6 @@ def measure_inference(model: str, framework: str, preset: str, weights: str | No
     from .api import build_model, load_model, model_card, setup_device
     from .cards import resolve
     from .frameworks import framework_module
-    from .training.forecast import _infer
 
     card = model_card(model)
     name = backend_name(backend, framework)
@@ -287,7 +286,7 @@ def measure_inference(model: str, framework: str, preset: str, weights: str | No
         fw.seed_everything(seed)
         net = fw.prepare_for_inference(build_model(model, framework, config=config), ctx)
     x = np.asarray(resolve(card.example_input)(config, batch, seed), np.float32)
-    step = _infer(framework, net)
+    step = fw.inference_function(net)
     sync = ctx.synchronize if getattr(ctx, "synchronize", None) else (lambda: fw.synchronize(str(ctx.device)))
     t0 = time.perf_counter()
     for _ in range(max(1, warmup)):

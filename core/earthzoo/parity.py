@@ -30,20 +30,6 @@ def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     return {"max_abs_err": float(np.max(np.abs(d))), "rel_rmse": float(np.sqrt(np.mean(d**2)) / rms) if rms > 0 else float(np.sqrt(np.mean(d**2)))}
 
 
-def _inference_forward(framework: str, model: Any):
-    """A numpy -> numpy forward in inference mode for ``framework``."""
-    from .frameworks import framework_module
-
-    fw = framework_module(framework)
-    if framework == "torch":
-        model.eval()
-        for p in model.parameters():
-            p.requires_grad_(False)  # no autograd graph, without importing torch here
-        return lambda x: fw.to_numpy(model(fw.from_numpy(x)))
-    model.set_train(False)
-    return lambda x: fw.to_numpy(model(fw.from_numpy(x)))
-
-
 def parity(model: str, preset: str | None = None, steps: int = 1, weights: str | None = None, batch: int = 1, seed: int = 0) -> dict[str, Any]:
     """Build ``model`` in torch and MindSpore from the same canonical weights (``weights``,
     or torch's random init at ``seed``), run ``steps`` autoregressive steps from the card's
@@ -72,7 +58,7 @@ def parity(model: str, preset: str | None = None, steps: int = 1, weights: str |
     tensors = tfw.state_to_numpy(tmodel)
     mmodel = build_model(model, "mindspore", config=config)
     mfw.load_numpy_state(mmodel, tensors, f"model {model!r} (MindSpore)")
-    t_forward, m_forward = _inference_forward("torch", tmodel), _inference_forward("mindspore", mmodel)
+    t_forward, m_forward = tfw.inference_function(tmodel), mfw.inference_function(mmodel)
     next_input = resolve(card.next_input) if card.next_input else (lambda x, y, step, cfg: y)
 
     x0 = np.asarray(resolve(card.example_input)(config, batch, seed), dtype=np.float32)

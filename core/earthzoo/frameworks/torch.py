@@ -124,3 +124,15 @@ def shapes_of(build) -> dict[str, tuple[int, ...]]:
     """State-dict shapes of the model ``build()`` makes, built on the meta device."""
     with torch.device("meta"):
         return expected_shapes(build())
+
+
+def inference_function(model: torch.nn.Module):
+    """A NumPy -> NumPy forward in inference mode (eval, no autograd) on the model's device."""
+    model.eval()
+    device = next(iter(model.parameters()), torch.empty(0)).device
+
+    def run(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return to_numpy(model(from_numpy(x, str(device))).float())
+
+    return run

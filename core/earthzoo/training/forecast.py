@@ -25,23 +25,6 @@ from ..errors import EarthzooError
 from ..files import _write_error
 
 
-def _infer(framework: str, model: Any):
-    if framework == "torch":
-        import torch
-
-        def run(x: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                return model(torch.from_numpy(np.ascontiguousarray(x))).float().numpy()
-
-        return run
-    import mindspore as ms
-
-    def run(x: np.ndarray) -> np.ndarray:
-        return model(ms.Tensor(np.ascontiguousarray(x))).asnumpy().astype(np.float32).copy()
-
-    return run
-
-
 def rollout(step_fn, x0: np.ndarray, steps: int, next_input, config: Any, advance=None) -> np.ndarray:
     """(B, steps, C_out, H, W) outputs of ``steps`` autoregressive calls from ``x0`` (normalised)."""
     outs, x = [], x0
@@ -59,6 +42,7 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
 
     from ..api import load_model, model_card
     from ..cards import resolve
+    from ..frameworks import framework_module
     from ..weights import load_canonical
     from .data import _extras, fields_for_model, model_io, normalisation, open_source, spec_block, spec_channels
     from .trainer import _identity_next, _progress
@@ -78,7 +62,7 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
     stats_note = "normalisation from the weights"
     stats = dict(w.extras)
     has_stats = {"in_mean", "in_std", "out_mean", "out_std"} <= set(stats)
-    step_fn = _infer(framework, model)
+    step_fn = framework_module(framework).inference_function(model)
     bar = _progress(f"forecast {model_name} ({framework})", steps) if show_progress else _nullbar()
     idx = list(init_indices or [0])
     mask = None
