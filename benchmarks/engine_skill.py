@@ -4,9 +4,9 @@ data's test split (``earthzoo.data.time_splits``). RMSE is cell-area weighted
 (``earthzoo.metrics.evaluate``), over ocean points for masked data, per lead.
 Works for any model the engine serves; writes JSON, asserts nothing.
 
-    python plugins/ai_goms/benchmarks/engine_skill.py --model ai_goms --preset small \\
+    python benchmarks/engine_skill.py --model ai_goms --preset small \\
         --data synthetic-ocean:small --minutes 4 --leads 10 --channels t_0m,ssh --out ai_goms_engine_skill.json
-    python plugins/ai_goms/benchmarks/engine_skill.py --model fourcastnet --preset tiny \\
+    python benchmarks/engine_skill.py --model fourcastnet --preset tiny \\
         --data synthetic-atmosphere --minutes 4 --leads 8 --channels z,u,v,vort,div --out fcn_engine_skill.json
 """
 
