@@ -156,7 +156,7 @@ def summary_lines(models: dict) -> list[str]:
             r = [acc["forecast"][c]["rmse"][0] / acc["persistence"][c]["rmse"][0] for c in acc["channels"] if acc["forecast"][c]["rmse"][0] is not None and acc["persistence"][c]["rmse"][0]]
             ratio = f"RMSE/persistence at {acc['lead_time_hours'][0]:g} h {sum(r) / len(r):.2f}; " if r else ""
         par = f"parity rel {s['parity_rel_rmse']:.1e}; " if s.get("parity_rel_rmse") is not None else ""
-        status = "ok" if s.get("beats_persistence") else ("WORSE than persistence" if s.get("beats_persistence") is False else "NOT TRAINED/EVALUATED")
+        status = "beats persistence" if s.get("beats_persistence") else ("does NOT beat persistence on every channel" if s.get("beats_persistence") is False else "NOT trained/evaluated")
         lines.append(f"{name}: {status}; {ratio}{par}{speed}")
     problems = sum(len(s["problems"]) for s in models.values())
     lines.append(f"{problems} problem(s) recorded; see the Verdicts section of report.md" if problems else "no problems recorded")
