@@ -24,6 +24,7 @@ import xarray as xr
 
 from ..errors import EarthzooError
 from .form import make_dataset, regular_lat, regular_lon, to_internal_order
+from .variables import FOURCASTNET_V0, FOURCASTNET_V1
 
 # WeatherBench2 long names -> short channel names
 WB2_NAMES = {
@@ -46,29 +47,6 @@ WB2_NAMES = {
     "geopotential_at_surface": "orography",
 }
 
-FOURCASTNET_V0 = (
-    "u10",
-    "v10",
-    "t2m",
-    "sp",
-    "msl",
-    "t850",
-    "u1000",
-    "v1000",
-    "z1000",
-    "u850",
-    "v850",
-    "z850",
-    "u500",
-    "v500",
-    "z500",
-    "t500",
-    "z50",
-    "r500",
-    "r850",
-    "tcwv",
-)
-FOURCASTNET_V1 = FOURCASTNET_V0 + ("u100", "v100", "u250", "v250", "z250", "t250")
 
 
 def _require(path: str | None, source: str) -> Path:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..cards import DataSourceCard
 from ..plugins import hookimpl
+from .variables import FOURCASTNET_V0
 
 SOURCES = (
     DataSourceCard(
@@ -39,28 +40,7 @@ SOURCES = (
         summary="ERA5 as FourCastNet's yearly HDF5 files (dataset 'fields', (T, C, 721, 1440))",
         opener="earthzoo.data.readers:open_era5_fourcastnet",
         kind="atmosphere",
-        variables=(
-            "u10",
-            "v10",
-            "t2m",
-            "sp",
-            "msl",
-            "t850",
-            "u1000",
-            "v1000",
-            "z1000",
-            "u850",
-            "v850",
-            "z850",
-            "u500",
-            "v500",
-            "z500",
-            "t500",
-            "z50",
-            "r500",
-            "r850",
-            "tcwv",
-        ),
+        variables=FOURCASTNET_V0,
         time_step="6h",
     ),
     DataSourceCard(
