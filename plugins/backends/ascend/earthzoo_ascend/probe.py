@@ -4,13 +4,12 @@ without importing a framework. Never raises."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
-from pathlib import Path
 from typing import Any
 
+from earthzoo.backends.installed import has_module, mindspore_has_plugin
 from earthzoo.cards import BackendStatus
 
 DEV_ROOT = "/dev"
@@ -23,25 +22,6 @@ def device_files(dev_root: str = DEV_ROOT) -> list[int]:
     except OSError:
         return []
     return sorted(int(m.group(1)) for n in names if (m := re.fullmatch(r"davinci(\d+)", n)))
-
-
-def has_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def mindspore_ascend_plugin() -> bool:
-    """Whether the installed MindSpore wheel ships its Ascend plugin (lib/plugin/ascend)."""
-    try:
-        spec = importlib.util.find_spec("mindspore")
-    except (ImportError, ValueError):
-        return False
-    if spec is None or not spec.submodule_search_locations:
-        return False
-    plugin_dir = Path(list(spec.submodule_search_locations)[0]) / "lib" / "plugin"
-    return any(p.name.startswith("ascend") for p in plugin_dir.glob("*")) if plugin_dir.is_dir() else False
 
 
 def probe_with(dev_root: str = DEV_ROOT, torch_npu: bool = False, ms_ascend: bool = False, npu_smi: str | None = None) -> BackendStatus:
@@ -61,4 +41,4 @@ def probe_with(dev_root: str = DEV_ROOT, torch_npu: bool = False, ms_ascend: boo
 
 
 def probe() -> BackendStatus:
-    return probe_with(DEV_ROOT, has_module("torch_npu"), mindspore_ascend_plugin(), shutil.which("npu-smi"))
+    return probe_with(DEV_ROOT, has_module("torch_npu"), mindspore_has_plugin("ascend"), shutil.which("npu-smi"))

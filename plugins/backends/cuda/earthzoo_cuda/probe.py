@@ -4,49 +4,15 @@ backends`` probes every backend and must stay fast. Never raises."""
 
 from __future__ import annotations
 
-import ast
-import importlib.util
 import os
 import re
 import shutil
-import sys
-from pathlib import Path
 from typing import Any, Callable
 
+from earthzoo.backends.installed import mindspore_has_plugin, torch_build
 from earthzoo.cards import BackendStatus
 
 DEV_ROOT = "/dev"
-
-
-def torch_build() -> dict[str, Any] | None:
-    """torch's version and its CUDA/HIP build tags; read from ``torch/version.py``
-    when torch is not imported yet, so that probing costs milliseconds."""
-    torch = sys.modules.get("torch")
-    if torch is not None and hasattr(torch, "version"):
-        return {"version": torch.__version__, "cuda": torch.version.cuda, "hip": torch.version.hip}
-    try:
-        spec = importlib.util.find_spec("torch")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "version.py"
-    try:
-        text = path.read_text()
-    except OSError:
-        return None
-    return parse_torch_version(text)
-
-
-def parse_torch_version(text: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, name in (("__version__", "version"), ("cuda", "cuda"), ("hip", "hip")):
-        m = re.search(rf"^{key}\s*(?::[^=\n]*)?=\s*(.+?)\s*$", text, re.M)
-        try:
-            out[name] = ast.literal_eval(m.group(1)) if m else None
-        except (ValueError, SyntaxError):
-            out[name] = None
-    return out
 
 
 def device_files(dev_root: str = DEV_ROOT) -> list[int]:
@@ -71,18 +37,6 @@ def nvml_names(nvml: Any = None) -> list[str] | None:
         return names
     except Exception:  # noqa: BLE001 - NVMLError_LibraryNotFound, driver mismatch...: not usable
         return None
-
-
-def mindspore_gpu_plugin() -> bool:
-    """Whether the installed MindSpore wheel ships its GPU plugin (lib/plugin/gpu*)."""
-    try:
-        spec = importlib.util.find_spec("mindspore")
-    except (ImportError, ValueError):
-        return False
-    if spec is None or not spec.submodule_search_locations:
-        return False
-    plugin_dir = Path(list(spec.submodule_search_locations)[0]) / "lib" / "plugin"
-    return any(p.name.startswith("gpu") for p in plugin_dir.glob("*")) if plugin_dir.is_dir() else False
 
 
 def probe_with(dev_root: str = DEV_ROOT, build: dict | None = None, names: Callable[[], list[str] | None] = nvml_names, ms_gpu: bool | None = None) -> BackendStatus:
@@ -112,4 +66,4 @@ def probe_with(dev_root: str = DEV_ROOT, build: dict | None = None, names: Calla
 
 
 def probe() -> BackendStatus:
-    return probe_with(DEV_ROOT, torch_build(), nvml_names, mindspore_gpu_plugin())
+    return probe_with(DEV_ROOT, torch_build(), nvml_names, mindspore_has_plugin("gpu"))

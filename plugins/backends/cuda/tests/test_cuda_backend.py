@@ -74,8 +74,10 @@ def test_probe_with_a_cpu_only_torch_names_the_fix(tmp_path):
 
 
 def test_torch_version_file_is_parsed_without_import():
+    from earthzoo.backends.installed import parse_torch_version
+
     text = "from typing import Optional\n__version__ = '2.4.1+das'\ncuda: Optional[str] = None\nhip: Optional[str] = '6.2.41134'\n"
-    assert probe.parse_torch_version(text) == {"version": "2.4.1+das", "cuda": None, "hip": "6.2.41134"}
+    assert parse_torch_version(text) == {"version": "2.4.1+das", "cuda": None, "hip": "6.2.41134"}
 
 
 def test_real_probe_is_fast_and_imports_no_framework():

@@ -5,44 +5,16 @@ tells it apart from NVIDIA's), without importing torch. Never raises."""
 
 from __future__ import annotations
 
-import ast
-import importlib.util
 import os
-import re
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
+from earthzoo.backends.installed import torch_build
 from earthzoo.cards import BackendStatus
 
 DEV_ROOT = "/dev"
 KFD_NODES = "/sys/class/kfd/kfd/topology/nodes"
-
-
-def torch_build() -> dict[str, Any] | None:
-    """torch's version and CUDA/HIP build tags, without importing torch when it is not loaded yet."""
-    torch = sys.modules.get("torch")
-    if torch is not None and hasattr(torch, "version"):
-        return {"version": torch.__version__, "cuda": torch.version.cuda, "hip": torch.version.hip}
-    try:
-        spec = importlib.util.find_spec("torch")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    try:
-        text = (Path(list(spec.submodule_search_locations)[0]) / "version.py").read_text()
-    except OSError:
-        return None
-    out: dict[str, Any] = {}
-    for key, name in (("__version__", "version"), ("cuda", "cuda"), ("hip", "hip")):
-        m = re.search(rf"^{key}\s*(?::[^=\n]*)?=\s*(.+?)\s*$", text, re.M)
-        try:
-            out[name] = ast.literal_eval(m.group(1)) if m else None
-        except (ValueError, SyntaxError):
-            out[name] = None
-    return out
 
 
 def gpu_nodes(nodes_root: str = KFD_NODES) -> list[str]:
