@@ -14,38 +14,17 @@ os.environ.setdefault("GLOG_v", "3")
 import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
 from earthzoo.errors import EarthzooError  # noqa: E402
+from earthzoo.frameworks.mindspore_layers import LayerNorm, gelu_erf  # noqa: E402
+from earthzoo.frameworks.mindspore_layers import param as _param  # noqa: E402
 from mindspore import nn, ops  # noqa: E402
 
 from .common import sincos_pos_embed_2d  # noqa: E402
 from .config import AIGOMSConfig  # noqa: E402
 
-SQRT_HALF = 1.0 / math.sqrt(2.0)
-
-
-def _param(array, name: str, requires_grad: bool = True) -> ms.Parameter:
-    return ms.Parameter(ms.Tensor(np.asarray(array, dtype=np.float32)), name=name, requires_grad=requires_grad)
-
 
 def _xavier(rng, d_out: int, d_in: int, shape=None):
     bound = math.sqrt(6.0 / (d_in + d_out))
     return rng.uniform(-bound, bound, shape or (d_out, d_in))
-
-
-def gelu(x):
-    return 0.5 * x * (1.0 + ops.erf(x * SQRT_HALF))
-
-
-class LayerNorm(nn.Cell):
-    """LayerNorm over the last axis with torch's parameter names and eps 1e-6."""
-
-    def __init__(self, dim: int, eps: float = 1e-6):
-        super().__init__()
-        self.weight = _param(np.ones(dim), "weight")
-        self.bias = _param(np.zeros(dim), "bias")
-        self.layer_norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
-
-    def construct(self, x):
-        return self.layer_norm(x, self.weight, self.bias)[0]
 
 
 class Linear(nn.Cell):
@@ -67,7 +46,7 @@ class Mlp(nn.Cell):
         self.fc2 = Linear(hidden, dim)
 
     def construct(self, x):
-        return self.fc2(gelu(self.fc1(x)))
+        return self.fc2(gelu_erf(self.fc1(x)))
 
 
 def _softshrink(x, lambd: float):
@@ -120,9 +99,9 @@ class Block(nn.Cell):
 
     def __init__(self, dim: int, config: AIGOMSConfig):
         super().__init__()
-        self.norm1 = LayerNorm(dim)
+        self.norm1 = LayerNorm(dim, eps=1e-6)
         self.filter = AFNO1D(dim, config.num_blocks, config.sparsity_threshold)
-        self.norm2 = LayerNorm(dim)
+        self.norm2 = LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, int(dim * config.mlp_ratio))
 
     def construct(self, x):
@@ -218,12 +197,12 @@ class MaskedOcean(nn.Cell):
         self.patch_embed = PatchEmbed(config)
         self.pos_embed = _param(sincos_pos_embed_2d(E, config.tokens), "pos_embed", requires_grad=False)
         self.blocks = nn.CellList([Block(E, config) for _ in range(config.depth)])
-        self.norm = LayerNorm(E)
+        self.norm = LayerNorm(E, eps=1e-6)
         self.decoder_embed = Linear(E, D)
         self.mask_token = _param(0.02 * np.random.default_rng().standard_normal((1, 1, D)), "mask_token")
         self.decoder_pos_embed = _param(sincos_pos_embed_2d(D, config.tokens), "decoder_pos_embed", requires_grad=False)
         self.decoder_blocks = nn.CellList([Block(D, config) for _ in range(config.decoder_depth)])
-        self.decoder_norm = LayerNorm(D)
+        self.decoder_norm = LayerNorm(D, eps=1e-6)
         self.decoder_pred = ConvTranspose(D, config.out_chans, config.patch_size, config.tokens)
         self.residual = bool(config.residual)
         if self.residual:  # an untrained residual model is persistence (see config.AIGOMSConfig)
@@ -287,7 +266,7 @@ class Head(nn.Cell):
         self.fc2 = Linear(hidden, d_out)
 
     def construct(self, x):
-        return self.fc2(gelu(self.fc1(x)))
+        return self.fc2(gelu_erf(self.fc1(x)))
 
 
 class FineTune(nn.Cell):

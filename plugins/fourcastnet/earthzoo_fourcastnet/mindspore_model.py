@@ -21,33 +21,16 @@ import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
 from earthzoo.errors import EarthzooError  # noqa: E402
 from earthzoo.frameworks import dft_mindspore  # noqa: E402
+from earthzoo.frameworks.mindspore_layers import LayerNorm, gelu_erf  # noqa: E402
+from earthzoo.frameworks.mindspore_layers import param as _param  # noqa: E402
 from mindspore import nn, ops  # noqa: E402
 from mindspore.common.initializer import TruncatedNormal, initializer  # noqa: E402
 
 from .config import FourCastNetConfig  # noqa: E402
 
-SQRT_HALF = 1.0 / math.sqrt(2.0)
-
 
 def _ops_for(config: FourCastNetConfig) -> dict:
     return dict(dft_mindspore.DFT_OPS if config.spectral == "dft" else dft_mindspore.NATIVE_OPS)
-
-
-def _param(array: np.ndarray, name: str) -> ms.Parameter:
-    return ms.Parameter(ms.Tensor(np.asarray(array, dtype=np.float32)), name=name)
-
-
-class LayerNorm(nn.Cell):
-    """LayerNorm over the last axis with torch's parameter names."""
-
-    def __init__(self, dim: int, eps: float = 1e-6):
-        super().__init__()
-        self.weight = _param(np.ones(dim), "weight")
-        self.bias = _param(np.zeros(dim), "bias")
-        self.layer_norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
-
-    def construct(self, x):
-        return self.layer_norm(x, self.weight, self.bias)[0]
 
 
 class Linear(nn.Cell):
@@ -85,7 +68,7 @@ class Mlp(nn.Cell):
         if self.tanh_gelu:
             x = self.gelu_tanh(x)
         else:
-            x = 0.5 * x * (1.0 + ops.erf(x * SQRT_HALF))
+            x = gelu_erf(x)
         return self.fc2(x)
 
 
@@ -149,9 +132,9 @@ class Block(nn.Cell):
     def __init__(self, config: FourCastNetConfig):
         super().__init__()
         dim = config.embed_dim
-        self.norm1 = LayerNorm(dim)
+        self.norm1 = LayerNorm(dim, eps=1e-6)
         self.filter = AFNO2D(dim, config.num_blocks, config.sparsity_threshold, config.hard_thresholding_fraction)
-        self.norm2 = LayerNorm(dim)
+        self.norm2 = LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, int(dim * config.mlp_ratio), config.gelu)
 
     def construct(self, x):
@@ -214,7 +197,7 @@ class AFNONet(nn.Cell):
         self.patch_embed = PatchEmbed(config)
         self.pos_embed = ms.Parameter(initializer(TruncatedNormal(0.02), (1, self.h * self.w, config.embed_dim), ms.float32), name="pos_embed")
         self.blocks = nn.CellList([Block(config) for _ in range(config.depth)])
-        self.norm = LayerNorm(config.embed_dim)  # unused in forward, as in the original
+        self.norm = LayerNorm(config.embed_dim, eps=1e-6)  # unused in forward, as in the original
         self.head = Linear(config.embed_dim, config.out_chans * self.p * self.p, bias=False)
         self.set_ops(_ops_for(config))
 

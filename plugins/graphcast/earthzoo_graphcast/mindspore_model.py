@@ -12,7 +12,8 @@ os.environ.setdefault("GLOG_v", "3")
 
 import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
-from mindspore import Parameter, Tensor, nn, ops  # noqa: E402
+from earthzoo.frameworks.mindspore_layers import LayerNorm  # noqa: E402
+from mindspore import Tensor, nn, ops  # noqa: E402
 
 from .config import GraphCastConfig  # noqa: E402
 from .graph import Graphs, graphs_for  # noqa: E402
@@ -28,22 +29,6 @@ def _scatter_sum(src, index, num):
 
 
 DEFAULT_OPS = {"gather": _gather, "scatter_sum": _scatter_sum}
-
-
-class LayerNorm(nn.Cell):
-    """LayerNorm over the last axis with torch's parameter names and eps 1e-5 (biased variance)."""
-
-    def __init__(self, dim: int, eps: float = 1e-5):
-        super().__init__()
-        self.weight = Parameter(Tensor(np.ones(dim, np.float32)), name="weight")
-        self.bias = Parameter(Tensor(np.zeros(dim, np.float32)), name="bias")
-        self.eps = eps
-
-    def construct(self, x):
-        mean = x.mean(axis=-1, keep_dims=True)
-        xc = x - mean
-        var = (xc * xc).mean(axis=-1, keep_dims=True)
-        return xc / ops.sqrt(var + self.eps) * self.weight + self.bias
 
 
 def _dense(d_in: int, d_out: int) -> nn.Dense:
@@ -66,7 +51,7 @@ class MLP(nn.Cell):
             self.linears.append(layer)
         self.use_norm = norm
         if norm:
-            self.layer_norm = LayerNorm(d_out)
+            self.layer_norm = LayerNorm(d_out, eps=1e-5)  # haiku LayerNorm, as the original
 
     def construct(self, x):
         n = len(self.linears)
