@@ -43,3 +43,20 @@ def test_disk_full_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(EarthzooError, match="disk full while writing"):
         atomic_write_text(tmp_path / "x.txt", "data")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_dir_replaces_on_success_and_keeps_the_old_folder_on_failure(tmp_path):
+    from earthzoo.files import atomic_dir
+
+    target = tmp_path / "store.zarr"
+    with atomic_dir(target) as tmp:
+        (tmp / "a").write_text("1")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as tmp:
+            (tmp / "a").write_text("2")
+            raise RuntimeError("interrupted")
+    assert (target / "a").read_text() == "1"
+    with atomic_dir(target) as tmp:
+        (tmp / "b").write_text("3")
+    assert sorted(p.name for p in target.iterdir()) == ["b"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store.zarr"]

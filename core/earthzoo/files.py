@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -36,6 +37,31 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         raise _write_error(target, exc) from exc
     except BaseException:
         tmp_path.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside ``target`` (a Zarr store, a checkpoint); on
+    success it replaces ``target``, on any error it is removed and ``target`` kept."""
+    target = Path(target)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise EarthzooError(f"output folder {str(folder)!r} does not exist", "create it first, or choose another output path")
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=folder))
+    except OSError as exc:
+        raise _write_error(target, exc) from exc
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _write_error(target, exc) from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import EarthzooError
-from ..files import atomic_path
+from ..files import atomic_dir, atomic_path
 from .form import LIST_ATTRS
 
 GENERATOR_VERSION = 3  # 3: synthetic atmosphere gained ``div``; bump when a generator's numbers change, to invalidate old entries
@@ -81,17 +79,8 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     path = Path(path)
     enc = _encode(ds)
     if path.suffix == ".zarr":
-        if not path.parent.is_dir():
-            raise EarthzooError(f"output folder {str(path.parent)!r} does not exist", "create it first, or choose another output path")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".part.zarr", dir=path.parent))
-        try:
+        with atomic_dir(path) as tmp:
             enc.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)  # v2: what WeatherBench2 and most readers use
-            if path.exists():
-                shutil.rmtree(path)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
         return path
     encoding: dict[str, Any] = (
         {"fields": {"zlib": True, "complevel": 1, "chunksizes": (1, *ds["fields"].shape[1:])}} if "fields" in ds else {}

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EarthzooError
-from ..files import _write_error, atomic_write_text
+from ..files import _write_error, atomic_dir, atomic_write_text
 from ..weights import Weights, load_canonical, save_canonical
 
 POINTER = "checkpoint.json"
@@ -65,23 +64,13 @@ def save(out: str | os.PathLike, ckpt: Checkpoint) -> Path:
     final = root / name
     try:
         root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".part", dir=root))
     except OSError as exc:
         raise _write_error(root, exc) from exc
-    try:
+    with atomic_dir(final) as tmp:
         save_canonical(tmp / "weights.safetensors", Weights(ckpt.weights, ckpt.meta.get("model", ""), ckpt.meta.get("model_config", {}), f"earthzoo train step {ckpt.step}", ckpt.extras))
         _save_arrays(tmp / "optimizer.safetensors", ckpt)
         state = {"step": ckpt.step, "optimizer_step": int(ckpt.optimizer.get("step", 0)), "rng": ckpt.rng_meta, **ckpt.meta}
         atomic_write_text(tmp / "state.json", json.dumps(state, indent=1, sort_keys=True))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise _write_error(final, exc) from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     atomic_write_text(out / POINTER, json.dumps({"latest": f"checkpoints/{name}", "step": ckpt.step}) + "\n")
     _prune(root, keep=KEEP, current=name)
     return final

@@ -154,7 +154,7 @@ class MindSporeEngine:
             reducer = nn.DistributedGradReducer(self.weights_tuple, mean=True, degree=self.world, group=GlobalComm.WORLD_COMM_GROUP)
             allreduce = ops.AllReduce(group=GlobalComm.WORLD_COMM_GROUP)
         grad_fn = ms.value_and_grad(self.loss_net, None, self.weights_tuple)
-        acc, opt, world = self.acc, self.opt, self.world
+        acc, opt = self.acc, self.opt
 
         @ms.jit
         def accumulate(x, y, f, scale):

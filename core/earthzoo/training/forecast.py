@@ -13,16 +13,12 @@ statistics are used and the file says so."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import EarthzooError
-from ..files import _write_error
 
 
 def rollout(step_fn, x0: np.ndarray, steps: int, next_input, config: Any, advance=None) -> np.ndarray:
@@ -42,6 +38,7 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
 
     from ..api import load_model, model_card
     from ..cards import resolve
+    from ..data.cache import write_dataset
     from ..frameworks import framework_module
     from ..weights import load_canonical
     from .data import _extras, fields_for_model, model_io, normalisation, open_source, spec_block, spec_channels
@@ -152,26 +149,3 @@ class _nullbar:
 
     def __exit__(self, *exc):
         return False
-
-
-def write_dataset(ds: Any, path: Path) -> None:
-    """NetCDF through a temporary file + rename (earthzoo.data's writer: text
-    coordinates as char arrays, which this netCDF4 build reads safely); Zarr
-    through a temporary folder + rename."""
-    if path.suffix == ".nc":
-        from ..data.cache import write_dataset as write_nc
-
-        write_nc(ds, path)
-        return
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise EarthzooError(f"output folder {str(folder)!r} does not exist", "create it first, or choose another output path")
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".part.zarr", dir=folder))
-        ds.to_zarr(tmp, mode="w")
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise _write_error(path, exc) from exc
