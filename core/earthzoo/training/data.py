@@ -277,7 +277,7 @@ def training_data(spec: str, card: Any, model_config: Any, rollout: int, train_f
 
     ds = open_source(spec)
     what = f"data {spec!r}"
-    dspec = card.spec(model_config) if getattr(card, "data_spec", "") else None
+    dspec = card.spec(model_config)
     channels, grid = model_io(card, model_config)
     n = ds.sizes["time"]
     split = slice(0, max(2, int(round(n * train_fraction)))) if train_fraction else time_splits(ds["time"].values)["train"]
@@ -290,7 +290,7 @@ def training_data(spec: str, card: Any, model_config: Any, rollout: int, train_f
         norm = NormStats.from_dataset(ds, channels=want)
         extras = _extras(norm, dspec)
         z, layout = spec_block(ds, dspec, extras, grid, what)
-        if getattr(dspec, "residual_loss", False):  # from the data's statistics, so a resumed run gets the same weights
+        if dspec.residual_loss:  # from the data's statistics, so a resumed run gets the same weights
             P = len(dspec.prognostic)
             layout = replace(layout, loss_weight=residual_loss_weights(norm.std[:P], norm.residual_std[:P]))
         return SpecData(z, layout, rollout, extras, f"{what} ({len(dspec.prognostic)} prognostic, {len(dspec.forcing)} forcing, {len(dspec.static)} static{', ocean only' if dspec.masked else ''})")

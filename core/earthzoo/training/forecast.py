@@ -55,7 +55,7 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
     model = load_model(model_name, framework, weights=weights, backend=backend)
     ds = open_source(init)
     channels, grid = model_io(card, config)
-    spec = card.spec(config) if card.data_spec else None
+    spec = card.spec(config)
     stats_note = "normalisation from the weights"
     stats = dict(w.extras)
     has_stats = {"in_mean", "in_std", "out_mean", "out_std"} <= set(stats)
