@@ -1,6 +1,7 @@
 """AI-GOMS speed and memory: time per forecast day (one daily step, batch 1) in torch
-eager vs MindSpore (PyNative and graph mode), the masked pre-training step
-(forward_masked + land-masked reconstruction loss + backward + optimizer update),
+eager vs MindSpore (PyNative and graph mode), the masked pre-training step of the
+common engine (``stage="masked"``: forward_masked + reconstruction loss on the hidden
+patches' ocean points + backward + clipped AdamW; MindSpore compiled),
 and peak resident memory. Each framework runs in its own subprocess so its peak RSS
 is its own (reported with the RSS after import and build, so the run's share is
 the difference). Writes JSON; nothing is asserted.
@@ -38,14 +39,21 @@ def _median_ms(fn, reps: int) -> float:
 
 
 def _inputs(config, seed: int):
-    import numpy as np
-    from earthzoo_ai_goms.common import mask_indices
+    from earthzoo.training.masking import masked_batch
     from earthzoo_ai_goms.inputs import example_input, example_ocean_mask
 
     x = example_input(config, 1, seed)
-    h, w = config.tokens
-    keep, restore, mask = mask_indices(np.random.default_rng(seed).random((1, h * w)), config.mask_ratio)
-    return x, keep, restore, mask, example_ocean_mask(config)
+    return x, masked_batch(x, x[:, : config.out_chans], config, example_ocean_mask(config), seed, 0, 0)
+
+
+def _engine(framework: str, model, config):
+    """The common engine's masked pre-training stage (AdamW, clipping; MindSpore compiled)."""
+    from earthzoo.api import model_card, setup_device
+    from earthzoo.training import TrainConfig
+    from earthzoo.training.trainer import make_engine
+
+    cfg = TrainConfig(batch_size=1, stage="masked")
+    return make_engine(framework, model, cfg, setup_device("cpu", framework), model_card("ai_goms"), config)
 
 
 def run_torch(preset: str, reps: int, seed: int) -> dict:
@@ -56,26 +64,18 @@ def run_torch(preset: str, reps: int, seed: int) -> dict:
     torch.manual_seed(seed)
     config = AIGOMSConfig.preset(preset)
     model = tm.build(config)
-    x, keep, restore, mask, ocean = _inputs(config, seed)
-    xt, kt, rt, mt = (torch.from_numpy(a) for a in (x, keep, restore, mask))
-    target = xt[:, : config.out_chans]
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    x, batch = _inputs(config, seed)
+    xt = torch.from_numpy(x)
     rss_built = _rss_mib()
 
     def forecast_day():
         with torch.no_grad():
             model(xt)
 
-    def pretrain_step():
-        opt.zero_grad(set_to_none=True)
-        loss = tm.pretrain_loss(model.forward_masked(xt, kt, rt), target, mt, ocean, config.patch_size)
-        loss.backward()
-        opt.step()
-
     model.eval()
     day = _median_ms(forecast_day, reps)
-    model.train()
-    step = _median_ms(pretrain_step, reps)
+    engine = _engine("torch", model, config)
+    step = _median_ms(lambda: engine.step([batch], 1e-4), reps)
     return {
         "framework": "torch",
         "mode": "eager",
@@ -95,30 +95,17 @@ def run_mindspore(preset: str, reps: int, seed: int) -> dict:
     ms.set_device("CPU")
     config = AIGOMSConfig.preset(preset)
     net = mm.build(config)
-    x, keep, restore, mask, ocean = _inputs(config, seed)
-    xm, km, rm, mk = (ms.Tensor(a) for a in (x, keep, restore, mask))
-    target = xm[:, : config.out_chans]
-    params = net.trainable_params()
-    opt = ms.nn.Adam(params, learning_rate=1e-4)
+    x, batch = _inputs(config, seed)
+    xm = ms.Tensor(x)
     rss_built = _rss_mib()
     net.set_train(False)
     jitted = mm.compiled(net)
 
-    def loss_fn(a, k, r, t, m):
-        return mm.pretrain_loss(net.forward_masked(a, k, r), t, m, ocean, config.patch_size)
-
-    grad_fn = ms.value_and_grad(loss_fn, None, opt.parameters)
-
-    def pretrain_step():
-        _, grads = grad_fn(xm, km, rm, target, mk)
-        opt(grads)
-        ms.runtime.synchronize()
-
     out = {"framework": "mindspore", "version": ms.__version__}
     out["forecast_day_ms_pynative"] = _median_ms(lambda: net(xm).asnumpy(), reps)
     out["forecast_day_ms_graph"] = _median_ms(lambda: jitted(xm).asnumpy(), reps)
-    net.set_train(True)
-    out["pretrain_step_ms_pynative"] = _median_ms(pretrain_step, max(2, reps // 2))
+    engine = _engine("mindspore", net, config)
+    out["pretrain_step_ms_graph"] = _median_ms(lambda: engine.step([batch], 1e-4), reps)
     out.update(rss_after_build_mib=rss_built, peak_rss_mib=_rss_mib())
     return out
 
@@ -163,6 +150,8 @@ def main(argv=None) -> int:
     t, m = results["torch"], results["mindspore"]
     if "forecast_day_ms" in t and "forecast_day_ms_graph" in m:
         results["mindspore_graph_over_torch_forecast"] = m["forecast_day_ms_graph"] / t["forecast_day_ms"]
+    if "pretrain_step_ms" in t and "pretrain_step_ms_graph" in m:
+        results["mindspore_graph_over_torch_pretrain"] = m["pretrain_step_ms_graph"] / t["pretrain_step_ms"]
     text = json.dumps(results, indent=2)
     from earthzoo.files import atomic_path
 

@@ -32,15 +32,16 @@ FRAMEWORK = click.Choice(["torch", "mindspore"])
 @click.option("--grad-clip", type=float, default=1.0, show_default=True, help="Global-norm clip (0: off).")
 @click.option("--accum", type=int, default=1, show_default=True, help="Gradient-accumulation micro-batches per update.")
 @click.option("--rollout", type=int, default=1, show_default=True, help="Autoregressive steps in the loss.")
+@click.option("--stage", type=click.Choice(["forecast", "masked"]), default="forecast", show_default=True, help="masked: MAE pre-training (models with forward_masked, e.g. ai_goms): reconstruct hidden patches; then train --stage forecast --weights OUT/weights.safetensors.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--checkpoint-every", type=int, default=10, show_default=True)
 @click.option("--weights", default=None, help="Start from these canonical weights instead of a fresh initialisation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
-def train(model, framework, preset, data, steps, out, resume, precision, checkpointing, nproc, backend, batch_size, lr, weight_decay, warmup, grad_clip, accum, rollout, seed, checkpoint_every, weights, as_json) -> None:
+def train(model, framework, preset, data, steps, out, resume, precision, checkpointing, nproc, backend, batch_size, lr, weight_decay, warmup, grad_clip, accum, rollout, stage, seed, checkpoint_every, weights, as_json) -> None:
     """Train MODEL on --data for --steps updates, in torch (eager) or MindSpore (graph mode)."""
     from ..training.config import TrainConfig
 
-    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup_steps=warmup, grad_clip=grad_clip, accum_steps=accum, rollout_steps=rollout, seed=seed, precision=precision, checkpointing=checkpointing, checkpoint_every=checkpoint_every)
+    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup_steps=warmup, grad_clip=grad_clip, accum_steps=accum, rollout_steps=rollout, stage=stage, seed=seed, precision=precision, checkpointing=checkpointing, checkpoint_every=checkpoint_every)
     if nproc > 1:
         from ..training.distributed import launch, strip_nproc
 

@@ -6,7 +6,9 @@ after the square root), the learning rate warms up linearly and then follows a
 cosine to ``min_lr``; gradients are clipped by global norm (torch's
 ``clip_grad_norm_``: coefficient ``clip / (norm + 1e-6)`` capped at 1) after
 ``accum_steps`` micro-batches are summed. The loss is the mean squared error
-averaged over ``rollout_steps`` autoregressive steps."""
+averaged over ``rollout_steps`` autoregressive steps (``stage="forecast"``), or,
+with ``stage="masked"``, MAE pre-training's reconstruction error on the hidden
+patches (:mod:`earthzoo.training.masking`)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from typing import Any
 
 from ..errors import EarthzooError
 from ..runtime import PRECISIONS
+
+STAGES = ("forecast", "masked")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class TrainConfig:
     checkpointing: bool = False  # activation checkpointing, applied by the backend's memory hook
     checkpoint_every: int = 10  # optimizer steps between checkpoints (0: only at the end)
     deterministic: bool = True
+    stage: str = "forecast"  # or "masked": MAE pre-training of models that have it
 
     def __post_init__(self) -> None:
         checks = (
@@ -52,6 +57,13 @@ class TrainConfig:
         for name, ok, fix in checks:
             if not ok:
                 raise EarthzooError(f"invalid training setting {name}={getattr(self, name)!r}", fix)
+        if self.stage not in STAGES:
+            raise EarthzooError(f"unknown training stage {self.stage!r}", f"use one of: {', '.join(STAGES)}")
+        if self.stage == "masked" and self.rollout_steps != 1:
+            raise EarthzooError(
+                f"masked pre-training reconstructs one state; rollout_steps={self.rollout_steps} does not apply",
+                "use --rollout 1 with --stage masked",
+            )
         if self.precision not in PRECISIONS:
             raise EarthzooError(f"unknown precision {self.precision!r}", f"use one of: {', '.join(PRECISIONS)}")
 

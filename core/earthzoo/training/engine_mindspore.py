@@ -92,6 +92,20 @@ class RolloutLoss(nn.Cell):
         return total / self.rollout
 
 
+class MaskedLoss(nn.Cell):
+    """MAE reconstruction error of ``net.forward_masked``; ``weight`` (from
+    earthzoo.training.masking) is zero off the hidden patches' ocean points and
+    sums to one per channel."""
+
+    def __init__(self, net: nn.Cell):
+        super().__init__(auto_prefix=False)
+        self.net = net
+
+    def construct(self, x, target, ids_keep, ids_restore, weight):
+        d = self.net.forward_masked(x, ids_keep, ids_restore).astype(ms.float32) - target
+        return (d * d * weight).sum()
+
+
 class AdamW(nn.Cell):
     """torch.optim.AdamW (amsgrad off) with torch's clip_grad_norm_ in front.
 
@@ -129,14 +143,24 @@ class AdamW(nn.Cell):
 class MindSporeEngine:
     framework = "mindspore"
 
-    def __init__(self, model: nn.Cell, cfg: TrainConfig, ctx: DeviceContext, next_input: Callable, plan: PrecisionPlan, model_config: Any = None, layout: Any = None):
+    def __init__(
+        self,
+        model: nn.Cell,
+        cfg: TrainConfig,
+        ctx: DeviceContext,
+        next_input: Callable,
+        plan: PrecisionPlan,
+        model_config: Any = None,
+        layout: Any = None,
+    ):
         self.cfg, self.ctx, self.plan = cfg, ctx, plan
         self.model = model
         model.set_train(True)
         net = model
         if plan.amp_level and plan.amp_level != "O0":
             net = ms.amp.auto_mixed_precision(model, plan.amp_level, dtype=getattr(ms, plan.amp_dtype or "float16"))
-        self.loss_net = RolloutLoss(net, cfg.rollout_steps, next_input, model_config, layout)
+        self.masked = cfg.stage == "masked"
+        self.loss_net = MaskedLoss(net) if self.masked else RolloutLoss(net, cfg.rollout_steps, next_input, model_config, layout)
         self._no_forcing = Tensor(np.zeros((1,), np.float32))
         named = list(model.parameters_and_names())
         self.names = [n for n, p in named if p.requires_grad]
@@ -157,8 +181,8 @@ class MindSporeEngine:
         acc, opt = self.acc, self.opt
 
         @ms.jit
-        def accumulate(x, y, f, scale):
-            loss, grads = grad_fn(x, y, f)
+        def accumulate(scale, *inputs):
+            loss, grads = grad_fn(*inputs)
             for i in range(len(acc)):
                 ops.assign_add(acc[i], grads[i] * scale)
             return loss
@@ -185,8 +209,11 @@ class MindSporeEngine:
         scale = Tensor(np.float32(1.0 / n))
         losses = []
         for batch in micro_batches:
-            f = Tensor(batch[2]) if len(batch) > 2 else self._no_forcing
-            losses.append(float(self._accumulate(Tensor(batch[0]), Tensor(batch[1]), f, scale).asnumpy()))
+            if self.masked:  # x, target, ids_keep, ids_restore, weight
+                inputs = tuple(Tensor(a) for a in batch)
+            else:
+                inputs = (Tensor(batch[0]), Tensor(batch[1]), Tensor(batch[2]) if len(batch) > 2 else self._no_forcing)
+            losses.append(float(self._accumulate(scale, *inputs).asnumpy()))
         value = float(np.mean(losses))
         if self._allreduce is not None:
             value = float(self._allreduce(Tensor(np.array([value], np.float32))).asnumpy()[0]) / self.world
@@ -228,7 +255,10 @@ class MindSporeEngine:
     def rng_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         np_state = np.random.get_state()
         arrays = {"numpy": np.asarray(np_state[1]).copy()}
-        meta = {"numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])], "python": json.loads(json.dumps(random.getstate()))}
+        meta = {
+            "numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
+            "python": json.loads(json.dumps(random.getstate())),
+        }
         try:
             arrays["mindspore"] = ms.get_rng_state().asnumpy().copy()
         except Exception:  # noqa: BLE001 - older MindSpore: the seed alone is restored

@@ -20,7 +20,16 @@ from .config import TrainConfig
 class TorchEngine:
     framework = "torch"
 
-    def __init__(self, model: torch.nn.Module, cfg: TrainConfig, ctx: DeviceContext, next_input: Callable, plan: PrecisionPlan, model_config: Any = None, layout: Any = None):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        cfg: TrainConfig,
+        ctx: DeviceContext,
+        next_input: Callable,
+        plan: PrecisionPlan,
+        model_config: Any = None,
+        layout: Any = None,
+    ):
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         self.cfg, self.ctx, self.plan = cfg, ctx, plan
@@ -36,12 +45,16 @@ class TorchEngine:
         self.names = [n for n, _ in self.model.named_parameters()]
         self.params = [p for _, p in self.model.named_parameters()]
         self.world = ctx.world_size
-        self.net: torch.nn.Module = self.model
+        self.net: torch.nn.Module = _MaskedForward(self.model) if cfg.stage == "masked" else self.model
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            self.net = DistributedDataParallel(self.model, broadcast_buffers=False, find_unused_parameters=True)  # FourCastNet keeps an unused norm, as the original
-        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay, foreach=False)
+            self.net = DistributedDataParallel(
+                self.model, broadcast_buffers=False, find_unused_parameters=True
+            )  # FourCastNet keeps an unused norm, as the original
+        self.opt = torch.optim.AdamW(
+            self.params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay, foreach=False
+        )
         self.scaler = torch.amp.GradScaler(ctx.device.split(":")[0], enabled=bool(plan.grad_scaler))
 
     # ------------------------------------------------------------------ step
@@ -72,6 +85,16 @@ class TorchEngine:
                     inp = self.next_input(inp, out, r, self.model_config)
         return total / y.shape[1]
 
+    def _masked_loss(
+        self, x: torch.Tensor, target: torch.Tensor, keep: torch.Tensor, restore: torch.Tensor, weight: torch.Tensor
+    ) -> torch.Tensor:
+        """MAE reconstruction error; ``weight`` (from earthzoo.training.masking) is zero
+        off the hidden patches' ocean points and sums to one per channel."""
+        with tfw.autocast(self.ctx.device, self.plan.autocast_dtype):
+            out = self.net(x, keep, restore)
+        d = out.float() - target
+        return (d * d * weight).sum()
+
     def step(self, micro_batches: list[tuple[np.ndarray, ...]], lr: float) -> float:
         """One optimizer update from the micro-batches; returns the mean loss over
         all processes. A non-finite loss leaves the weights untouched."""
@@ -81,11 +104,14 @@ class TorchEngine:
         losses = []
         n = len(micro_batches)
         for i, batch in enumerate(micro_batches):
-            xt, yt, *ft = (tfw.from_numpy(a, self.ctx.device) for a in batch)
+            tensors = [tfw.from_numpy(a, self.ctx.device) for a in batch]
             sync = self.world == 1 or i == n - 1
             ctx = self.net.no_sync() if not sync else _null()
             with ctx:
-                loss = self._loss(xt, yt, ft[0] if ft else None)
+                if self.cfg.stage == "masked":
+                    loss = self._masked_loss(*tensors)
+                else:
+                    loss = self._loss(tensors[0], tensors[1], tensors[2] if len(tensors) > 2 else None)
                 self.scaler.scale(loss / n).backward()
             losses.append(loss.detach())
         mean = torch.stack(losses).mean()
@@ -138,7 +164,10 @@ class TorchEngine:
     def rng_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         np_state = np.random.get_state()
         arrays = {"torch": torch.get_rng_state().numpy().copy(), "numpy": np.asarray(np_state[1]).copy()}
-        meta = {"numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])], "python": json.loads(json.dumps(random.getstate()))}
+        meta = {
+            "numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
+            "python": json.loads(json.dumps(random.getstate())),
+        }
         if self.scaler.is_enabled():
             meta["scaler"] = {k: float(v) if isinstance(v, (int, float)) else v for k, v in self.scaler.state_dict().items()}
         return arrays, meta
@@ -154,6 +183,18 @@ class TorchEngine:
             random.setstate((version, tuple(internal), gauss))
         if self.scaler.is_enabled() and "scaler" in meta:
             self.scaler.load_state_dict(meta["scaler"])
+
+
+class _MaskedForward(torch.nn.Module):
+    """``forward`` = the model's ``forward_masked``, so DistributedDataParallel (which
+    hooks ``forward``) synchronises the pre-training gradients too."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, ids_keep, ids_restore):
+        return self.model.forward_masked(x, ids_keep, ids_restore)
 
 
 class _null:

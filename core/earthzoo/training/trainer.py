@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import EarthzooError
 from ..files import atomic_path, atomic_write_text
 from . import checkpoint as ckpt_mod
+from . import masking
 from .config import TrainConfig
 from .data import ArrayData, BatchPlan, SpecData, training_data
 
@@ -45,7 +46,12 @@ def make_engine(framework: str, model: Any, cfg: TrainConfig, ctx: Any, card: An
         raise EarthzooError(f"backend {ctx.backend!r} gives no precision plan for {cfg.precision}", "use --precision fp32")
     memory: list[str] = []
     if cfg.checkpointing:
-        memory = pm.hook.earthzoo_memory_schedule(backend=ctx.backend, framework=framework, model=model, plan=MemoryPlan(activation_checkpointing=True)) or []
+        memory = (
+            pm.hook.earthzoo_memory_schedule(
+                backend=ctx.backend, framework=framework, model=model, plan=MemoryPlan(activation_checkpointing=True)
+            )
+            or []
+        )
     next_input = resolve(card.next_input) if card.next_input else _identity_next
     if framework == "torch":
         from .engine_torch import TorchEngine as Engine
@@ -107,20 +113,36 @@ def train(
         ckpt_mod.prepare_output(out)
     found = ckpt_mod.latest(out) if out.is_dir() else None
     if found is not None and not resume:
-        raise EarthzooError(f"output {str(out)!r} already holds a training run (checkpoint {found.name})", "add --resume to continue it, or choose a new --out")
+        raise EarthzooError(
+            f"output {str(out)!r} already holds a training run (checkpoint {found.name})",
+            "add --resume to continue it, or choose a new --out",
+        )
 
     fw.seed_everything(cfg.seed)
     model = build_model(model_name, framework, config=model_config)
     apply_custom_ops(model, framework, ctx.backend)
-    meta = {"model": model_name, "preset": preset, "framework": framework, "model_config": json.loads(json.dumps(config_to_dict(model_config))), "data": data_id, "train_config": cfg.to_json(), "world_size": world}
+    meta = {
+        "model": model_name,
+        "preset": preset,
+        "framework": framework,
+        "model_config": json.loads(json.dumps(config_to_dict(model_config))),
+        "data": data_id,
+        "train_config": cfg.to_json(),
+        "world_size": world,
+    }
     if weights:
         w = load_canonical(weights)
         if w.model and w.model != model_name:
-            raise EarthzooError(f"weights {weights!r} are for model {w.model!r}, not {model_name!r}", f"start from weights of {model_name!r}")
+            raise EarthzooError(
+                f"weights {weights!r} are for model {w.model!r}, not {model_name!r}", f"start from weights of {model_name!r}"
+            )
         fw.load_numpy_state(model, w.tensors, f"model {model_name!r} ({preset})")
     if world > 1 and not weights:
         _start_from_rank0(fw, model, out, main, dist, model_name, meta)
-    engine = make_engine(framework, model, cfg, ctx, card, model_config, getattr(dataset, "layout", None))
+    layout = getattr(dataset, "layout", None)
+    if cfg.stage == "masked":
+        masking.check_model(model, model_config, model_name)
+    engine = make_engine(framework, model, cfg, ctx, card, model_config, layout)
 
     start = 0
     if resume and found is not None:
@@ -141,18 +163,29 @@ def train(
     history: list[dict] = []
     t_start = time.perf_counter()
     bar = _progress(f"train {model_name} ({framework})", cfg.steps) if (main and show_progress) else contextlib.nullcontext(None)
-    with bar as advance, (log_path.open("a") if main else contextlib.nullcontext()) as log:
+    with bar as advance, log_path.open("a") if main else contextlib.nullcontext() as log:
         if advance and start:
             advance(start)
         for step in range(start, cfg.steps):
             batches = [dataset.get(plan.indices(step, a)) for a in range(cfg.accum_steps)]
+            if cfg.stage == "masked":
+                ocean = layout.mask if layout is not None else None
+                batches = [
+                    masking.masked_batch(
+                        b[0], masking.reconstruction_target(b[0], layout), model_config, ocean, cfg.seed, step, a, (rank, world)
+                    )
+                    for a, b in enumerate(batches)
+                ]
             lr = cfg.lr_at(step)
             t0 = time.perf_counter()
             loss = engine.step(batches, lr)
             dt = time.perf_counter() - t0
             if not np.isfinite(loss):
                 kept = f"the last good checkpoint {str(last_good)!r} is kept" if last_good else "no checkpoint was written yet"
-                raise EarthzooError(f"training loss became {loss} at step {step + 1}; stopped ({kept})", "lower --lr, check the data for bad values, then --resume from the last good checkpoint")
+                raise EarthzooError(
+                    f"training loss became {loss} at step {step + 1}; stopped ({kept})",
+                    "lower --lr, check the data for bad values, then --resume from the last good checkpoint",
+                )
             rec = {"step": step + 1, "loss": loss, "lr": lr, "samples_per_s": cfg.batch_size * cfg.accum_steps / dt, "step_time_s": dt}
             history.append(rec)
             if main:
@@ -167,15 +200,31 @@ def train(
                 if main:
                     log.flush()
                     arrays, rng_meta = engine.rng_state()
-                    last_good = ckpt_mod.save(out, ckpt_mod.Checkpoint(step + 1, engine.weights(), engine.optimizer_state(), arrays, meta, rng_meta, dataset.stats))
+                    last_good = ckpt_mod.save(
+                        out,
+                        ckpt_mod.Checkpoint(step + 1, engine.weights(), engine.optimizer_state(), arrays, meta, rng_meta, dataset.stats),
+                    )
                 dist.barrier()
 
-    summary: dict[str, Any] = {"model": model_name, "framework": framework, "preset": preset, "steps": cfg.steps, "resumed_from": start, "world_size": world, "out": str(out), "seconds": time.perf_counter() - t_start, "memory": engine.memory_applied}
+    summary: dict[str, Any] = {
+        "model": model_name,
+        "framework": framework,
+        "preset": preset,
+        "steps": cfg.steps,
+        "resumed_from": start,
+        "world_size": world,
+        "out": str(out),
+        "seconds": time.perf_counter() - t_start,
+        "memory": engine.memory_applied,
+    }
     if main:
         from ..weights import Weights, save_canonical
 
         final = engine.weights()
-        save_canonical(out / "weights.safetensors", Weights(final, model_name, meta["model_config"], f"earthzoo train {framework} {cfg.steps} steps", dataset.stats))
+        save_canonical(
+            out / "weights.safetensors",
+            Weights(final, model_name, meta["model_config"], f"earthzoo train {framework} {cfg.steps} steps", dataset.stats),
+        )
         records = read_log(log_path)
         summary["final_loss"] = records[-1]["loss"] if records else None
         summary["weights"] = str(out / "weights.safetensors")

@@ -325,36 +325,3 @@ def compiled(net: MaskedOcean):
 
         _COMPILED[key] = forward
     return _COMPILED[key]
-
-
-# --------------------------------------------------------------------------- losses
-
-
-def _mask_tensor(ocean_mask, like):
-    m = ms.Tensor(np.asarray(ocean_mask, dtype=bool)) if not isinstance(ocean_mask, ms.Tensor) else ocean_mask.astype(ms.bool_)
-    if tuple(m.shape) != tuple(like.shape[-2:]):
-        raise EarthzooError(
-            f"ocean mask has shape {tuple(m.shape)}, the fields {tuple(like.shape[-2:])}", "pass the (lat, lon) mask of the same grid"
-        )
-    return m
-
-
-def _masked_sq_mean(pred, target, m):
-    m = ops.broadcast_to(m, pred.shape)
-    zeros = ops.zeros_like(pred)
-    d = ops.select(m, pred - ops.select(m, target, zeros), zeros)
-    return (d * d).sum() / ops.maximum(m.astype(ms.float32).sum(), ms.Tensor(1.0, ms.float32))
-
-
-def ocean_mse(pred, target, ocean_mask):
-    """Mean squared error over ocean points only; land values (even NaN/inf) never enter."""
-    return _masked_sq_mean(pred, target, _mask_tensor(ocean_mask, pred))
-
-
-def pretrain_loss(pred, target, token_mask, ocean_mask, patch_size: int):
-    """MAE reconstruction loss: MSE over the hidden patches' ocean points only."""
-    B, C, H, W = pred.shape
-    p = patch_size
-    pix = ops.broadcast_to(token_mask.reshape(B, H // p, 1, W // p, 1), (B, H // p, p, W // p, p)).reshape(B, 1, H, W) > 0.5
-    m = ops.logical_and(_mask_tensor(ocean_mask, pred).reshape(1, 1, H, W), pix)
-    return _masked_sq_mean(pred, target, m)

@@ -7,9 +7,10 @@ pre-training] -> blocks -> norm -> decoder_embed -> [mask tokens, unshuffle] +
 fixed decoder_pos_embed -> decoder_blocks -> decoder_norm -> (B, dec, h, w) ->
 decoder_pred = ConvTranspose2d(dec, out, p, stride p).
 
-The masking indices come from NumPy (``common.mask_indices``) so PyTorch and
-MindSpore hide the same tokens. Loss helpers take the ocean mask: land values
-(even NaN) never reach the loss."""
+Masked pre-training runs through the common engine (``earthzoo train --stage
+masked``): the masking indices come from NumPy (earthzoo.training.masking), so
+PyTorch and MindSpore hide the same tokens, and the loss covers the hidden
+patches' ocean points only."""
 
 from __future__ import annotations
 
@@ -247,34 +248,3 @@ class FineTune(nn.Module):
 
 def build(config: AIGOMSConfig) -> nn.Module:
     return MaskedOcean(config) if config.task == "forecast" else FineTune(config)
-
-
-# --------------------------------------------------------------------------- losses
-
-
-def _mask_tensor(ocean_mask, like):
-    m = torch.as_tensor(ocean_mask, device=like.device)
-    if m.shape != like.shape[-2:]:
-        raise EarthzooError(
-            f"ocean mask has shape {tuple(m.shape)}, the fields {tuple(like.shape[-2:])}", "pass the (lat, lon) mask of the same grid"
-        )
-    return m.bool()
-
-
-def ocean_mse(pred, target, ocean_mask):
-    """Mean squared error over ocean points only; land values (even NaN/inf) never enter."""
-    m = _mask_tensor(ocean_mask, pred).expand_as(pred)
-    d = torch.where(m, pred - torch.where(m, target, torch.zeros_like(target)), torch.zeros_like(pred))
-    return (d * d).sum() / m.sum().clamp(min=1)
-
-
-def pretrain_loss(pred, target, token_mask, ocean_mask, patch_size: int):
-    """MAE reconstruction loss: MSE over the hidden patches' ocean points only.
-    ``token_mask`` (B, L) is 1 where a token was hidden."""
-    B, C, H, W = pred.shape
-    p = patch_size
-    pix = token_mask.reshape(B, H // p, 1, W // p, 1).expand(B, H // p, p, W // p, p).reshape(B, 1, H, W) > 0.5
-    m = _mask_tensor(ocean_mask, pred).reshape(1, 1, H, W) & pix
-    m = m.expand_as(pred)
-    d = torch.where(m, pred - torch.where(m, target, torch.zeros_like(target)), torch.zeros_like(pred))
-    return (d * d).sum() / m.sum().clamp(min=1)

@@ -71,12 +71,14 @@ def test_data_spec_matches_the_synthetic_ocean(ocean_file):
     np.testing.assert_array_equal(x1[0, config.out_chans : config.out_chans + 5], f[0, 0])
 
 
+@pytest.mark.parametrize("stage", ["forecast", "masked"])
 @pytest.mark.parametrize("framework", ["torch", "mindspore"])
-def test_land_garbage_gives_the_same_loss(ocean_file, tmp_path, framework):
-    """Garbage on land (prognostic channels) changes neither the loss nor the weights."""
+def test_land_garbage_gives_the_same_loss(ocean_file, tmp_path, framework, stage):
+    """Garbage on land (prognostic channels) changes neither the loss nor the
+    weights, in forecast training and in masked pre-training."""
     bad = _land_garbage(ocean_file, tmp_path / "garbage.nc")
     init = _init_weights(tmp_path / "init.safetensors")
-    cfg = TrainConfig(steps=2, batch_size=2, rollout_steps=2, lr=1e-3, checkpoint_every=0)
+    cfg = TrainConfig(steps=2, batch_size=2, rollout_steps=2 if stage == "forecast" else 1, lr=1e-3, checkpoint_every=0, stage=stage)
     losses, finals = {}, {}
     from earthzoo.weights import load_canonical
 
@@ -97,6 +99,38 @@ def test_torch_and_mindspore_masked_rollout_losses_agree(ocean_file, tmp_path):
         train("ai_goms", framework=fw, preset="tiny", data=str(ocean_file), out=tmp_path / fw, cfg=cfg, weights=init, show_progress=False)
         curves[fw] = np.array([r["loss"] for r in read_log(tmp_path / fw / "train_log.jsonl")])
     np.testing.assert_allclose(curves["mindspore"], curves["torch"], rtol=1e-4)
+
+
+def test_masked_pretraining_through_the_engine_in_both_frameworks(ocean_file, tmp_path):
+    """Stage 1 of AI-GOMS: the first loss of an untrained residual model (its head
+    is zero, so it reconstructs 0) is the mean square of the input ocean state over
+    the hidden patches' ocean points, worked out here from the masking noise; torch
+    and MindSpore agree step by step; and a forecast run starts from its weights."""
+    from earthzoo.api import model_card
+    from earthzoo.training.data import BatchPlan, training_data
+    from earthzoo.training.masking import mask_indices
+
+    card = model_card("ai_goms")
+    config = card.make_config("tiny")
+    init = _init_weights(tmp_path / "init.safetensors")
+    cfg = TrainConfig(steps=3, batch_size=2, lr=1e-3, checkpoint_every=0, stage="masked", seed=4)
+    curves = {}
+    for fw in ("torch", "mindspore"):
+        train("ai_goms", framework=fw, preset="tiny", data=str(ocean_file), out=tmp_path / fw, cfg=cfg, weights=init, show_progress=False)
+        curves[fw] = np.array([r["loss"] for r in read_log(tmp_path / fw / "train_log.jsonl")])
+    np.testing.assert_allclose(curves["mindspore"], curves["torch"], rtol=1e-5)
+
+    data = training_data(str(ocean_file), card, config, rollout=1)
+    x, _, _ = data.get(BatchPlan(len(data), 2, 1, cfg.seed).indices(0, 0))
+    noise = np.random.default_rng([cfg.seed, 0, 0, 0x4D41]).random((2, 128))
+    _, _, hidden = mask_indices(noise, config.mask_ratio)
+    pix = hidden.reshape(2, 8, 16).repeat(4, axis=1).repeat(4, axis=2) > 0  # 8x16 tokens of 4x4 points
+    points = pix & (data.layout.mask > 0)[None]
+    state = x[:, : config.out_chans].transpose(1, 0, 2, 3)[:, points]  # (channels, hidden ocean points)
+    np.testing.assert_allclose(curves["torch"][0], np.mean(state.astype(np.float64) ** 2), rtol=1e-5)
+
+    s = train("ai_goms", framework="torch", preset="tiny", data=str(ocean_file), out=tmp_path / "forecast", cfg=TrainConfig(steps=1, batch_size=2, checkpoint_every=0), weights=str(tmp_path / "torch" / "weights.safetensors"), show_progress=False)
+    assert np.isfinite(s["final_loss"])
 
 
 def test_cli_train_then_forecast_reads_forcings_each_step(ocean_file, tmp_path):

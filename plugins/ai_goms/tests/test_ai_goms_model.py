@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 from earthzoo.errors import EarthzooError
+from earthzoo.training.masking import mask_indices
 from earthzoo_ai_goms import torch_model as tm
-from earthzoo_ai_goms.common import mask_indices, sincos_pos_embed_2d
+from earthzoo_ai_goms.common import sincos_pos_embed_2d
 from earthzoo_ai_goms.config import AIGOMSConfig
 
 
@@ -52,17 +53,6 @@ def test_sincos_embedding_is_fixed_and_distinct():
     assert np.allclose(e, sincos_pos_embed_2d(32, (8, 16)))
     # every token gets its own embedding
     assert len({tuple(np.round(r, 5)) for r in e[0]}) == 128
-
-
-def test_masking_keeps_the_smallest_noise_and_restores_order():
-    noise = np.random.default_rng(3).random((2, 10))
-    keep, restore, mask = mask_indices(noise, 0.6)
-    assert keep.shape == (2, 4) and mask.sum() == 2 * 6
-    for b in range(2):
-        assert set(keep[b]) == set(np.argsort(noise[b])[:4])
-        assert np.all(mask[b, keep[b]] == 0)
-        shuffled = np.argsort(noise[b], kind="stable")
-        assert np.array_equal(shuffled[restore[b]], np.arange(10))
 
 
 def test_masked_tokens_do_not_influence_the_encoder():
