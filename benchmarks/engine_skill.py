@@ -43,6 +43,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="engine_skill.json")
     ap.add_argument("--train-inits", action="store_true", help="also score initial times of the training split (in-sample: fit vs generalisation)")
     ap.add_argument("--note", default="", help="free text stored in the JSON (what this run varies)")
+    ap.add_argument("--weights", default=None, help="start from these canonical weights (e.g. a finished run, to fine-tune it with --rollout K)")
+    ap.add_argument("--pretrain-minutes", type=float, default=0.0, help="first masked pre-training (--stage masked) for this long, then forecast training from its weights")
     args = ap.parse_args(argv)
 
     import torch
@@ -58,15 +60,27 @@ def main(argv=None) -> int:
     from earthzoo.training.trainer import read_log
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="engine_skill."))
-    probe = TrainConfig(steps=4, batch_size=args.batch, lr=args.lr, rollout_steps=args.rollout, checkpoint_every=0)
-    train(args.model, framework=args.framework, preset=args.preset, data=args.data, out=work / "probe", cfg=probe, show_progress=False)
-    per_step = float(np.median([r["step_time_s"] for r in read_log(work / "probe" / "train_log.jsonl")[1:]]))
-    steps = min(args.max_steps, max(10, int(args.minutes * 60 / per_step)))
-    cfg = TrainConfig(steps=steps, batch_size=args.batch, lr=args.lr, warmup_steps=min(50, steps // 10), rollout_steps=args.rollout, checkpoint_every=0)
-    t0 = time.perf_counter()
-    summary = train(args.model, framework=args.framework, preset=args.preset, data=args.data, out=work / "run", cfg=cfg, show_progress=False)
-    train_s = time.perf_counter() - t0
-    log = read_log(work / "run" / "train_log.jsonl")
+
+    def run(name: str, minutes: float, stage: str, rollout: int, weights: str | None):
+        """Train for about ``minutes`` (step count from a 4-step probe); returns (summary, log, seconds)."""
+        common = dict(framework=args.framework, preset=args.preset, data=args.data, weights=weights, show_progress=False)
+        probe = TrainConfig(steps=4, batch_size=args.batch, lr=args.lr, rollout_steps=rollout, checkpoint_every=0, stage=stage)
+        train(args.model, out=work / f"{name}_probe", cfg=probe, **common)
+        per_step = float(np.median([r["step_time_s"] for r in read_log(work / f"{name}_probe" / "train_log.jsonl")[1:]]))
+        steps = min(args.max_steps, max(10, int(minutes * 60 / per_step)))
+        cfg = TrainConfig(steps=steps, batch_size=args.batch, lr=args.lr, warmup_steps=min(50, steps // 10), rollout_steps=rollout, checkpoint_every=0, stage=stage)
+        t0 = time.perf_counter()
+        summary = train(args.model, out=work / name, cfg=cfg, **common)
+        return summary, read_log(work / name / "train_log.jsonl"), time.perf_counter() - t0
+
+    start = args.weights
+    pretrain = None
+    if args.pretrain_minutes > 0:
+        s, plog, secs = run("pretrain", args.pretrain_minutes, "masked", 1, start)
+        start = s["weights"]
+        pretrain = {"steps": len(plog), "seconds": round(secs, 1), "loss_first_last": [plog[0]["loss"], plog[-1]["loss"]]}
+    summary, log, train_s = run("run", args.minutes, "forecast", args.rollout, start)
+    steps = len(log)
 
     ds = open_source(args.data)
     splits = time_splits(ds["time"].values)
@@ -90,6 +104,9 @@ def main(argv=None) -> int:
         "train_seconds": round(train_s, 1),
         "batch": args.batch,
         "loss_first_last": [log[0]["loss"], log[-1]["loss"]],
+        "rollout": args.rollout,
+        "started_from": args.weights,
+        "masked_pretraining": pretrain,
         "n_init": result["n_init"],
         "masked": result["masked"],
         "lead_time_hours": result["lead_time_hours"],

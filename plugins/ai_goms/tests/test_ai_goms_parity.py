@@ -58,7 +58,7 @@ def _pair(preset):
     return c, t, m
 
 
-def test_masked_pretraining_and_loss_parity():
+def test_masked_forward_parity():
     import mindspore as ms
 
     c, t, m = _pair("tiny")
