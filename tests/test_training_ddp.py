@@ -12,11 +12,11 @@ from training_helpers import earthzoo, wave_dataset
 ARGS = ["--preset", "tiny", "--steps", "3", "--batch-size", "4", "--lr", "2e-3", "--checkpoint-every", "0", "--seed", "3"]
 
 
-def _compare(tmp_path, framework, *extra):
-    data = str(wave_dataset(tmp_path / "waves.nc", times=16))
-    one = earthzoo("train", "fourcastnet", "--framework", framework, "--data", data, "--out", str(tmp_path / "one"), *ARGS, *extra)
+def _compare(tmp_path, framework, *extra, model="fourcastnet", data=None):
+    data = data or str(wave_dataset(tmp_path / "waves.nc", times=16))
+    one = earthzoo("train", model, "--framework", framework, "--data", data, "--out", str(tmp_path / "one"), *ARGS, *extra)
     assert one.returncode == 0, one.stderr
-    two = earthzoo("train", "fourcastnet", "--framework", framework, "--data", data, "--out", str(tmp_path / "two"), "--nproc", "2", *ARGS, *extra)
+    two = earthzoo("train", model, "--framework", framework, "--data", data, "--out", str(tmp_path / "two"), "--nproc", "2", *ARGS, *extra)
     assert two.returncode == 0, two.stderr[-3000:]
     import json
 
@@ -32,6 +32,16 @@ def _compare(tmp_path, framework, *extra):
 @pytest.mark.slow
 def test_torchrun_two_processes_equal_one(tmp_path):
     _compare(tmp_path, "torch")
+
+
+@pytest.mark.slow
+def test_torchrun_masked_pretraining_two_processes_equal_one(tmp_path):
+    """AI-GOMS's masked stage: each process hides its share of the global masks and
+    the loss weights are normalised over the whole micro-batch."""
+    from earthzoo.data import open_source, write_dataset
+
+    ocean = write_dataset(open_source("synthetic-ocean", size="tiny", days=12, spinup_days=20).load(), tmp_path / "ocean.nc")
+    _compare(tmp_path, "torch", "--stage", "masked", model="ai_goms", data=str(ocean))
 
 
 @pytest.mark.slow

@@ -60,10 +60,14 @@ def test_masks_follow_seed_step_and_micro_batch_and_split_over_processes():
     np.testing.assert_array_equal(draw(0, 3, 0), draw(0, 3, 0))
     assert not np.array_equal(draw(0, 3, 0), draw(0, 4, 0)) and not np.array_equal(draw(0, 3, 0), draw(0, 3, 1))
     assert not np.array_equal(draw(0, 3, 0), draw(1, 3, 0))
-    # two processes holding halves of the micro-batch hide what one process would
+    # two processes holding halves of the micro-batch hide what one process would, and
+    # the mean of their losses is one process's loss (weights normalised over the whole)
+    ocean = _ocean()
     half = x[:2]
-    parts = [masked_batch(half, half, CONFIG, None, 0, 3, 0, rows=(r, 2))[2] for r in range(2)]
-    np.testing.assert_array_equal(np.concatenate(parts), draw(0, 3, 0))
+    parts = [masked_batch(half, half, CONFIG, ocean, 0, 3, 0, rows=(r, 2)) for r in range(2)]
+    one = masked_batch(x, x, CONFIG, ocean, 0, 3, 0)
+    np.testing.assert_array_equal(np.concatenate([p[2] for p in parts]), one[2])
+    np.testing.assert_allclose(np.concatenate([p[4] for p in parts]) / 2, one[4], rtol=1e-6)
 
 
 def test_reconstruction_target_is_the_last_prognostic_frame():

@@ -49,9 +49,8 @@ class TorchEngine:
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            self.net = DistributedDataParallel(
-                self.model, broadcast_buffers=False, find_unused_parameters=True
-            )  # FourCastNet keeps an unused norm, as the original
+            # find_unused_parameters: FourCastNet keeps an unused norm, as the original
+            self.net = DistributedDataParallel(self.net, broadcast_buffers=False, find_unused_parameters=True)
         self.opt = torch.optim.AdamW(
             self.params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay, foreach=False
         )

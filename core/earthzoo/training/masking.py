@@ -58,23 +58,27 @@ def masked_batch(
     rows: tuple[int, int] = (0, 1),
 ) -> tuple[np.ndarray, ...]:
     """(x, target, ids_keep, ids_restore, weight) for one micro-batch: the tokens
-    hidden in each sample (noise from ``seed``, ``step``, ``micro``; this process
-    holds share ``rows[0]`` of ``rows[1]`` of the global micro-batch, so K processes
-    hide what one process would) and ``weight``
+    hidden in each sample (noise from ``seed``, ``step``, ``micro``) and ``weight``
     (B, 1, H, W) float32, nonzero on the hidden patches' ocean points only and
     scaled so that the loss is ``sum(weight * (prediction - target)**2)``: the mean
-    squared error over those points and the target's channels."""
+    squared error over those points and the target's channels.
+
+    This process holds share ``rows[0]`` of ``rows[1]`` of the global micro-batch:
+    the masks are drawn and the weights normalised for the whole of it (times the
+    process count, as data parallelism averages the processes' losses), so K
+    processes hide, and average, what one process would."""
     B, _, H, W = x.shape
     p = int(model_config.patch_size)
     h, w = H // p, W // p
     rank, world = rows
-    noise = np.random.default_rng([seed, step, micro, 0x4D41]).random((B * world, h * w))[rank * B : (rank + 1) * B]
+    noise = np.random.default_rng([seed, step, micro, 0x4D41]).random((B * world, h * w))
     keep, restore, hidden = mask_indices(noise, float(model_config.mask_ratio))
-    weight = np.kron(hidden.reshape(B, 1, h, w), np.ones((p, p), np.float32))
+    weight = np.kron(hidden.reshape(B * world, 1, h, w), np.ones((p, p), np.float32))
     if ocean is not None:
         weight = weight * np.asarray(ocean, np.float32)[None, None]
-    weight = weight / max(float(weight.sum()) * target.shape[1], 1.0)
-    return x, target, keep, restore, np.ascontiguousarray(weight, np.float32)
+    weight = weight * (world / max(float(weight.sum()) * target.shape[1], 1.0))
+    mine = slice(rank * B, (rank + 1) * B)
+    return x, target, keep[mine], restore[mine], np.ascontiguousarray(weight[mine], np.float32)
 
 
 def reconstruction_target(x: np.ndarray, layout: Any) -> np.ndarray:
