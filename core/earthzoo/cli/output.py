@@ -53,7 +53,7 @@ def progress(description: str, total: int | None) -> Iterator[Any]:
             yield advance
     else:
         done = 0
-        every = max(1, (total or 10) // 10)
+        every = max(1, total // 10) if total else 50  # about ten lines, or one per 50 when the total is unknown
 
         def advance(n: int = 1, **info: Any) -> None:
             nonlocal done
