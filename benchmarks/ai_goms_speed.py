@@ -16,26 +16,16 @@ import json
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
-import time
 
 os.environ.setdefault("GLOG_v", "3")
+
+from _timing import median_ms  # noqa: E402
 
 
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
-
-
-def _median_ms(fn, reps: int) -> float:
-    fn()  # warm-up (and graph compilation)
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def _inputs(config, seed: int):
@@ -73,9 +63,9 @@ def run_torch(preset: str, reps: int, seed: int) -> dict:
             model(xt)
 
     model.eval()
-    day = _median_ms(forecast_day, reps)
+    day = median_ms(forecast_day, reps, warmup=True)
     engine = _engine("torch", model, config)
-    step = _median_ms(lambda: engine.step([batch], 1e-4), reps)
+    step = median_ms(lambda: engine.step([batch], 1e-4), reps, warmup=True)
     return {
         "framework": "torch",
         "mode": "eager",
@@ -102,10 +92,10 @@ def run_mindspore(preset: str, reps: int, seed: int) -> dict:
     jitted = mm.compiled(net)
 
     out = {"framework": "mindspore", "version": ms.__version__}
-    out["forecast_day_ms_pynative"] = _median_ms(lambda: net(xm).asnumpy(), reps)
-    out["forecast_day_ms_graph"] = _median_ms(lambda: jitted(xm).asnumpy(), reps)
+    out["forecast_day_ms_pynative"] = median_ms(lambda: net(xm).asnumpy(), reps, warmup=True)
+    out["forecast_day_ms_graph"] = median_ms(lambda: jitted(xm).asnumpy(), reps, warmup=True)
     engine = _engine("mindspore", net, config)
-    out["pretrain_step_ms_graph"] = _median_ms(lambda: engine.step([batch], 1e-4), reps)
+    out["pretrain_step_ms_graph"] = median_ms(lambda: engine.step([batch], 1e-4), reps, warmup=True)
     out.update(rss_after_build_mib=rss_built, peak_rss_mib=_rss_mib())
     return out
 

@@ -18,14 +18,7 @@ import time
 
 os.environ.setdefault("GLOG_v", "3")
 
-
-def _times_ms(fn, reps: int) -> list[float]:
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return times
+from _timing import times_ms  # noqa: E402
 
 
 def set_threads(n: int) -> None:
@@ -218,10 +211,10 @@ def main(argv=None) -> int:
 
     rows = {k: [] for k in ("torch_fwd", "ms_fwd", "torch_fwdbwd", "ms_fwdbwd")}
     for _ in range(args.rounds):
-        rows["torch_fwd"] += _times_ms(t_fwd, args.reps)
-        rows["ms_fwd"] += _times_ms(m_fwd, args.reps)
-        rows["torch_fwdbwd"] += _times_ms(t_step, args.reps)
-        rows["ms_fwdbwd"] += _times_ms(m_step, args.reps)
+        rows["torch_fwd"] += times_ms(t_fwd, args.reps)
+        rows["ms_fwd"] += times_ms(m_fwd, args.reps)
+        rows["torch_fwdbwd"] += times_ms(t_step, args.reps)
+        rows["ms_fwdbwd"] += times_ms(m_step, args.reps)
     # other processes share this CPU: the minimum is the least disturbed time of each
     # side, the median shows the typical one; the ratio is taken both ways
     med = {k: statistics.median(v) for k, v in rows.items()}
@@ -233,7 +226,7 @@ def main(argv=None) -> int:
     _, _, t_step_ck = torch_runner(config, x, 0, checkpointing=True)
     _, _, m_step_ck = mindspore_runner(config, x, tfw.state_to_numpy(t_model), recompute=True)
     t_step_ck(), m_step_ck()
-    ck_ms = {"torch_eager": min(_times_ms(t_step_ck, args.reps * 2)), "mindspore_graph": min(_times_ms(m_step_ck, args.reps * 2))}
+    ck_ms = {"torch_eager": min(times_ms(t_step_ck, args.reps * 2)), "mindspore_graph": min(times_ms(m_step_ck, args.reps * 2))}
     result = {
         "benchmark": "fourcastnet_speed",
         "preset": args.preset,

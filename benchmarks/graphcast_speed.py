@@ -19,14 +19,7 @@ import time
 
 os.environ.setdefault("GLOG_v", "3")
 
-
-def _median_ms(fn, reps: int) -> float:
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+from _timing import median_ms  # noqa: E402
 
 
 def torch_runner(config, x, seed: int, checkpointing: bool = False, device: str = "cpu"):
@@ -152,10 +145,10 @@ def main(argv=None) -> int:
         t_fwd(), t_step()  # warm-up
         rows = {k: [] for k in ("torch_fwd", "ms_fwd", "torch_fwdbwd", "ms_fwdbwd")}
         for _ in range(args.rounds):
-            rows["torch_fwd"].append(_median_ms(t_fwd, args.reps))
-            rows["ms_fwd"].append(_median_ms(m_fwd, args.reps))
-            rows["torch_fwdbwd"].append(_median_ms(t_step, args.reps))
-            rows["ms_fwdbwd"].append(_median_ms(m_step, args.reps))
+            rows["torch_fwd"].append(median_ms(t_fwd, args.reps))
+            rows["ms_fwd"].append(median_ms(m_fwd, args.reps))
+            rows["torch_fwdbwd"].append(median_ms(t_step, args.reps))
+            rows["ms_fwdbwd"].append(median_ms(m_step, args.reps))
         med = {k: statistics.median(v) for k, v in rows.items()}
         result["ms_per_step"] = {
             "torch_eager": {"forward": med["torch_fwd"], "forward_backward": med["torch_fwdbwd"]},

@@ -1,0 +1,25 @@
+"""Wall-clock timing shared by the per-model speed scripts (they run as
+``python benchmarks/NAME.py``, so this folder is on the import path)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def times_ms(fn, reps: int) -> list[float]:
+    """Milliseconds of ``reps`` calls of ``fn``."""
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def median_ms(fn, reps: int, warmup: bool = False) -> float:
+    """The median of :func:`times_ms`, after one untimed call when ``warmup``
+    (graph compilation, allocator warm-up)."""
+    if warmup:
+        fn()
+    return statistics.median(times_ms(fn, reps))
