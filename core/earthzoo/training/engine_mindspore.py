@@ -143,16 +143,7 @@ class AdamW(nn.Cell):
 class MindSporeEngine:
     framework = "mindspore"
 
-    def __init__(
-        self,
-        model: nn.Cell,
-        cfg: TrainConfig,
-        ctx: DeviceContext,
-        next_input: Callable,
-        plan: PrecisionPlan,
-        model_config: Any = None,
-        layout: Any = None,
-    ):
+    def __init__(self, model: nn.Cell, cfg: TrainConfig, ctx: DeviceContext, next_input: Callable, plan: PrecisionPlan, model_config: Any = None, layout: Any = None):
         self.cfg, self.ctx, self.plan = cfg, ctx, plan
         self.model = model
         model.set_train(True)

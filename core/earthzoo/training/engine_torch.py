@@ -20,16 +20,7 @@ from .config import TrainConfig
 class TorchEngine:
     framework = "torch"
 
-    def __init__(
-        self,
-        model: torch.nn.Module,
-        cfg: TrainConfig,
-        ctx: DeviceContext,
-        next_input: Callable,
-        plan: PrecisionPlan,
-        model_config: Any = None,
-        layout: Any = None,
-    ):
+    def __init__(self, model: torch.nn.Module, cfg: TrainConfig, ctx: DeviceContext, next_input: Callable, plan: PrecisionPlan, model_config: Any = None, layout: Any = None):
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         self.cfg, self.ctx, self.plan = cfg, ctx, plan
