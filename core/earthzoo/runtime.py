@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .errors import EarthzooError
+
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 
@@ -56,3 +58,7 @@ class MemoryPlan:
     memory_fraction: float | None = None
     offload_optimizer: bool = False
     extras: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.memory_fraction is not None and not 0 < self.memory_fraction <= 1:
+            raise EarthzooError(f"memory fraction {self.memory_fraction} is outside (0, 1]", "give a fraction such as 0.9")

@@ -78,8 +78,6 @@ def memory_schedule(framework: str, model: Any, plan: MemoryPlan) -> list[str]:
     if plan.activation_checkpointing:
         applied += framework_module(framework).enable_activation_checkpointing(model)
     if plan.memory_fraction is not None:
-        if not 0 < plan.memory_fraction <= 1:
-            raise EarthzooError(f"memory fraction {plan.memory_fraction} is outside (0, 1]", "give a fraction such as 0.9")
         applied.append(_apply_fraction(framework, plan.memory_fraction))
     stages = plan.extras.get("pipeline_stages")
     if stages:

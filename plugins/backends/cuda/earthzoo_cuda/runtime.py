@@ -71,11 +71,6 @@ def precision_plan(framework: str, policy: str, capability: tuple[int, int] | No
     return PrecisionPlan("fp16", grad_scaler=True, amp_level="O2", amp_dtype="float16", note=f"MindSpore GPU amp O2 fp16 with dynamic loss scaling ({sm})")
 
 
-def _check_fraction(fraction: float) -> None:
-    if not 0 < fraction <= 1:
-        raise EarthzooError(f"memory fraction {fraction} is outside (0, 1]", "give a fraction such as 0.9")
-
-
 def memory_schedule(framework: str, model: Any, plan: MemoryPlan, device_index: int | None = None) -> list[str]:
     """Apply ``plan``: checkpointing through core's framework module; the memory cap
     on the device when this process has one, otherwise said to be deferred."""
@@ -85,7 +80,6 @@ def memory_schedule(framework: str, model: Any, plan: MemoryPlan, device_index: 
     if plan.activation_checkpointing:
         applied += framework_module(framework).enable_activation_checkpointing(model)
     if plan.memory_fraction is not None:
-        _check_fraction(plan.memory_fraction)
         applied.append(_apply_fraction(framework, plan.memory_fraction, device_index))
     if plan.offload_optimizer:
         applied.append("offload_optimizer not applied: earthzoo-cuda keeps optimizer state on the GPU (no ZeRO/FSDP offload here)")
