@@ -1,10 +1,12 @@
-"""What the installed frameworks were built for, read without importing them:
-backend probes run on every `earthzoo backends` and must cost milliseconds."""
+"""What the installed frameworks were built for, and which device nodes the driver
+made, read without importing anything: backend probes run on every `earthzoo
+backends` and must cost milliseconds."""
 
 from __future__ import annotations
 
 import ast
 import importlib.util
+import os
 import re
 import sys
 from pathlib import Path
@@ -20,6 +22,16 @@ def package_dir(name: str) -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(list(spec.submodule_search_locations)[0])
+
+
+def device_indices(stem: str, dev_root: str = "/dev") -> list[int]:
+    """Indices N of the device nodes ``dev_root/<stem>N``, sorted; [] when the folder
+    cannot be read. Only digits may follow the stem (``nvidiactl`` is not a GPU)."""
+    try:
+        names = os.listdir(dev_root)
+    except OSError:
+        return []
+    return sorted(int(m.group(1)) for n in names if (m := re.fullmatch(rf"{re.escape(stem)}(\d+)", n)))
 
 
 def has_module(name: str) -> bool:

@@ -4,12 +4,10 @@ without importing a framework. Never raises."""
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 from typing import Any
 
-from earthzoo.backends.installed import has_module, mindspore_has_plugin
+from earthzoo.backends.installed import device_indices, has_module, mindspore_has_plugin
 from earthzoo.cards import BackendStatus
 
 DEV_ROOT = "/dev"
@@ -17,11 +15,7 @@ DEV_ROOT = "/dev"
 
 def device_files(dev_root: str = DEV_ROOT) -> list[int]:
     """Indices N of /dev/davinciN (one per NPU chip; davinci_manager is not a chip)."""
-    try:
-        names = os.listdir(dev_root)
-    except OSError:
-        return []
-    return sorted(int(m.group(1)) for n in names if (m := re.fullmatch(r"davinci(\d+)", n)))
+    return device_indices("davinci", dev_root)
 
 
 def probe_with(dev_root: str = DEV_ROOT, torch_npu: bool = False, ms_ascend: bool = False, npu_smi: str | None = None) -> BackendStatus:

@@ -4,12 +4,10 @@ backends`` probes every backend and must stay fast. Never raises."""
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 from typing import Any, Callable
 
-from earthzoo.backends.installed import mindspore_has_plugin, torch_build
+from earthzoo.backends.installed import device_indices, mindspore_has_plugin, torch_build
 from earthzoo.cards import BackendStatus
 
 DEV_ROOT = "/dev"
@@ -17,11 +15,7 @@ DEV_ROOT = "/dev"
 
 def device_files(dev_root: str = DEV_ROOT) -> list[int]:
     """Indices N of /dev/nvidiaN (the driver's per-GPU nodes; nvidiactl and nvidia-uvm are not GPUs)."""
-    try:
-        names = os.listdir(dev_root)
-    except OSError:
-        return []
-    return sorted(int(m.group(1)) for n in names if (m := re.fullmatch(r"nvidia(\d+)", n)))
+    return device_indices("nvidia", dev_root)
 
 
 def nvml_names(nvml: Any = None) -> list[str] | None:
