@@ -1,7 +1,10 @@
-"""Weight conversion: any known format in, validated against the model, any format out."""
+"""Weight conversion: any known format in, validated against the model, any format
+out; and the shape reading that original-checkpoint readers share."""
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +12,30 @@ import numpy as np
 
 from .errors import EarthzooError
 from .registry import get_registry
-from .weights import check_fits, config_to_dict, read_weights, verify, write_weights
+from .weights import Tensors, check_fits, config_to_dict, read_weights, verify, write_weights
+
+
+def count_blocks(tensors: Tensors, prefix: str) -> int:
+    """How many ``<prefix>N.`` blocks a state_dict holds (``prefix`` e.g. 'blocks')."""
+    return len({m.group(1) for k in tensors if (m := re.match(rf"^{re.escape(prefix)}\.(\d+)\.", k))})
+
+
+def afno_encoder_fields(tensors: Tensors, prefix: str, embed: int, patch: int, tokens: int) -> dict[str, Any]:
+    """Config fields that the tensor shapes of a FourCastNet-style (AFNO) encoder fix,
+    for the FourCastNet and AI-GOMS readers: ``num_blocks`` and ``mlp_ratio`` from the
+    first block, and ``img_size`` when the token grid is the usual 1:2 lat-lon (else
+    the preset decides)."""
+    out: dict[str, Any] = {}
+    w1 = tensors.get(f"{prefix}blocks.0.filter.w1")
+    if w1 is not None:
+        out["num_blocks"] = int(w1.shape[1])
+    fc1 = tensors.get(f"{prefix}blocks.0.mlp.fc1.weight")
+    if fc1 is not None:
+        out["mlp_ratio"] = float(fc1.shape[0]) / float(embed)
+    h = math.isqrt(tokens // 2)
+    if 2 * h * h == tokens:
+        out["img_size"] = [h * int(patch), 2 * h * int(patch)]
+    return out
 
 
 def model_shapes(name: str, config: Any) -> dict[str, tuple[int, ...]]:

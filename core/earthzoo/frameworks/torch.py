@@ -50,13 +50,24 @@ def load_numpy_state(model: torch.nn.Module, tensors: Tensors, what: str = "the 
     model.load_state_dict(state, strict=True)
 
 
+def _torch_load(path: str | Path, fix: str) -> Any:
+    """``torch.load`` that never unpickles code; a foreign file is a one-line error."""
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        raise EarthzooError(f"weights file {str(path)!r} does not exist", "check the path") from exc
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for foreign files
+        raise EarthzooError(f"{str(path)!r} is not a loadable torch checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})", fix) from exc
+
+
+def _all_tensors(obj: Any) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+
+
 def load_state_file(path: str | Path, formats: str = "") -> Tensors:
     """Read a plain torch state_dict file (``torch.save`` of name -> tensor), never unpickling code."""
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise EarthzooError(f"{str(path)!r} is not a loadable torch checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})", "check the file, or name its original format with --from") from exc
-    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+    obj = _torch_load(path, "check the file, or name its original format with --from")
+    if not _all_tensors(obj):
         keys = ", ".join(list(obj)[:4]) if isinstance(obj, dict) else type(obj).__name__
         raise EarthzooError(f"{str(path)!r} is not a plain state_dict (it holds: {keys})", f"name its original format with --from ({formats})" if formats else "name its original format with --from")
     return {k: to_numpy(v).copy() for k, v in obj.items()}
@@ -65,6 +76,31 @@ def load_state_file(path: str | Path, formats: str = "") -> Tensors:
 def save_state_file(path: str | Path, tensors: Tensors) -> None:
     with atomic_path(path) as tmp:
         torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}, str(tmp))
+
+
+DDP_PREFIX = "module."
+
+
+def load_training_checkpoint(path: str | Path, model: str, source: str) -> tuple[Tensors, dict[str, Any]]:
+    """The FourCastNet training-checkpoint layout, which AI-GOMS shares: ``{'iters',
+    'epoch', 'model_state': {'module.<name>': tensor}, 'optimizer_state_dict', ...}``,
+    or a bare, possibly 'module.'-prefixed state_dict. Returns the tensors under their
+    names without the DDP prefix, and the file's other top-level entries."""
+    obj = _torch_load(path, "check the file, or name its format with --from")
+    state = obj.get("model_state", obj) if isinstance(obj, dict) else None
+    if not _all_tensors(state):
+        raise EarthzooError(f"{str(path)!r} holds no {model} 'model_state' of tensors", f"pass {source}, or another --from")
+    tensors = {(k[len(DDP_PREFIX) :] if k.startswith(DDP_PREFIX) else k): to_numpy(v).copy() for k, v in state.items()}
+    rest = {k: v for k, v in obj.items() if k != "model_state"} if state is not obj else {}
+    return tensors, rest
+
+
+def save_training_checkpoint(path: str | Path, tensors: Tensors, **entries: Any) -> None:
+    """Write that layout atomically (DDP 'module.' keys, empty optimizer state, plus
+    ``entries``), loadable by the original code's ``load_state_dict``."""
+    state = {DDP_PREFIX + k: torch.from_numpy(np.array(v, copy=True)) for k, v in tensors.items()}
+    with atomic_path(path) as tmp:
+        torch.save({"iters": 0, "epoch": 0, "model_state": state, "optimizer_state_dict": {}, **entries}, str(tmp))
 
 
 def synchronize(device: str) -> None:

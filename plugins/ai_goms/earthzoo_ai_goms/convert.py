@@ -10,25 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 
 import numpy as np
+from earthzoo.convert import afno_encoder_fields, count_blocks
 from earthzoo.errors import EarthzooError
-from earthzoo.files import atomic_path
+from earthzoo.frameworks import framework_module
 
 from .config import PAPER_DEPTHS, AIGOMSConfig
-
-DDP_PREFIX = "module."
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError as exc:
-        from earthzoo.errors import missing_dependency
-
-        raise missing_dependency("torch", "torch==2.13.0", "to read AI-GOMS checkpoints") from exc
-    return torch
 
 
 def infer_config(tensors: dict[str, np.ndarray]) -> dict:
@@ -45,15 +33,12 @@ def infer_config(tensors: dict[str, np.ndarray]) -> dict:
     dec, out_chans = tensors[need[1]].shape[:2]
     tokens = tensors[need[3]].shape[1]
 
-    def count(name):
-        return len({m.group(1) for k in tensors if (m := re.match(rf"^{re.escape(prefix)}{name}\.(\d+)\.", k))})
-
     out = {
         "patch_size": int(p),
         "embed_dim": int(embed),
         "decoder_embed_dim": int(dec),
-        "depth": count("blocks"),
-        "decoder_depth": count("decoder_blocks"),
+        "depth": count_blocks(tensors, f"{prefix}blocks"),
+        "decoder_depth": count_blocks(tensors, f"{prefix}decoder_blocks"),
         "residual": f"{prefix}residual_log_scale" in tensors,  # the original's checkpoints have none
     }
     n_depth, rest = divmod(int(out_chans) - 1, 4)
@@ -64,15 +49,7 @@ def infer_config(tensors: dict[str, np.ndarray]) -> dict:
         )
     if n_depth == len(PAPER_DEPTHS):
         out["depths"] = list(PAPER_DEPTHS)
-    w1 = tensors.get(f"{prefix}blocks.0.filter.w1")
-    if w1 is not None:
-        out["num_blocks"] = int(w1.shape[1])
-    fc1 = tensors.get(f"{prefix}blocks.0.mlp.fc1.weight")
-    if fc1 is not None:
-        out["mlp_ratio"] = float(fc1.shape[0]) / float(embed)
-    h = math.isqrt(tokens // 2)
-    if 2 * h * h == tokens:  # the usual 1:2 lat-lon token grid; otherwise the preset decides
-        out["img_size"] = [h * int(p), 2 * h * int(p)]
+    out.update(afno_encoder_fields(tensors, prefix, int(embed), int(p), int(tokens)))
     head = tensors.get("head.fc2.weight")
     if prefix and head is not None:
         out["head_hidden"] = int(head.shape[1])
@@ -90,24 +67,9 @@ def _plain(value):
 
 def read_original(path: str) -> tuple[dict[str, np.ndarray], dict]:
     """An AI-GOMS training checkpoint (or a bare, possibly 'module.'-prefixed state_dict)."""
-    torch = _torch()
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise EarthzooError(f"weights file {str(path)!r} does not exist", "check the path") from exc
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for foreign files
-        raise EarthzooError(
-            f"{str(path)!r} is not a loadable torch checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
-            "check the file, or name its format with --from",
-        ) from exc
-    state = obj.get("model_state", obj) if isinstance(obj, dict) else None
-    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise EarthzooError(
-            f"{str(path)!r} holds no AI-GOMS 'model_state' of tensors", "pass an AI-GOMS training checkpoint, or another --from"
-        )
-    tensors = {(k[len(DDP_PREFIX) :] if k.startswith(DDP_PREFIX) else k): v.detach().cpu().numpy().copy() for k, v in state.items()}
+    tensors, rest = framework_module("torch").load_training_checkpoint(path, "AI-GOMS", "an AI-GOMS training checkpoint")
     config = infer_config(tensors)
-    stored = obj.get("config") if isinstance(obj, dict) else None
+    stored = rest.get("config")
     if isinstance(stored, dict):
         names = {f.name for f in dataclasses.fields(AIGOMSConfig)}
         config.update({k: v for k, v in stored.items() if k in names})
@@ -117,11 +79,8 @@ def read_original(path: str) -> tuple[dict[str, np.ndarray], dict]:
 def write_original(path: str, tensors: dict[str, np.ndarray], config=None) -> None:
     """Write the original training-checkpoint layout (empty optimizer state, 'module.'
     keys) plus a 'config' of plain values; loadable by the original's load_state_dict."""
-    torch = _torch()
-    state = {DDP_PREFIX + k: torch.from_numpy(np.array(v, copy=True)) for k, v in tensors.items()}
-    obj = {"iters": 0, "epoch": 0, "model_state": state, "optimizer_state_dict": {}}
+    entries = {}
     if config is not None:
         values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
-        obj["config"] = {k: _plain(v) for k, v in values.items()}
-    with atomic_path(path) as tmp:
-        torch.save(obj, str(tmp))
+        entries["config"] = {k: _plain(v) for k, v in values.items()}
+    framework_module("torch").save_training_checkpoint(path, tensors, **entries)

@@ -12,15 +12,13 @@ shapes fix (channels, patch, width, depth, blocks, and the grid when it is 2:1).
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
 import numpy as np
+from earthzoo.convert import afno_encoder_fields, count_blocks
 from earthzoo.errors import EarthzooError
-from earthzoo.files import atomic_path
-
-DDP_PREFIX = "module."
+from earthzoo.frameworks import framework_module
 
 # MindEarth name -> canonical name, applied in order (the one rename table of this plugin)
 MINDEARTH_RENAMES = (
@@ -45,53 +43,24 @@ def infer_config(tensors: dict[str, np.ndarray]) -> dict:
     embed, in_chans, p, _ = tensors[need[0]].shape
     head = tensors[need[1]].shape[0]
     tokens = tensors[need[2]].shape[1]
-    depth = len({m.group(1) for k in tensors if (m := re.match(rf"^{re.escape(prefix)}blocks\.(\d+)\.", k))})
+    depth = count_blocks(tensors, f"{prefix}blocks")
     out = {"in_chans": int(in_chans), "patch_size": int(p), "embed_dim": int(embed), "out_chans": int(head // (p * p)), "depth": depth}
-    w1 = tensors.get(f"{prefix}blocks.0.filter.w1")
-    if w1 is not None:
-        out["num_blocks"] = int(w1.shape[1])
-    fc1 = tensors.get(f"{prefix}blocks.0.mlp.fc1.weight")
-    if fc1 is not None:
-        out["mlp_ratio"] = float(fc1.shape[0]) / float(embed)
-    h = math.isqrt(tokens // 2)
-    if 2 * h * h == tokens:  # the usual 1:2 lat-lon token grid; otherwise the preset decides
-        out["img_size"] = [h * int(p), 2 * h * int(p)]
+    out.update(afno_encoder_fields(tensors, prefix, int(embed), int(p), int(tokens)))
     if prefix:
         out["precip"] = True
     return out
 
 
-def _torch():
-    try:
-        import torch
-    except ImportError as exc:
-        from earthzoo.errors import missing_dependency
-
-        raise missing_dependency("torch", "torch==2.13.0", "to read NVlabs FourCastNet checkpoints") from exc
-    return torch
-
-
 def read_nvlabs(path: str) -> tuple[dict[str, np.ndarray], dict]:
     """An NVlabs training checkpoint (or a bare, possibly 'module.'-prefixed state_dict)."""
-    torch = _torch()
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for foreign files
-        raise EarthzooError(f"{str(path)!r} is not a loadable torch checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})", "check the file, or name its format with --from") from exc
-    state = obj.get("model_state", obj) if isinstance(obj, dict) else None
-    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise EarthzooError(f"{str(path)!r} holds no FourCastNet 'model_state' of tensors", "pass an NVlabs FourCastNet training checkpoint, or another --from")
-    tensors = {(k[len(DDP_PREFIX):] if k.startswith(DDP_PREFIX) else k): v.detach().cpu().numpy().copy() for k, v in state.items()}
+    tensors, _ = framework_module("torch").load_training_checkpoint(path, "FourCastNet", "an NVlabs FourCastNet training checkpoint")
     return tensors, infer_config(tensors)
 
 
 def write_nvlabs(path: str, tensors: dict[str, np.ndarray], config=None) -> None:
     """Write the NVlabs training-checkpoint layout (empty optimizer state), loadable by
     the original code with ``model.load_state_dict`` after its 'module.' handling."""
-    torch = _torch()
-    state = {DDP_PREFIX + k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}
-    with atomic_path(path) as tmp:
-        torch.save({"iters": 0, "epoch": 0, "model_state": state, "optimizer_state_dict": {}}, str(tmp))
+    framework_module("torch").save_training_checkpoint(path, tensors)
 
 
 def mindearth_to_canonical(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
