@@ -23,3 +23,10 @@ def median_ms(fn, reps: int, warmup: bool = False) -> float:
     if warmup:
         fn()
     return statistics.median(times_ms(fn, reps))
+
+
+def first_call_s(fn) -> float:
+    """Seconds of one call: the first call of a MindSpore graph includes its compilation."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
