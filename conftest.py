@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("GLOG_v", "3")
 
 REPO = Path(__file__).resolve().parent
-GOLDEN = Path(os.environ.get("EARTHZOO_GOLDEN", REPO.parent / "shared" / "golden"))
+GOLDEN = REPO / "tests" / "golden"  # reference fixtures from the original implementations; see its README
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +22,7 @@ def _in_tmp_dir(tmp_path, monkeypatch):
 @pytest.fixture
 def golden() -> Path:
     if not GOLDEN.is_dir():
-        pytest.fail(f"golden fixtures not found at {GOLDEN}; set EARTHZOO_GOLDEN to the shared/golden folder")
+        pytest.fail(f"golden fixtures not found at {GOLDEN}: the clone is incomplete")
     return GOLDEN
 
 

@@ -3,7 +3,6 @@ checkpoint formats through `earthzoo convert`, in both frameworks."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from earthzoo.cli import main
 from earthzoo.weights import load_canonical
 
 # the root conftest's golden folder, for module-scoped fixtures
-GOLDEN = Path(os.environ.get("EARTHZOO_GOLDEN", Path(__file__).resolve().parents[4] / "shared" / "golden"))
+GOLDEN = Path(__file__).resolve().parents[3] / "tests" / "golden"
 
 torch = pytest.importorskip("torch")
 ms = pytest.importorskip("mindspore")
