@@ -30,7 +30,7 @@ def run_checks() -> list[dict]:
     numpy_ok = np_v is not None and int(np_v.split(".")[0]) < 2
     checks.append(_check("numpy", "ok" if numpy_ok or not ms_v else "fail", f"{np_v}" + ("" if numpy_ok or not ms_v else " - MindSpore 2.10 needs numpy<2: pip install 'numpy<2'")))
     for rec in plugin_records():
-        checks.append(_check(f"plugin {rec.name}", rec.status if rec.status == "ok" else "fail", rec.error or f"{rec.version}: {len(rec.hooks)} hooks"))
+        checks.append(_check(f"plugin {rec.name}", {"ok": "ok", "unavailable": "info"}.get(rec.status, "fail"), rec.error or f"{rec.version}: {len(rec.hooks)} hooks"))
     reg = get_registry()
     checks.append(_check("models", "ok" if reg.models else "warn", ", ".join(sorted(reg.models)) or "none installed: pip install ./plugins/fourcastnet"))
     for name, card in sorted(reg.backends.items()):
