@@ -55,3 +55,16 @@ def test_mindspore_alone_trains_forecasts_evaluates_converts(tmp_path):
     assert "verified bit-exact" in back.stdout
     one_line_torch_needed(without(NO_TORCH, "convert", "run/weights.safetensors", "w.pt", "--model", "fourcastnet"))
     assert not os.path.exists("w.pt")
+
+
+def test_doctor_says_per_distribution_what_is_usable_and_the_pip_command_for_the_rest():
+    r = without(NO_TORCH, "doctor", "--json")
+    assert r.returncode == 0, r.stderr  # a missing optional feature is no failure
+    feats = {(c["distribution"], c["feature"]): c for c in json.loads(r.stdout) if "feature" in c}
+    assert feats[("earthzoo", "--framework mindspore, .ckpt files")]["usable"]
+    assert feats[("earthzoo", "parity (torch vs MindSpore)")]["pip"] == "pip install 'earthzoo[torch,mindspore]'"
+    assert feats[("earthzoo", "figures (loss curves, report)")]["pip"] == "pip install 'earthzoo[plot]'"
+    assert feats[("earthzoo-fourcastnet", "fourcastnet in torch")]["pip"] == "pip install 'earthzoo-fourcastnet[torch]'"
+    assert feats[("earthzoo-fourcastnet", "convert --from mindearth-afnonet")]["usable"]
+    assert not feats[("earthzoo-fourcastnet", "convert --from nvlabs-fourcastnet")]["usable"]
+    assert feats[("earthzoo-graphcast", "convert --from deepmind-graphcast")]["usable"]  # numpy only
