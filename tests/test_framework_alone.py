@@ -11,8 +11,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
 from training_helpers import wave_dataset
+
+from conftest import REPO
 
 NO_TORCH = "torch,torch_harmonics,torch_npu,matplotlib"
 NO_FRAMEWORK = "torch,torch_harmonics,torch_npu,mindspore,matplotlib,pynvml,amdsmi"
