@@ -174,7 +174,9 @@ class WeightFormat:
 
     ``reader`` names ``read(path) -> (tensors, config_overrides)`` returning numpy
     arrays under canonical (torch) names and config fields the file fixes (or an
-    empty dict). ``writer``, when set, names ``write(path, tensors, config)``."""
+    empty dict). ``writer``, when set, names ``write(path, tensors, config)``.
+    ``framework``: the one the reader/writer imports ("" for none), so that
+    ``earthzoo doctor`` can say whether the format is usable here."""
 
     name: str
     model: str
@@ -183,6 +185,7 @@ class WeightFormat:
     suffixes: tuple[str, ...] = ()
     writer: str = ""
     origin: str = ""
+    framework: str = ""
 
     def read(self, path: str) -> tuple[dict[str, Any], dict[str, Any]]:
         return resolve(self.reader)(path)

@@ -154,13 +154,13 @@ def read_weights(path: str | Path, fmt: str | None = None, model: str | None = N
             raise EarthzooError(f"cannot tell the format of {str(path)!r}", f"name it with --from ({_format_names(model)})")
     if fmt == "safetensors":
         return load_canonical(path)
-    if fmt == "torch":
-        from .frameworks import torch as fw
+    from .frameworks import framework_module
 
+    if fmt == "torch":
+        fw = framework_module("torch", "to read PyTorch .pt files")
         return Weights(fw.load_state_file(path, _format_names(model)), model or "", {}, f"torch:{path.name}")
     if fmt == "mindspore":
-        from .frameworks import mindspore as fw
-
+        fw = framework_module("mindspore", "to read MindSpore .ckpt files")
         return Weights(fw.load_checkpoint_file(path), model or "", {}, f"mindspore:{path.name}")
     from .registry import get_registry
 
@@ -176,16 +176,14 @@ def write_weights(path: str | Path, weights: Weights, fmt: str | None = None, co
     fmt = fmt or format_for_suffix(path)
     if fmt is None:
         raise EarthzooError(f"cannot tell which format to write for {str(path)!r}", "use a .safetensors, .pt or .ckpt suffix, or pass --to")
+    from .frameworks import framework_module
+
     if fmt == "safetensors":
         save_canonical(path, weights)
     elif fmt == "torch":
-        from .frameworks import torch as fw
-
-        fw.save_state_file(path, weights.tensors)
+        framework_module("torch", "to write PyTorch .pt files").save_state_file(path, weights.tensors)
     elif fmt == "mindspore":
-        from .frameworks import mindspore as fw
-
-        fw.save_checkpoint_file(path, weights.tensors)
+        framework_module("mindspore", "to write MindSpore .ckpt files").save_checkpoint_file(path, weights.tensors)
     else:
         from .registry import get_registry
 

@@ -63,7 +63,7 @@ def train(model, framework, preset, data, steps, out, resume, precision, checkpo
     if as_json and summary.get("weights"):
         emit_json(summary)
     elif summary.get("weights"):
-        click.echo(f"trained {model} ({framework}) for {steps} steps: final loss {summary['final_loss']:.4g}; weights {summary['weights']}; log {summary['log']}; plot {summary['plot']}")
+        click.echo(f"trained {model} ({framework}) for {steps} steps: final loss {summary['final_loss']:.4g}; weights {summary['weights']}; log {summary['log']}" + (f"; plot {summary['plot']}" if summary.get("plot") else ""))
 
 
 @app.command()

@@ -67,7 +67,7 @@ def _plain(value):
 
 def read_original(path: str) -> tuple[dict[str, np.ndarray], dict]:
     """An AI-GOMS training checkpoint (or a bare, possibly 'module.'-prefixed state_dict)."""
-    tensors, rest = framework_module("torch").load_training_checkpoint(path, "AI-GOMS", "an AI-GOMS training checkpoint")
+    tensors, rest = framework_module("torch", "to read AI-GOMS training checkpoints (torch pickles)").load_training_checkpoint(path, "AI-GOMS", "an AI-GOMS training checkpoint")
     config = infer_config(tensors)
     stored = rest.get("config")
     if isinstance(stored, dict):
@@ -83,4 +83,4 @@ def write_original(path: str, tensors: dict[str, np.ndarray], config=None) -> No
     if config is not None:
         values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
         entries["config"] = {k: _plain(v) for k, v in values.items()}
-    framework_module("torch").save_training_checkpoint(path, tensors, **entries)
+    framework_module("torch", "to write AI-GOMS training checkpoints (torch pickles)").save_training_checkpoint(path, tensors, **entries)

@@ -53,5 +53,6 @@ def earthzoo_register_weight_formats(register):
             suffixes=(".tar", ".pt", ".pth"),
             writer=f"{PKG}.convert:write_original",
             origin="AI-GOMS public code (Ocean_AI_model), FourCastNet checkpoint layout",
+            framework="torch",
         )
     )

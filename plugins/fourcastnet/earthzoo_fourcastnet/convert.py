@@ -53,14 +53,14 @@ def infer_config(tensors: dict[str, np.ndarray]) -> dict:
 
 def read_nvlabs(path: str) -> tuple[dict[str, np.ndarray], dict]:
     """An NVlabs training checkpoint (or a bare, possibly 'module.'-prefixed state_dict)."""
-    tensors, _ = framework_module("torch").load_training_checkpoint(path, "FourCastNet", "an NVlabs FourCastNet training checkpoint")
+    tensors, _ = framework_module("torch", "to read NVlabs FourCastNet checkpoints (torch pickles)").load_training_checkpoint(path, "FourCastNet", "an NVlabs FourCastNet training checkpoint")
     return tensors, infer_config(tensors)
 
 
 def write_nvlabs(path: str, tensors: dict[str, np.ndarray], config=None) -> None:
     """Write the NVlabs training-checkpoint layout (empty optimizer state), loadable by
     the original code with ``model.load_state_dict`` after its 'module.' handling."""
-    framework_module("torch").save_training_checkpoint(path, tensors)
+    framework_module("torch", "to write NVlabs FourCastNet checkpoints (torch pickles)").save_training_checkpoint(path, tensors)
 
 
 def mindearth_to_canonical(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -41,6 +41,7 @@ def earthzoo_register_weight_formats(register):
             suffixes=(".ckpt", ".tar", ".pt"),
             writer=f"{PKG}.convert:write_nvlabs",
             origin="https://github.com/NVlabs/FourCastNet",
+            framework="torch",
         )
     )
     register(
@@ -51,5 +52,6 @@ def earthzoo_register_weight_formats(register):
             reader=f"{PKG}.convert:read_mindearth",
             suffixes=(".ckpt",),
             origin="https://gitee.com/mindspore/mindscience (MindEarth)",
+            framework="mindspore",
         )
     )
