@@ -61,3 +61,21 @@ def test_evaluate_truth_with_shuffled_longitude(scored, tmp_path, capsys):
     write_dataset(truth.isel(lon=[0, 0, *range(1, 15)]), tmp_path / "dup.nc")
     assert main(["evaluate", str(fc), str(tmp_path / "dup.nc")]) == 2
     _one_line_error(capsys, "'lon' has repeated values")
+
+
+def test_bench_unwritable_out_and_zero_counts_are_refused_before_work(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert main(["bench", "fourcastnet", "--preset", "tiny", "--out", str(blocker / "sub")]) == 2
+    _one_line_error(capsys, "cannot write", "a-file/sub")
+    for option in ("--reps", "--leads", "--threads"):
+        assert main(["bench", "fourcastnet", "--preset", "tiny", option, "0", "--out", str(tmp_path / "b")]) == 2
+        _one_line_error(capsys, f"{option} must be at least 1, got 0")
+    assert main(["bench", "fourcastnet", "--preset", "tiny", "--report", str(blocker), "--out", str(tmp_path / "b")]) == 2
+    _one_line_error(capsys, "is a file")
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
+
+
+def test_parity_batch_0_is_refused(capsys):
+    assert main(["parity", "fourcastnet", "--preset", "tiny", "--batch", "0"]) == 2
+    _one_line_error(capsys, "--batch must be at least 1")
