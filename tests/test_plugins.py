@@ -119,3 +119,36 @@ def test_plugins_json_report(entry_points, capsys):
     report = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert set(report["broken"]) == {"name", "version", "hooks", "status", "error"}
     assert report["broken"]["status"] == "failed" and report["good"]["status"] == "ok" and report["good"]["error"] is None
+
+
+def _exit_on_import():
+    import sys
+
+    sys.exit(3)
+
+
+def _interrupt():
+    raise KeyboardInterrupt
+
+
+EXITS_IN_REGISTER = lambda: _module("exits", earthzoo_register_models=lambda register: exit(4))  # noqa: E731
+
+
+def test_a_plugin_calling_sys_exit_is_isolated(entry_points, capsys):
+    entry_points(FakeEntryPoint("good", GOOD), FakeEntryPoint("exits", _exit_on_import), FakeEntryPoint("exits_later", EXITS_IN_REGISTER))
+    assert main(["plugins", "--json"]) == 0
+    report = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert report["exits"]["status"] == "failed" and report["exits"]["error"] == "SystemExit: 3"
+    assert report["exits_later"]["status"] == "failed" and report["exits_later"]["error"] == "SystemExit: 4"
+    assert report["good"]["status"] == "ok"
+    plugins.reset()
+    assert main(["models"]) == 0
+    out = capsys.readouterr()
+    assert "good-model" in out.out
+    assert "plugin 'exits' failed to load (SystemExit: 3)" in out.err
+
+
+def test_keyboard_interrupt_in_a_plugin_still_stops(entry_points):
+    entry_points(FakeEntryPoint("good", GOOD), FakeEntryPoint("ctrl-c", _interrupt))
+    with pytest.raises(KeyboardInterrupt):
+        plugins.get_plugin_manager()

@@ -40,6 +40,8 @@ def parity(model: str, preset: str | None = None, steps: int = 1, weights: str |
 
     if steps < 1:
         raise EarthzooError(f"--steps must be at least 1, got {steps}", "pass --steps 1 or more")
+    if batch < 1:
+        raise EarthzooError(f"--batch must be at least 1, got {batch} (an empty input compares as a max error of 0)", "pass --batch 1 or more")
     card = model_card(model)
     for framework in ("torch", "mindspore"):
         if framework not in card.builders:

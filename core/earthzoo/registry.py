@@ -73,7 +73,9 @@ def get_registry() -> Registry:
                     if item.name in table:
                         raise EarthzooError(f"{attr[:-1].replace('_', ' ')} {item.name!r} is registered twice")
                     table[item.name] = item
-            except Exception as exc:  # noqa: BLE001 - isolate each plugin
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - isolate each plugin, sys.exit() included
                 record_failure(impl.plugin_name, exc)
     _registry = reg
     return reg

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .errors import EarthzooError
-from .files import atomic_path, atomic_write_text
+from .files import atomic_path, atomic_write_text, writable_dir
 
 FW_LABEL = {"torch": "PyTorch", "mindspore": "MindSpore"}
 FW_COLOR = {"torch": "tab:red", "mindspore": "tab:blue"}
@@ -310,8 +310,7 @@ def fig_speed(result: dict, folder: Path) -> Path | None:
 def write(result: dict, folder: str | os.PathLike) -> dict[str, Any]:
     """Write report.md, report.json and the figures to ``folder``; returns their paths
     and the per-model summary."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = writable_dir(folder)
     figures: list[str] = []
     fig_errors: list[str] = []
     try:

@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.UsageError as exc:  # one line too, not click's usage block
+        where = exc.ctx.command_path if exc.ctx else "earthzoo"
+        print(f"error: {exc.format_message().rstrip('.')} - see `{where} --help`", file=sys.stderr)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

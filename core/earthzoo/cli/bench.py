@@ -91,6 +91,14 @@ def bench(models, frameworks, backend, preset, train_steps, leads, reps, threads
     if train_steps < 0:
         raise EarthzooError(f"--train-steps {train_steps} is negative", "use 0 (no training) or more")
     out = out or report_dir or "earthzoo-bench"
+    for option, value in (("--reps", reps), ("--leads", leads), ("--threads", threads)):
+        if value is not None and value < 1:
+            raise EarthzooError(f"{option} must be at least 1, got {value}", f"pass {option} 1 or more")
+    from ..files import writable_dir
+
+    for folder in (out, report_dir):  # before hours of measuring, not at the last write
+        if folder:
+            writable_dir(folder)
     result = b.run(names, fws, backend, preset, train_steps, out, leads, reps=reps, threads=threads, show_progress=not as_json, log=_say)
     path = b.write_json(result, Path(out) / "bench.json")
     if report_dir:
