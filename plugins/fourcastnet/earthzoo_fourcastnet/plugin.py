@@ -41,6 +41,7 @@ def earthzoo_register_weight_formats(register):
             suffixes=(".ckpt", ".tar", ".pt"),
             writer=f"{PKG}.convert:write_nvlabs",
             origin="https://github.com/NVlabs/FourCastNet",
+            sniff=f"{PKG}.convert:sniff_nvlabs",
         )
     )
     register(
@@ -50,6 +51,8 @@ def earthzoo_register_weight_formats(register):
             summary="MindEarth AFNONet MindSpore checkpoint (renamed parameters, tanh GELU -> gelu='tanh')",
             reader=f"{PKG}.convert:read_mindearth",
             suffixes=(".ckpt",),
+            writer=f"{PKG}.convert:write_mindearth",
             origin="https://gitee.com/mindspore/mindscience (MindEarth)",
+            sniff=f"{PKG}.convert:sniff_mindearth",
         )
     )
