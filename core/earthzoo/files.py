@@ -80,6 +80,12 @@ def writable_dir(target: str | os.PathLike) -> Path:
     return target
 
 
+def claim_output(target: str | os.PathLike, overwrite: bool = False) -> None:
+    """Refuse to replace an existing file or folder unless ``overwrite`` says so."""
+    if not overwrite and os.path.lexists(target):
+        raise EarthzooError(f"{str(target)!r} already exists", "pass --overwrite to replace it, or choose another output path")
+
+
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> None:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
