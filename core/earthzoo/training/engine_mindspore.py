@@ -147,9 +147,7 @@ class MindSporeEngine:
         self.cfg, self.ctx, self.plan = cfg, ctx, plan
         self.model = model
         model.set_train(True)
-        net = model
-        if plan.amp_level and plan.amp_level != "O0":
-            net = ms.amp.auto_mixed_precision(model, plan.amp_level, dtype=getattr(ms, plan.amp_dtype or "float16"))
+        net = msfw.mixed_precision(model, plan)
         self.masked = cfg.stage == "masked"
         self.loss_net = MaskedLoss(net) if self.masked else RolloutLoss(net, cfg.rollout_steps, next_input, model_config, layout)
         self._no_forcing = Tensor(np.zeros((1,), np.float32))

@@ -32,7 +32,7 @@ class TorchEngine:
         self.weight = None  # per-channel loss weights (DataSpec.residual_loss), (1, P, 1, 1)
         if layout is not None and getattr(layout, "loss_weight", None) is not None:
             self.weight = torch.from_numpy(np.asarray(layout.loss_weight, np.float32)).to(ctx.device)[None, :, None, None]
-        self.model = model.to(ctx.device).train()
+        self.model = tfw.mixed_precision(model.to(ctx.device).train(), plan)
         self.names = [n for n, _ in self.model.named_parameters()]
         self.params = [p for _, p in self.model.named_parameters()]
         self.world = ctx.world_size
