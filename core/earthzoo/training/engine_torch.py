@@ -159,7 +159,7 @@ class TorchEngine:
             "python": json.loads(json.dumps(random.getstate())),
         }
         if self.scaler.is_enabled():
-            meta["scaler"] = {k: float(v) if isinstance(v, (int, float)) else v for k, v in self.scaler.state_dict().items()}
+            meta["scaler"] = dict(self.scaler.state_dict())  # floats and ints: JSON as it is
         return arrays, meta
 
     def set_rng_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
