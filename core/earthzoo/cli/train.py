@@ -75,12 +75,13 @@ def train(model, framework, preset, data, steps, out, resume, precision, checkpo
 @click.option("--out", "out", required=True, help="Output file: .nc (NetCDF) or .zarr.")
 @click.option("--init-index", "init_index", multiple=True, type=int, help="Time index(es) of the initial state in --init (default: the first).")
 @click.option("--backend", default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True, help="Run the model in bf16/fp16 (the backend's plan); the file is float32.")
 @click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
-def forecast(model, weights, framework, init, steps, out, init_index, backend, as_json) -> None:
+def forecast(model, weights, framework, init, steps, out, init_index, backend, precision, as_json) -> None:
     """Roll MODEL forward --steps steps from initial states in --init; write CF NetCDF/Zarr."""
     from ..training.forecast import forecast as run_forecast
 
-    summary = run_forecast(model, weights=weights, framework=framework, init=init, steps=steps, out=out, init_indices=list(init_index) or None, backend=backend, show_progress=not as_json)
+    summary = run_forecast(model, weights=weights, framework=framework, init=init, steps=steps, out=out, init_indices=list(init_index) or None, backend=backend, show_progress=not as_json, precision=precision)
     if as_json:
         emit_json(summary)
     else:
