@@ -32,7 +32,7 @@ class TorchEngine:
         self.weight = None  # per-channel loss weights (DataSpec.residual_loss), (1, P, 1, 1)
         if layout is not None and getattr(layout, "loss_weight", None) is not None:
             self.weight = torch.from_numpy(np.asarray(layout.loss_weight, np.float32)).to(ctx.device)[None, :, None, None]
-        self.model = model.to(ctx.device).train()
+        self.model = tfw.mixed_precision(model.to(ctx.device).train(), plan)
         self.names = [n for n, _ in self.model.named_parameters()]
         self.params = [p for _, p in self.model.named_parameters()]
         self.world = ctx.world_size
@@ -162,7 +162,7 @@ class TorchEngine:
             "python": json.loads(json.dumps(random.getstate())),
         }
         if self.scaler.is_enabled():
-            meta["scaler"] = {k: float(v) if isinstance(v, (int, float)) else v for k, v in self.scaler.state_dict().items()}
+            meta["scaler"] = dict(self.scaler.state_dict())  # floats and ints: JSON as it is
         return arrays, meta
 
     def set_rng_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:

@@ -37,14 +37,13 @@ def _identity_next(x, y, step, config):
 
 
 def make_engine(framework: str, model: Any, cfg: TrainConfig, ctx: Any, card: Any, model_config: Any, layout: Any = None):
+    from ..api import precision_plan
     from ..cards import resolve
     from ..plugins import get_plugin_manager
     from ..runtime import MemoryPlan
 
     pm = get_plugin_manager()
-    plan = pm.hook.earthzoo_mixed_precision(backend=ctx.backend, framework=framework, policy=cfg.precision)
-    if plan is None:
-        raise EarthzooError(f"backend {ctx.backend!r} gives no precision plan for {cfg.precision}", "use --precision fp32")
+    plan = precision_plan(ctx.backend, framework, cfg.precision)
     memory: list[str] = []
     if cfg.checkpointing:
         memory = (

@@ -40,6 +40,8 @@ class AFNO1D(nn.Module):
     """Adaptive Fourier mixing along the token sequence (B, N, C): rfft over N, a
     block-diagonal complex 2-layer MLP on every mode, softshrink, irfft, + input."""
 
+    keep_fp32 = True  # spectral: float32 inside a mixed-precision run (earthzoo.frameworks.*.mixed_precision)
+
     def __init__(self, dim: int, num_blocks: int, sparsity_threshold: float):
         super().__init__()
         self.num_blocks = num_blocks
