@@ -16,6 +16,7 @@ def plugins(as_json: bool) -> None:
     """List loaded plugins, their hooks, and any that failed to load."""
     from ..plugins import plugin_records
 
+    app.add_plugin_commands()  # their failures are part of the report
     records = plugin_records()
     if as_json:
         emit_json([r.to_json() for r in records])
