@@ -8,6 +8,7 @@ import pytest
 import xarray as xr
 from training_helpers import wave_dataset
 
+from earthzoo.data import read_dataset
 from earthzoo.errors import EarthzooError
 from earthzoo.training import forecast
 
@@ -31,8 +32,11 @@ def test_forecast_torch_equals_mindspore_and_has_cf_coords(tmp_path):
     out = {}
     for fw, suffix in (("torch", ".nc"), ("mindspore", ".zarr")):
         s = forecast("fourcastnet", weights=w, framework=fw, init=str(data), steps=3, out=str(tmp_path / f"f_{fw}{suffix}"), init_indices=[0, 4], show_progress=False)
-        out[fw] = xr.open_dataset(s["out"], engine="zarr" if suffix == ".zarr" else None)
+        out[fw] = read_dataset(s["out"], load=True)  # the per-variable file, stacked again
     a, b = out["torch"], out["mindspore"]
+    raw = xr.open_dataset(tmp_path / "f_torch.nc")
+    assert list(raw.data_vars) == ["z", "u", "v", "vort", "div"] and raw["u"].dims == ("init_time", "lead_time", "lat", "lon")
+    assert raw["u"].attrs["units"] == "m s-1" and raw["u"].attrs["standard_name"] == "eastward_wind"
     assert a["fields"].dims == ("init_time", "lead_time", "channel", "lat", "lon") and a["fields"].shape == (2, 3, 5, 32, 64)
     assert list(a["lead_time"].values.astype("timedelta64[h]").astype(int)) == [6, 12, 18]
     assert a["init_time"].values[1] - a["init_time"].values[0] == np.timedelta64(24, "h")

@@ -11,9 +11,11 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 from .api import build_model, list_backends, list_models, load_model, model_card, select_backend, setup_device  # noqa: E402
 from .errors import EarthzooError  # noqa: E402
+from .forecaster import Forecaster  # noqa: E402
 
 __all__ = [
     "EarthzooError",
+    "Forecaster",
     "build_model",
     "list_backends",
     "list_models",
