@@ -55,7 +55,7 @@ def _encode(ds: xr.Dataset) -> xr.Dataset:
             out.attrs[key] = ",".join(map(str, out.attrs[key]))
     if "ocean_mask" in out:
         out["ocean_mask"] = out["ocean_mask"].astype("int8")
-        out["ocean_mask"].attrs.update(ds["ocean_mask"].attrs, flag_meanings="land ocean", flag_values=[0, 1])
+        out["ocean_mask"].attrs.update(ds["ocean_mask"].attrs, flag_meanings="land ocean", flag_values=np.array([0, 1], np.int8))
     for name in ("channel", "channel_units", "channel_long_name"):
         if name in out.coords:
             out = out.assign_coords({name: (out[name].dims, out[name].values.astype(str), out[name].attrs)})
@@ -75,16 +75,21 @@ def _decode(ds: xr.Dataset) -> xr.Dataset:
 
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Write the internal form to ``.nc`` (NetCDF4) or ``.zarr`` atomically."""
+    """Write a dataset to ``.nc`` (NetCDF4) or ``.zarr`` atomically, CF-true: the
+    stacked form is written one variable per field (``earthzoo.data.form.to_variables``)
+    and coordinate variables get no _FillValue."""
+    from .form import to_variables
+
     path = Path(path)
-    enc = _encode(ds)
+    enc = _encode(to_variables(ds))
+    encoding: dict[str, Any] = {name: {"_FillValue": None} for name in enc.coords if np.issubdtype(enc[name].dtype, np.number) or np.issubdtype(enc[name].dtype, np.datetime64) or np.issubdtype(enc[name].dtype, np.timedelta64)}
     if path.suffix == ".zarr":
         with atomic_dir(path) as tmp:
-            enc.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)  # v2: what WeatherBench2 and most readers use
+            enc.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2, encoding=encoding)  # v2: what WeatherBench2 and most readers use
         return path
-    encoding: dict[str, Any] = (
-        {"fields": {"zlib": True, "complevel": 1, "chunksizes": (1, *ds["fields"].shape[1:])}} if "fields" in ds else {}
-    )
+    for name, var in enc.data_vars.items():
+        if var.ndim >= 2 and {"lat", "lon"} <= set(var.dims):
+            encoding[name] = {"zlib": True, "complevel": 1, "chunksizes": tuple(1 if d not in ("lat", "lon") else n for d, n in zip(var.dims, var.shape))}
     # Text coordinates as fixed-width char arrays, not HDF5 variable-length strings:
     # reading vlen-string variables segfaulted in the netCDF4 wheel's HDF5
     # (H5T__conv_vlen, measured here), depending on the process's memory state.
@@ -111,6 +116,10 @@ def read_dataset(path: str | os.PathLike, load: bool = False) -> xr.Dataset:
         raise EarthzooError(
             f"cannot read data file {str(path)!r}: {exc}", "check that it is a NetCDF or Zarr file in the earthzoo form"
         ) from exc
+    if "fields" not in ds.data_vars:  # one variable per field (what write_dataset writes)
+        from .readers import from_variables
+
+        ds = from_variables(ds, what=f"data file {str(path)!r}")
     if load:
         loaded = ds.load()
         ds.close()

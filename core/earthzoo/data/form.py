@@ -20,51 +20,12 @@ from ..errors import EarthzooError
 FIELD_DIMS = ("time", "channel", "lat", "lon")
 LIST_ATTRS = ("prognostic", "forcing", "static")
 
-# CF-ish units and long names of the channel names used across earthzoo.
-_BASE_UNITS = {
-    "z": ("m2 s-2", "geopotential"),
-    "u": ("m s-1", "eastward wind"),
-    "v": ("m s-1", "northward wind"),
-    "t": ("K", "temperature"),
-    "q": ("kg kg-1", "specific humidity"),
-    "r": ("%", "relative humidity"),
-    "w": ("Pa s-1", "vertical velocity"),
-    "vort": ("s-1", "relative vorticity"),
-    "div": ("s-1", "divergence"),
-    "u10": ("m s-1", "10 m eastward wind"),
-    "v10": ("m s-1", "10 m northward wind"),
-    "u100": ("m s-1", "100 m eastward wind"),
-    "v100": ("m s-1", "100 m northward wind"),
-    "t2m": ("K", "2 m temperature"),
-    "msl": ("Pa", "mean sea level pressure"),
-    "sp": ("Pa", "surface pressure"),
-    "tcwv": ("kg m-2", "total column water vapour"),
-    "tp": ("m", "total precipitation"),
-    "orography": ("m", "surface height above sea level"),
-    "ssh": ("m", "sea surface height"),
-}
-_OCEAN_UNITS = {
-    "t": ("degC", "sea water temperature"),
-    "s": ("psu", "sea water salinity"),
-    "u": ("m s-1", "eastward sea water velocity"),
-    "v": ("m s-1", "northward sea water velocity"),
-}
-
-
 def channel_units(name: str) -> tuple[str, str]:
-    """(units, long_name) of a channel name such as ``z500``, ``t_10m`` or ``t2m``."""
-    if name in _BASE_UNITS:
-        return _BASE_UNITS[name]
-    if "_" in name and name.endswith("m"):
-        base, _, depth = name.partition("_")
-        if base in _OCEAN_UNITS:
-            units, long = _OCEAN_UNITS[base]
-            return units, f"{long} at {depth[:-1]} m depth"
-    head = name.rstrip("0123456789")
-    if head != name and head in _BASE_UNITS:
-        units, long = _BASE_UNITS[head]
-        return units, f"{long} at {name[len(head) :]} hPa"
-    return "1", name
+    """(units, long_name) of a channel name such as ``z500``, ``t_10m`` or ``t2m`` (from the lexicon)."""
+    from .lexicon import lookup
+
+    v = lookup(name)
+    return v.units, v.long_name or name
 
 
 def make_dataset(
@@ -116,6 +77,34 @@ def make_dataset(
     ds.attrs["static"] = list(static)
     ds.attrs.setdefault("Conventions", "CF-1.8")
     return ds
+
+
+def to_variables(ds: xr.Dataset) -> xr.Dataset:
+    """The stacked form as one variable per channel, each with the lexicon's CF
+    attributes (units, long_name, standard_name); the channel order is kept in
+    the ``channels`` attribute. What files hold (``earthzoo.data.readers.from_variables``
+    reads it back)."""
+    from .lexicon import lookup
+
+    if "fields" not in ds.data_vars:
+        return ds
+    f = ds["fields"]
+    names = [str(c) for c in ds["channel"].values]
+    given = {str(c): str(u) for c, u in zip(names, ds["channel_units"].values)} if "channel_units" in ds.coords else {}
+    depth = dict(zip(names, np.asarray(ds["depth"].values, float))) if "depth" in ds.coords and "channel" in ds["depth"].dims else {}
+    dims = tuple(d for d in f.dims if d != "channel")
+    out = ds.drop_vars(["fields", *[c for c in ("channel", "channel_units", "channel_long_name", "depth") if c in ds.coords]])
+    for i, name in enumerate(names):
+        v = lookup(name)
+        attrs = v.attrs()
+        if v.units == "1" and given.get(name, "1") != "1":
+            attrs["units"] = given[name]
+        if name in depth and np.isfinite(depth[name]):
+            attrs["depth"] = float(depth[name])
+        out[name] = (dims, f.isel(channel=i).data, attrs)
+    out.attrs["channels"] = ",".join(names)
+    out.attrs.setdefault("Conventions", "CF-1.8")
+    return out
 
 
 def channel_list(ds: xr.Dataset, kind: str) -> list[str]:

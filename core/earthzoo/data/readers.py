@@ -24,30 +24,8 @@ import xarray as xr
 
 from ..errors import EarthzooError
 from .form import make_dataset, regular_lat, regular_lon, to_internal_order
+from .lexicon import LEVEL_DIMS, at_level, canonical, lookup, rank
 from .variables import FOURCASTNET_V0, FOURCASTNET_V1
-
-# WeatherBench2 long names -> short channel names
-WB2_NAMES = {
-    "geopotential": "z",
-    "temperature": "t",
-    "u_component_of_wind": "u",
-    "v_component_of_wind": "v",
-    "specific_humidity": "q",
-    "relative_humidity": "r",
-    "vertical_velocity": "w",
-    "2m_temperature": "t2m",
-    "10m_u_component_of_wind": "u10",
-    "10m_v_component_of_wind": "v10",
-    "100m_u_component_of_wind": "u100",
-    "100m_v_component_of_wind": "v100",
-    "mean_sea_level_pressure": "msl",
-    "surface_pressure": "sp",
-    "total_column_water_vapour": "tcwv",
-    "total_precipitation_6hr": "tp",
-    "geopotential_at_surface": "orography",
-}
-
-
 
 def _require(path: str | None, source: str) -> Path:
     if path is None:
@@ -109,50 +87,90 @@ def open_era5_wb2(
             f"{str(p)!r} has no latitude/longitude dims (dims: {', '.join(map(str, raw.dims))})",
             "pass a WeatherBench2-layout store (dims time, level, latitude, longitude)",
         )
-    raw = to_internal_order(raw, "latitude", "longitude")
     if time is not None:
         raw = raw.sel(time=time)
-    arrays, names = [], []
-    for long, short in WB2_NAMES.items():
-        if long not in raw:
+    ds = from_variables(raw, variables=variables, levels=levels, what=f"era5-wb2 store {str(p)!r}")
+    ds.attrs["source"] = f"ERA5 (WeatherBench2 Zarr) {p}"
+    return ds
+
+
+_NOT_FIELDS = ("ocean_mask",)
+
+
+def from_variables(raw: xr.Dataset, variables: Sequence[str] | None = None, levels: Sequence[int] | None = None, what: str = "dataset") -> xr.Dataset:
+    """The stacked form of a Dataset with one variable per field, as ERA5 /
+    WeatherBench2 files, earthzoo's own files and earth2studio outputs have: names
+    in any of the lexicon's spellings (``2m_temperature``, ``2t``, ``t2m``),
+    variables on a ``level`` dim split into ``z500``-style channels,
+    latitude/longitude in either order or name. Files with ``time`` stay lazy;
+    other fields (a forecast's ``init_time``, ``lead_time``) come back with their dims, in memory.
+    ``variables`` picks and orders channels by (any) name; ``levels`` pressure levels."""
+    if "fields" in raw.data_vars:
+        return raw
+    lat = next((n for n in ("lat", "latitude") if n in raw.dims), None)
+    lon = next((n for n in ("lon", "longitude") if n in raw.dims), None)
+    if lat is None or lon is None:
+        raise EarthzooError(f"{what} has no lat/lon (or latitude/longitude) dims (dims: {', '.join(map(str, raw.dims))})", "give fields on a latitude-longitude grid, one variable per field")
+    raw = to_internal_order(raw, lat, lon)
+    order = [v for v in str(raw.attrs.get("channels", "")).split(",") if v]
+    names_in = sorted(raw.data_vars, key=lambda v: (order.index(v), (0, 0)) if v in order else (len(order), rank(str(v))))
+    first = next((raw[v] for v in names_in if v not in _NOT_FIELDS and {"lat", "lon"} <= set(raw[v].dims) and "time" in raw[v].dims), None)
+    first = first if first is not None else next((raw[v] for v in names_in if v not in _NOT_FIELDS and {"lat", "lon"} <= set(raw[v].dims)), None)
+    outer = tuple(d for d in first.dims if d not in ("lat", "lon", *LEVEL_DIMS)) if first is not None else ("time",)
+    lead = outer != ("time",)  # a forecast (init_time, lead_time) or a climatology: stacked in memory
+    arrays, names, depths, units = [], [], [], []
+    keep = set(map(int, levels)) if levels is not None else None
+    for var in names_in:
+        da = raw[var]
+        if var in _NOT_FIELDS or not {"lat", "lon"} <= set(da.dims):
             continue
-        da = raw[long]
-        if "level" in da.dims:
-            for lev in da["level"].values:
-                if levels is not None and int(lev) not in set(map(int, levels)):
+        if str(var) == "geopotential_at_surface":
+            da = da / 9.80665  # m2 s-2 -> m, the orography's units
+        level_dim = next((d for d in LEVEL_DIMS if d in da.dims), None)
+        parts = [(at_level(str(var), float(lev)), da.sel({level_dim: lev}, drop=True)) for lev in da[level_dim].values if keep is None or int(lev) in keep] if level_dim else [(canonical(str(var)), da)]
+        for name, part in parts:
+            if not set(outer) <= set(part.dims):
+                if lead or "time" not in raw.dims:
                     continue
-                arrays.append(da.sel(level=lev, drop=True))
-                names.append(f"{short}{int(lev)}")
-        else:
-            if "time" not in da.dims:  # static field: broadcast over time
-                if long == "geopotential_at_surface":
-                    da = da / 9.80665
-                da = da.expand_dims(time=raw["time"])
-            arrays.append(da)
-            names.append(short)
+                part = part.expand_dims(time=raw["time"])  # a static field: the same at every time
+            arrays.append(part.transpose(*outer, "lat", "lon"))
+            names.append(name)
+            depths.append(float(da.attrs["depth"]) if "depth" in da.attrs else np.nan)
+            units.append(str(da.attrs.get("units", lookup(name).units)))
     if variables is not None:
-        missing = [v for v in variables if v not in names]
+        want = [canonical(v) for v in variables]
+        missing = [v for v, c in zip(variables, want) if c not in names]
         if missing:
-            raise EarthzooError(
-                f"era5-wb2 store is missing variable(s) {missing} (it has: {', '.join(names)})",
-                "choose variables the store holds, or a store that has them",
-            )
-        order = [names.index(v) for v in variables]
-        arrays, names = [arrays[i] for i in order], list(variables)
+            raise EarthzooError(f"{what} is missing variable(s) {missing} (it has: {', '.join(names)})", "choose variables the data holds, or data that has them")
+        pick = [names.index(c) for c in want]
+        arrays, names, depths, units = ([seq[i] for i in pick] for seq in (arrays, names, depths, units))
     if not arrays:
-        raise EarthzooError(
-            f"{str(p)!r} holds none of the known ERA5 variables", f"expected WeatherBench2 names such as {', '.join(list(WB2_NAMES)[:4])}"
-        )
-    static = ["orography"] if "orography" in names else []
-    return make_dataset(
-        _lazy(arrays),
-        raw["time"].values,
-        names,
-        raw["lat"].values,
-        raw["lon"].values,
-        static=static,
-        attrs={"source": f"ERA5 (WeatherBench2 Zarr) {p}"},
-    )
+        raise EarthzooError(f"{what} holds no field on (time, lat, lon) (variables: {', '.join(map(str, raw.data_vars)) or 'none'})", "give one variable per field, e.g. ERA5 / WeatherBench2 names such as 2m_temperature or t2m")
+    attrs = {k: v for k, v in raw.attrs.items() if k != "channels"}
+    depth = depths if any(np.isfinite(depths)) else None
+    mask = np.asarray(raw["ocean_mask"].values).astype(bool) if "ocean_mask" in raw else None
+    if lead:
+        return _stacked(raw, outer, arrays, names, depth, units, mask, attrs)
+    if "prognostic" not in attrs and "static" not in attrs and "orography" in names:
+        attrs["static"] = ["orography"]
+    lists = {k: attrs.pop(k) for k in ("prognostic", "forcing", "static") if k in attrs}
+    lists = {k: [x for x in v.split(",") if x] if isinstance(v, str) else list(v) for k, v in lists.items()}
+    return make_dataset(_lazy(arrays), raw["time"].values, names, raw["lat"].values, raw["lon"].values, depth=depth, ocean_mask=mask, attrs=attrs, **lists)
+
+
+def _stacked(raw: xr.Dataset, outer: tuple[str, ...], arrays: list, names: list[str], depth: Any, units: list[str], mask: Any, attrs: dict) -> xr.Dataset:
+    """Per-variable fields with other dims than time (a forecast's init_time,
+    lead_time; a climatology's) as ``fields`` (*outer, channel, lat, lon) in memory."""
+    f = np.stack([np.asarray(a.values, np.float32) for a in arrays], axis=len(outer))
+    coords = {k: raw.coords[k] for k in raw.coords if set(raw.coords[k].dims) <= {*outer, "lat", "lon"}}
+    coords["channel"] = ("channel", np.array(names, dtype=object))
+    coords["channel_units"] = ("channel", np.array(units, dtype=object))
+    if depth is not None:
+        coords["depth"] = ("channel", np.asarray(depth, np.float32), {"units": "m", "positive": "down", "standard_name": "depth"})
+    out = xr.Dataset({"fields": ((*outer, "channel", "lat", "lon"), f)}, coords=coords, attrs=attrs)
+    if mask is not None:
+        out["ocean_mask"] = (("lat", "lon"), mask)
+    return out
 
 
 class _H5Array(xr.backends.BackendArray):
