@@ -48,11 +48,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import torch
-    import xarray as xr
 
     torch.set_num_threads(args.threads)
 
-    from earthzoo.data import time_splits
+    from earthzoo.data import read_dataset, time_splits
     from earthzoo.files import atomic_write_text
     from earthzoo.metrics import evaluate
     from earthzoo.training import TrainConfig, forecast, train
@@ -87,7 +86,7 @@ def main(argv=None) -> int:
 
     def score(inits, name):
         s = forecast(args.model, weights=summary["weights"], framework=args.framework, init=args.data, steps=args.leads, out=str(work / f"forecast_{name}.nc"), init_indices=inits, show_progress=False)
-        fc = xr.open_dataset(s["out"]).load()
+        fc = read_dataset(s["out"], load=True)  # the per-variable file, stacked
         fields = fc["fields"].fillna(0.0)  # land is NaN in ocean forecasts; the mask gives it zero weight
         res = evaluate(fields, ds.isel(lat=slice(0, fc.sizes["lat"])))
         chans = [c for c in args.channels.split(",") if c] or res["channels"]

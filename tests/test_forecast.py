@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from training_helpers import wave_dataset
-
 from earthzoo.data import read_dataset
 from earthzoo.errors import EarthzooError
 from earthzoo.training import forecast
+from training_helpers import wave_dataset
 
 
 def _weights(path, data_path):

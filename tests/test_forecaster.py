@@ -5,16 +5,15 @@ times, and gives the same numbers in torch and MindSpore."""
 
 from __future__ import annotations
 
+import earthzoo
 import numpy as np
 import pytest
 import xarray as xr
-from test_forecast import _weights
-from training_helpers import wave_dataset
-
-import earthzoo
 from earthzoo.data import read_dataset
 from earthzoo.errors import EarthzooError
 from earthzoo.training import forecast
+from test_forecast import _weights
+from training_helpers import wave_dataset
 
 NAMES = ["z", "u", "v", "vort", "div"]
 

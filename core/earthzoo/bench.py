@@ -335,9 +335,7 @@ def forecast_and_score(model: str, weights: str, frameworks: tuple[str, ...], da
     """Forecast from the same held-out initial states in each framework, score each
     against the truth with persistence and climatology baselines (climatology of the
     training part), and compare the frameworks' forecasts lead by lead."""
-    import xarray as xr
-
-    from .data import climatology
+    from .data import climatology, read_dataset
     from .metrics import evaluate
     from .parity import compare
     from .training.data import open_source
@@ -352,7 +350,7 @@ def forecast_and_score(model: str, weights: str, frameworks: tuple[str, ...], da
     for fwk in frameworks:
         path = out / f"forecast_{fwk}.nc"
         forecast(model, weights=weights, framework=fwk, init=data, steps=leads, out=str(path), init_indices=inits, backend=backend, show_progress=show_progress)
-        fc = xr.open_dataset(path).load()
+        fc = read_dataset(path, load=True)  # the per-variable file, stacked
         arrays[fwk] = fc["fields"].values
         result["forecast_files"][fwk] = str(path)
         # score on the forecast's rows (a model may drop the data's southern pole row)

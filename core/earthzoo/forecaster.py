@@ -158,7 +158,7 @@ class Forecaster:
                 "lat": ("lat", ds["lat"].values[: y.shape[3]], {"units": "degrees_north", "standard_name": "latitude"}),
                 "lon": ("lon", ds["lon"].values, {"units": "degrees_east", "standard_name": "longitude"}),
             },
-            attrs={"Conventions": "CF-1.8", "model": self.name, "framework": self.framework, "precision": self.precision, "weights": self.weights, "normalisation": run["note"]},
+            attrs={"Conventions": "CF-1.8", "title": f"{self.name} forecast (earthzoo)", "model": self.name, "framework": self.framework, "precision": self.precision, "weights": self.weights, "normalisation": run["note"]},
         )
         if "depth" in ds.coords and "channel" in ds["depth"].dims:
             depth = {str(c): float(d) for c, d in zip(ds["channel"].values, ds["depth"].values)}

@@ -92,11 +92,10 @@ def _init_dim(f: xr.DataArray) -> str:
 
 def _fields(obj: Any, what: str) -> xr.DataArray:
     if isinstance(obj, xr.Dataset):
-        if "fields" not in obj:
-            raise EarthzooError(
-                f"{what} has no variable 'fields' (it has: {', '.join(map(str, obj.data_vars))})",
-                "write it in the earthzoo form (variable 'fields')",
-            )
+        if "fields" not in obj:  # one variable per field, as earthzoo writes files and Forecaster returns
+            from .data.readers import from_variables
+
+            obj = from_variables(obj, what=what)
         return obj["fields"]
     if isinstance(obj, xr.DataArray):
         return obj

@@ -172,9 +172,11 @@ def fig_loss(result: dict, model: str, folder: Path) -> Path | None:
 
 
 def _units(ds: Any) -> dict[str, str]:
+    from .data.lexicon import lookup
+
     if "channel_units" in ds.coords:
         return {str(c): str(u) for c, u in zip(ds["channel"].values, ds["channel_units"].values)}
-    return {}
+    return {str(c): lookup(str(c)).units for c in ds["channel"].values} if "channel" in ds.coords else {}
 
 
 def key_channels(channels: list[str], n: int = 2) -> list[str]:
@@ -187,15 +189,14 @@ def key_channels(channels: list[str], n: int = 2) -> list[str]:
 def fig_maps(result: dict, model: str, folder: Path) -> Path | None:
     """Fig. 2: truth, the PyTorch and MindSpore forecasts and their difference for key
     variables, at the longest lead of the first held-out initial time."""
-    import xarray as xr
-
+    from .data import read_dataset
     from .training.data import open_source
 
     m = result["models"][model]
     files = m.get("forecast_files") or {}
     if "torch" not in files:
         return None
-    fc = {fw: xr.open_dataset(p).load() for fw, p in files.items()}
+    fc = {fw: read_dataset(p, load=True) for fw, p in files.items()}  # per-variable files, stacked
     t = fc["torch"]
     truth = open_source(m["truth"])
     chans = key_channels([str(c) for c in t["channel"].values])
@@ -251,10 +252,9 @@ def fig_skill(result: dict, model: str, folder: Path) -> Path | None:
         return None
     units = {}
     if m.get("forecast_files", {}).get("torch"):
-        import xarray as xr
+        from .data import read_dataset
 
-        with xr.open_dataset(m["forecast_files"]["torch"]) as ds:
-            units = _units(ds)
+        units = _units(read_dataset(m["forecast_files"]["torch"], load=True))
     chans = key_channels(acc["channels"])
     leads = acc["lead_time_hours"]
     plt = pyplot()

@@ -82,7 +82,13 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
 
     path = Path(path)
     enc = _encode(to_variables(ds))
-    encoding: dict[str, Any] = {name: {"_FillValue": None} for name in enc.coords if np.issubdtype(enc[name].dtype, np.number) or np.issubdtype(enc[name].dtype, np.datetime64) or np.issubdtype(enc[name].dtype, np.timedelta64)}
+    encoding: dict[str, Any] = {}
+    for name in enc.coords:
+        kind = enc[name].dtype
+        if np.issubdtype(kind, np.datetime64) or np.issubdtype(kind, np.timedelta64):
+            encoding[name] = {"_FillValue": None, "dtype": "float64"}  # CF-1.8 has no int64 (xarray's default for times)
+        elif np.issubdtype(kind, np.number):
+            encoding[name] = {"_FillValue": None}
     if path.suffix == ".zarr":
         with atomic_dir(path) as tmp:
             enc.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2, encoding=encoding)  # v2: what WeatherBench2 and most readers use

@@ -45,7 +45,7 @@ def make_dataset(
     """Assemble the internal form from arrays already north->south, lon ascending."""
     channels = [str(c) for c in channels]
     coords: dict[str, Any] = {
-        "time": ("time", np.asarray(times, dtype="datetime64[ns]")),
+        "time": ("time", np.asarray(times, dtype="datetime64[ns]"), {"standard_name": "time", "long_name": "time"}),
         "channel": ("channel", np.array(channels, dtype=object)),
         "lat": ("lat", np.asarray(lat, dtype=np.float64), {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude"}),
         "lon": (

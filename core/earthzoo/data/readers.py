@@ -27,6 +27,7 @@ from .form import make_dataset, regular_lat, regular_lon, to_internal_order
 from .lexicon import LEVEL_DIMS, at_level, canonical, lookup, rank
 from .variables import FOURCASTNET_V0, FOURCASTNET_V1
 
+
 def _require(path: str | None, source: str) -> Path:
     if path is None:
         raise EarthzooError(f"data source {source!r} reads files and needs a path", f"pass one: open_source({source!r}, path=...)")

@@ -5,6 +5,7 @@ with dims init_time, lead_time, lat, lon.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
     with bar as advance:
         result = fc.forecast(ds, list(init_indices or [0]), steps, progress=advance)
     result.attrs["source"] = f"earthzoo forecast from {init}"
+    result.attrs["history"] = f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} earthzoo forecast {model_name} --weights {weights} --framework {framework} --init {init} --steps {steps}"
     write_dataset(result, out_path)
     names = str(result.attrs["channels"]).split(",")
     return {"model": model_name, "framework": framework, "precision": precision, "out": str(out_path), "inits": result.sizes["init_time"], "steps": steps, "channels": names, "normalisation": result.attrs["normalisation"]}
