@@ -51,6 +51,23 @@ class DataSpec:
 
 
 @dataclass(frozen=True)
+class OriginalCheckpoint:
+    """A published (original) checkpoint of a model: what it is called and where it
+    comes from, its licence, the ``preset`` it was made at, the weight ``format`` that
+    reads it and how many ``tensors`` that reader finds in it. ``file``: its file name
+    as published. A downloaded file is recognised by format, tensor count and the
+    preset's shapes (:meth:`ModelCard.identify_original`)."""
+
+    name: str
+    origin: str
+    licence: str
+    preset: str
+    format: str
+    tensors: int
+    file: str = ""
+
+
+@dataclass(frozen=True)
 class ModelCard:
     """What a model is, where it comes from and how to build it in each framework.
 
@@ -80,6 +97,7 @@ class ModelCard:
     example_input: str = ""
     next_input: str = ""
     data_spec: str = ""
+    originals: tuple[OriginalCheckpoint, ...] = ()
 
     @property
     def frameworks(self) -> tuple[str, ...]:
@@ -147,6 +165,39 @@ class ModelCard:
                 "the weights were written for another model or a newer version",
             )
         return dataclasses.replace(cfg, **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    def original(self, name: str) -> OriginalCheckpoint:
+        """The original checkpoint called ``name`` on this card."""
+        for o in self.originals:
+            if o.name == name:
+                return o
+        known = ", ".join(o.name for o in self.originals) or "none"
+        raise EarthzooError(f"model {self.name!r} knows no original checkpoint {name!r} (it knows: {known})", f"see `earthzoo models {self.name} --json`")
+
+    def identify_original(self, fmt: str, tensors: dict[str, Any], name: str | None = None) -> OriginalCheckpoint | None:
+        """Which of the card's originals a file read as ``fmt`` is: the entry of that
+        format whose tensor count and preset shapes fit ``tensors``; None when none
+        does. With ``name`` the file must be that entry: a one-line error says how it differs."""
+        from .convert import model_shapes
+        from .weights import check_fits
+
+        candidates = [self.original(name)] if name else [o for o in self.originals if o.format == fmt]
+        for o in candidates:
+            problem = ""
+            if o.format != fmt:
+                problem = f"is a {fmt} file, {o.name!r} is {o.format}"
+            elif len(tensors) != o.tensors:
+                problem = f"holds {len(tensors)} tensors, {o.name!r} has {o.tensors}"
+            else:
+                try:
+                    check_fits(tensors, model_shapes(self.name, self.make_config(o.preset)), f"{o.name!r} (preset {o.preset!r})")
+                except EarthzooError as exc:
+                    problem = f"does not fit its shapes: {exc.problem}"
+            if not problem:
+                return o
+            if name:
+                raise EarthzooError(f"the file {problem}", f"check the download (expected {o.file or o.name} from {o.origin})")
+        return None
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

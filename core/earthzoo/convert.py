@@ -3,6 +3,7 @@ out; and the shape reading that original-checkpoint readers share."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from pathlib import Path
@@ -98,12 +99,14 @@ def load_statistics(means: str | None, stds: str | None) -> dict[str, np.ndarray
 
 
 def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_format: str | None = None, preset: str | None = None, check: bool = False,
-            means: str | None = None, stds: str | None = None, config: dict[str, Any] | None = None, overwrite: bool = False, drop_extras: bool = False) -> dict:
+            means: str | None = None, stds: str | None = None, config: dict[str, Any] | None = None, overwrite: bool = False, drop_extras: bool = False, original: str | None = None) -> dict:
     """Read ``src``, check it fits ``model``, write ``dst`` atomically; optionally read
     ``dst`` back and compare tensors, extras and attrs. ``config`` sets fields over
     the file's and the preset's; ``means``/``stds`` (.npy) become the weights'
     normalisation. Extras the target has no place for go to a sidecar file, or are
-    dropped with ``drop_extras``. Returns a report, with each config field's source."""
+    dropped with ``drop_extras``. Returns a report, with each config field's source, and
+    which of the card's original checkpoints ``src`` is (``original`` names the one it
+    must be, and its preset is then the default)."""
     card = get_registry().model(model)
     if Path(src).resolve() == Path(dst).resolve():
         raise EarthzooError("source and destination are the same file", "write the converted weights to a new path")
@@ -114,8 +117,13 @@ def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_f
         raise EarthzooError(f"{src!r} holds weights of model {weights.model!r}, not {model!r}", f"pass --model {weights.model}")
     if weights.dropped and not drop_extras:
         raise EarthzooError(f"{src!r} holds {weights.dropped[0]}, which no weight format keeps", "pass --drop-extras to convert without it")
+    fmt = weights.source.partition(":")[0]
+    known = card.identify_original(fmt, weights.tensors, original) if original or card.originals else None
+    preset = preset or (known.preset if original else None)
     cfg, sources = card.config_with_sources(weights.config, weights.config_sources, preset, config)
     check_fits(weights.tensors, model_shapes(model, cfg), f"model {model!r} ({preset or 'config from the file'})")
+    if known is not None:
+        weights.notes.append(f"this is the original checkpoint {known.name!r} ({known.file or known.name} from {known.origin}; licence {known.licence}; preset {known.preset!r})")
     weights.model, weights.config = model, config_to_dict(cfg)
     weights.extras.update(load_statistics(means, stds))
     written = write_weights(dst, weights, used, cfg, overwrite=overwrite, drop_extras=drop_extras)
@@ -125,6 +133,7 @@ def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_f
         "config": {k: {"value": v, "source": sources[k]} for k, v in weights.config.items()},
         "extras": sorted(weights.extras), "attrs": sorted(weights.attrs), "files": written["files"], "sidecar": written["sidecar"],
         "dropped": weights.dropped + written["dropped"], "notes": weights.notes + written["notes"],
+        "original": dataclasses.asdict(known) if known is not None else None,
     }
     if check:
         back = read_weights(dst, written["format"], model)

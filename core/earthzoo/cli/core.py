@@ -81,6 +81,7 @@ overwrite_option = click.option("--overwrite", is_flag=True, help="Replace outpu
 @click.option("--from", "src_format", default=None, help="safetensors, torch, mindspore, or a model's original format (see `earthzoo models --json`); default: detected from the content.")
 @click.option("--to", "dst_format", default=None, help="safetensors, torch, mindspore or an original format; default: from DST's suffix.")
 @click.option("--preset", default=None, help="Config preset the weights were made at, for the fields the file does not say.")
+@click.option("--original", default=None, help="The published checkpoint SRC must be (see `earthzoo models NAME --json`, originals); its preset is the default.")
 @config_option
 @click.option("--verify", "check", is_flag=True, help="Read DST back and compare tensors, extras and attrs.")
 @click.option("--means", default=None, help="Per-channel means (.npy, e.g. FourCastNet's global_means.npy) to store as the weights' normalisation.")
@@ -88,7 +89,7 @@ overwrite_option = click.option("--overwrite", is_flag=True, help="Replace outpu
 @overwrite_option
 @click.option("--drop-extras", is_flag=True, help="Drop what DST's format has no place for (normalisation, an optimizer state) instead of writing DST.extras.npz.")
 @json_option
-def convert(src, dst, model, src_format, dst_format, preset, config_pairs, check, means, stds, overwrite, drop_extras, as_json) -> None:
+def convert(src, dst, model, src_format, dst_format, preset, original, config_pairs, check, means, stds, overwrite, drop_extras, as_json) -> None:
     """Convert weights SRC -> DST between canonical safetensors, torch, MindSpore and
     original checkpoint formats; DST is written atomically, each config field's source is reported."""
     from ..convert import convert as run
@@ -96,7 +97,7 @@ def convert(src, dst, model, src_format, dst_format, preset, config_pairs, check
     from ..registry import get_registry
 
     config = get_registry().model(model).parse_config(config_pairs)
-    report = run(src, dst, model, src_format, dst_format, preset, check, means, stds, config, overwrite, drop_extras)
+    report = run(src, dst, model, src_format, dst_format, preset, check, means, stds, config, overwrite, drop_extras, original)
     if as_json:
         emit_json(report)
         return

@@ -1,6 +1,6 @@
 """Hook implementations of the FourCastNet plugin: its model card and weight formats."""
 
-from earthzoo.cards import ModelCard, WeightFormat
+from earthzoo.cards import ModelCard, OriginalCheckpoint, WeightFormat
 from earthzoo.plugins import hookimpl
 
 PKG = "earthzoo_fourcastnet"
@@ -26,6 +26,11 @@ def earthzoo_register_models(register):
             example_input=f"{PKG}.inputs:example_input",
             next_input=f"{PKG}.inputs:next_input",
             data_spec=f"{PKG}.inputs:data_spec",
+            originals=(
+                # NVlabs' released weights (FCN_weights_v0); the tensor counts are what the nvlabs-fourcastnet reader finds
+                OriginalCheckpoint("nvlabs-fourcastnet-v0-backbone", "NVlabs/FourCastNet, FCN_weights_v0", "BSD-3-Clause (NVlabs/FourCastNet)", "paper", "nvlabs-fourcastnet", 150, "backbone.ckpt"),
+                OriginalCheckpoint("nvlabs-fourcastnet-v0-precip", "NVlabs/FourCastNet, FCN_weights_v0", "BSD-3-Clause (NVlabs/FourCastNet)", "precip", "nvlabs-fourcastnet", 152, "precip.ckpt"),
+            ),
         )
     )
 

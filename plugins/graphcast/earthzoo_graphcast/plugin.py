@@ -1,6 +1,6 @@
 """Hook implementations of the GraphCast plugin: its model card and DeepMind's checkpoint format."""
 
-from earthzoo.cards import ModelCard, WeightFormat
+from earthzoo.cards import ModelCard, OriginalCheckpoint, WeightFormat
 from earthzoo.plugins import hookimpl
 
 PKG = "earthzoo_graphcast"
@@ -25,6 +25,12 @@ def earthzoo_register_models(register):
             kind="atmosphere",
             example_input=f"{PKG}.config:example_input",
             next_input=f"{PKG}.config:next_input",
+            originals=(
+                OriginalCheckpoint(
+                    "deepmind-graphcast-0.25deg-37levels", "google-deepmind/graphcast, params/", "CC BY-NC-SA 4.0 (DeepMind's weights)", "paper", "deepmind-graphcast", 256,
+                    "GraphCast - ERA5 1979-2017 - resolution 0.25 - pressure levels 37 - mesh 2to6 - precipitation input and output.npz",
+                ),
+            ),
         )
     )
 
