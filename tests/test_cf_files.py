@@ -11,12 +11,11 @@ import netCDF4
 import numpy as np
 import pytest
 import xarray as xr
-from test_forecast import _weights
-from training_helpers import wave_dataset
-
 from earthzoo.data import make_dataset, read_dataset, regular_lat, regular_lon, write_dataset
 from earthzoo.data.lexicon import canonical, e2s_name, lookup
 from earthzoo.training import forecast
+from test_forecast import _weights
+from training_helpers import wave_dataset
 
 
 def _ocean(path):

@@ -22,12 +22,11 @@ STEPS = 4
 
 @pytest.mark.parametrize("framework", ["torch", "mindspore"])
 def test_earth2studio_deterministic_workflow_equals_earthzoo_forecast(tmp_path, framework):
+    import earthzoo
     import torch
     from earth2studio.data import DataArrayFile
     from earth2studio.io import ZarrBackend
     from earth2studio.run import deterministic
-
-    import earthzoo
     from earthzoo.data.lexicon import e2s_name
     from earthzoo.earth2studio import PrognosticModel
 

@@ -4,16 +4,15 @@ one step and the iterator equal earthzoo.Forecaster, in torch and in MindSpore."
 
 from __future__ import annotations
 
+import earthzoo
 import numpy as np
 import pytest
 import torch
 import xarray as xr
-from test_forecast import _weights
-from training_helpers import wave_dataset
-
-import earthzoo
 from earthzoo.earth2studio import PrognosticModel
 from earthzoo.errors import EarthzooError
+from test_forecast import _weights
+from training_helpers import wave_dataset
 
 NAMES = ["z", "u", "v", "vort", "div"]
 

@@ -9,7 +9,6 @@ import dataclasses
 import json
 
 import pytest
-
 from earthzoo.cards import OriginalCheckpoint
 from earthzoo.cli import main
 from earthzoo.convert import convert, model_shapes
