@@ -200,8 +200,12 @@ class ModelCard:
         return None
 
     def to_json(self) -> dict[str, Any]:
+        from .data.lexicon import lookup
+
         d = dataclasses.asdict(self)
         d["frameworks"] = list(self.frameworks)
+        # what each named variable is, from the lexicon (units, CF standard_name, other tools' names)
+        d["variable_info"] = [dataclasses.asdict(v) for v in map(lookup, self.variables) if v.long_name != v.name or v.units != "1"]
         return d
 
 

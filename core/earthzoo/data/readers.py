@@ -24,7 +24,7 @@ import xarray as xr
 
 from ..errors import EarthzooError
 from .form import make_dataset, regular_lat, regular_lon, to_internal_order
-from .lexicon import LEVEL_DIMS, at_level, canonical, lookup, rank
+from .lexicon import LEVEL_DIMS, OCEAN, at_level, canonical, lookup, rank
 from .variables import FOURCASTNET_V0, FOURCASTNET_V1
 
 
@@ -230,7 +230,7 @@ def open_era5_fourcastnet(
     )
 
 
-HYCOM_VARS = (("water_temp", "t"), ("salinity", "s"), ("water_u", "u"), ("water_v", "v"))
+HYCOM_VARS = tuple((row[3], base) for base, row in OCEAN.items())  # (HYCOM name, channel prefix) from the lexicon
 
 
 def open_hycom(path: str | None = None, depths: Sequence[float] | None = None, time: slice | None = None, **_: Any) -> xr.Dataset:
