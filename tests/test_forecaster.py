@@ -51,6 +51,9 @@ def test_forecaster_equals_the_cli_and_reads_any_spelling(setup):
     streamed = list(fc.iterate(ds, ["2020-01-01T12:00"], steps=3))
     assert [int(s["lead_time"].values[0] / np.timedelta64(1, "h")) for s in streamed] == [6, 12, 18]
     np.testing.assert_array_equal(xr.concat(streamed, "lead_time")["vort"].values, cli["vort"].values)
+    # a model without forcings starts from the data's last time too (only the initial state is read)
+    last = fc.forecast(ds.isel(time=slice(0, 3)), "2020-01-01T12:00", steps=3)
+    np.testing.assert_array_equal(last["u"].values, cli["u"].values)
     # earthzoo's reader takes the per-variable file back to the stacked form
     stacked = read_dataset(tmp / "cli.nc", load=True)
     assert list(stacked["channel"].values) == NAMES and stacked["fields"].shape == (1, 3, 5, 32, 64)

@@ -111,7 +111,7 @@ def padded(zoo, tmp_path):
 
 def test_header_0x580_converts_forecasts_and_trains_from(padded, tmp_path, capsys):
     import earthzoo
-    import xarray as xr
+    from earthzoo.data import read_dataset
     from earthzoo.frameworks import torch as tfw
 
     path, data, tensors = padded
@@ -121,8 +121,8 @@ def test_header_0x580_converts_forecasts_and_trains_from(padded, tmp_path, capsy
     assert verify(tensors, back.tensors).equal and sorted(back.extras) == ["in_mean", "in_std", "out_mean", "out_std"]
     assert verify(tensors, tfw.state_to_numpy(earthzoo.load_model("toy", weights=str(path)))).equal
     assert main(["forecast", "toy", "--weights", str(path), "--init", str(data), "--steps", "2", "--out", str(tmp_path / "f.nc")]) == 0, capsys.readouterr().err
-    with xr.open_dataset(tmp_path / "f.nc") as ds:
-        assert ds["fields"].shape == (1, 2, 3, 8, 16) and np.isfinite(ds["fields"].values).all()
+    ds = read_dataset(tmp_path / "f.nc", load=True)  # the per-variable file, stacked
+    assert ds["fields"].shape == (1, 2, 3, 8, 16) and np.isfinite(ds["fields"].values).all()
     assert main(["train", "toy", "--data", str(data), "--out", str(tmp_path / "run"), "--weights", str(path), "--steps", "1", "--batch-size", "1"]) == 0, capsys.readouterr().err
 
 

@@ -85,6 +85,9 @@ class Forecaster:
             ds = check_dataset(from_variables(data, what=what), what=what)
             ds = ds.assign_coords(channel=[str(c) for c in ds["channel"].values])
         idx = init_indices(ds, init, what)
+        times = ds["time"].values
+        dt = (times[1] - times[0]) if len(times) > 1 else np.timedelta64(6, "h")
+        init_times = times[idx]
         stats, note = self.stats, "normalisation from the weights"
         mask = None
         if self.spec is not None:
@@ -94,12 +97,14 @@ class Forecaster:
             if stats is None:
                 stats = _extras(NormStats.from_dataset(ds, channels=spec_channels(ds, spec, what)), spec)
                 note = "normalisation from the initial data (the weights carry none)"
-            z, layout = spec_block(ds, spec, stats, self.grid, what)
-            T = len(z)
-            lo, hi = spec.history - 1, T - steps
+            T = ds.sizes["time"]
+            lo, hi = spec.history - 1, T - steps if spec.forcing else T - 1
             bad = [i for i in idx if not lo <= i <= hi]
             if bad:
                 raise EarthzooError(f"initial time index {bad[0]} of {what} ({T} times) leaves no history or no forcings for {steps} steps", f"use an index from {lo} to {hi} (forcings are read from the data at each step), or fewer steps")
+            first = min(idx) - lo  # only the times the forecast reads are loaded
+            ds, idx = ds.isel(time=slice(first, max(idx) + (steps if spec.forcing else 1))), [i - first for i in idx]
+            z, layout = spec_block(ds, spec, stats, self.grid, what)
             P, F = layout.prognostic, layout.forcing
             x = np.stack([np.concatenate([z[i - spec.history + 1 : i + 1, :P].reshape(-1, *z.shape[2:]), z[i, P:]]) for i in idx]).astype(np.float32)
             names = list(spec.prognostic)
@@ -108,10 +113,13 @@ class Forecaster:
             def nxt(x, y, k):
                 return layout.next_input(lambda parts: np.concatenate(parts, axis=1), x, y, z[[i + k + 1 for i in idx], P : P + F])
         else:
-            fields, names = fields_for_model(ds, self.channels, self.grid, what)
             if stats is None:
+                fields, names = fields_for_model(ds, self.channels, self.grid, what)
                 stats, note = normalisation(fields), "normalisation from the initial data (the weights carry none)"
-            x = ((fields[idx] - stats["in_mean"][None, :, None, None]) / stats["in_std"][None, :, None, None]).astype(np.float32)
+                fields = fields[idx]
+            else:  # only the initial times are loaded
+                fields, names = fields_for_model(ds.isel(time=idx), self.channels, self.grid, what)
+            x = ((fields - stats["in_mean"][None, :, None, None]) / stats["in_std"][None, :, None, None]).astype(np.float32)
             cfg, ni = self.config, self.next_input
 
             def nxt(x, y, k):
@@ -131,9 +139,7 @@ class Forecaster:
                     out = np.where(mask[None, None] > 0, out, np.nan)  # land is not part of an ocean forecast
                 yield out.astype(np.float32)
 
-        times = ds["time"].values
-        dt = (times[1] - times[0]) if len(times) > 1 else np.timedelta64(6, "h")
-        return {"ds": ds, "idx": idx, "dt": dt, "names": names, "mask": mask, "note": note, "steps": outputs()}
+        return {"ds": ds, "init_times": init_times, "dt": dt, "names": names, "mask": mask, "note": note, "steps": outputs()}
 
     def _dataset(self, run: dict[str, Any], y: np.ndarray, first: int) -> Any:
         """The forecast Dataset of outputs ``y`` (B, S, C, H, W) at leads first+1 .. first+S,
@@ -146,7 +152,7 @@ class Forecaster:
         c_out = y.shape[2]
         if c_out != len(names):
             names = names[:c_out] if c_out <= len(names) else [f"out{i}" for i in range(c_out)]
-        init_times = ds["time"].values[run["idx"]]
+        init_times = run["init_times"]
         leads = np.array([(first + k + 1) * run["dt"] for k in range(y.shape[1])], dtype="timedelta64[ns]")
         result = xr.Dataset(
             {"fields": (("init_time", "lead_time", "channel", "lat", "lon"), y.astype(np.float32), {"long_name": f"{self.name} forecast"})},
