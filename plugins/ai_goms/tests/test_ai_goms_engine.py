@@ -12,8 +12,7 @@ import sys
 
 import numpy as np
 import pytest
-import xarray as xr
-from earthzoo.data import open_source, write_dataset
+from earthzoo.data import open_source, read_dataset, write_dataset
 from earthzoo.training import TrainConfig, forecast, train
 from earthzoo.training.trainer import read_log
 
@@ -26,18 +25,14 @@ def ocean_file(tmp_path_factory):
 
 
 def _land_garbage(src, dst):
-    ds = xr.open_dataset(src).load()
+    ds = read_dataset(src, load=True)
     f = ds["fields"].values.copy()
-    land = ~ds["ocean_mask"].values.astype(bool)
-    prog = [i for i, c in enumerate(ds["channel"].values.astype(str)) if c in set(ds.attrs["prognostic"].split(","))]
+    land = ~ds["ocean_mask"].values
+    prog = [i for i, c in enumerate(ds["channel"].values.astype(str)) if c in set(ds.attrs["prognostic"])]
     rng = np.random.default_rng(1)
     for i in prog:
         f[:, i][:, land] = rng.uniform(-1e3, 1e3, size=(f.shape[0], int(land.sum())))
     ds["fields"].values = f
-    ds.attrs["prognostic"] = ds.attrs["prognostic"].split(",")
-    ds.attrs["forcing"] = ds.attrs["forcing"].split(",")
-    ds.attrs["static"] = ds.attrs["static"].split(",")
-    ds["ocean_mask"] = ds["ocean_mask"].astype(bool)
     return write_dataset(ds, dst)
 
 
@@ -147,27 +142,24 @@ def test_cli_train_then_forecast_reads_forcings_each_step(ocean_file, tmp_path):
     outs = {}
     for fw in ("torch", "mindspore"):
         s = forecast("ai_goms", weights=weights["torch"], framework=fw, init=str(ocean_file), steps=steps, out=str(tmp_path / f"f_{fw}.nc"), init_indices=[0, 4], show_progress=False)
-        outs[fw] = xr.open_dataset(s["out"]).load()
+        outs[fw] = read_dataset(s["out"], load=True)  # the per-variable file, stacked
     a = outs["torch"]
     assert a["fields"].shape == (2, steps, 17, 32, 64)
     assert list(a["depth"].values[:4]) == [0, 10, 50, 200] and np.isnan(a["depth"].values[-1])
-    land = ~xr.open_dataset(ocean_file)["ocean_mask"].values.astype(bool)
+    land = ~read_dataset(ocean_file, load=True)["ocean_mask"].values
     f = a["fields"].values
     assert np.all(np.isnan(f[..., land])) and np.all(np.isfinite(f[..., ~land]))
     np.testing.assert_allclose(outs["mindspore"]["fields"].values, f, rtol=1e-4, atol=1e-4)
     # forcings are read from the data at each step: changing the data's forcings
     # at time 2 leaves leads 1-2 from init 0 alone and changes lead 3
-    ds = xr.open_dataset(ocean_file).load()
+    ds = read_dataset(ocean_file, load=True)
     names = list(ds["channel"].values.astype(str))
     vals = ds["fields"].values.copy()
     vals[2, names.index("u10")] += 20.0
     ds["fields"].values = vals
-    for k in ("prognostic", "forcing", "static"):
-        ds.attrs[k] = ds.attrs[k].split(",")
-    ds["ocean_mask"] = ds["ocean_mask"].astype(bool)
     moved = write_dataset(ds, tmp_path / "moved.nc")
     s = forecast("ai_goms", weights=weights["torch"], framework="torch", init=str(moved), steps=steps, out=str(tmp_path / "g.nc"), init_indices=[0], show_progress=False)
-    g = xr.open_dataset(s["out"])["fields"].values
+    g = read_dataset(s["out"], load=True)["fields"].values
     np.testing.assert_array_equal(np.nan_to_num(g[0, :2]), np.nan_to_num(f[0, :2]))
     assert np.nanmax(np.abs(g[0, 2] - f[0, 2])) > 1e-4
 
