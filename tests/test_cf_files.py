@@ -69,6 +69,7 @@ def test_files_read_back_stacked_and_old_stacked_files_still_read(files):
 def test_lexicon_spellings():
     assert canonical("10m_u_component_of_wind") == canonical("10u") == canonical("u10m") == "u10"
     assert canonical("2t") == canonical("2m_temperature") == "t2m" and canonical("z_500") == canonical("geopotential_500") == "z500"
+    assert canonical("u_component_of_wind_500") == "u500" and canonical("vo") == "vort" and canonical("tp06") == "tp"
     assert e2s_name("u10") == "u10m" and e2s_name("u100") == "u100m" and e2s_name("z500") == "z500" and e2s_name("tp") == "tp06"
     v = lookup("t850")
     assert (v.units, v.standard_name, v.level, v.wb2) == ("K", "air_temperature", 850.0, "temperature_850")

@@ -51,7 +51,7 @@ OCEAN = {
 }
 LEVEL_DIMS = ("level", "pressure_level", "isobaricInhPa")  # WeatherBench2, CDS, cfgrib: hPa
 
-_LEVELLED = re.compile(r"^([a-z]+)_?(\d+)$")
+_LEVELLED = re.compile(r"^([a-z][a-z_]*?)_?(\d+)$")
 _DEPTH = re.compile(r"^([tsuv])_(\d+(?:\.\d+)?)m$")
 
 
