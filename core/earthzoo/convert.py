@@ -3,6 +3,7 @@ out; and the shape reading that original-checkpoint readers share."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -129,15 +130,17 @@ def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_f
     if check:
         back = read_weights(dst, written["format"], model)
         keep = lambda d: {k: v for k, v in d.items() if k not in written["dropped"]}  # noqa: E731
-        result = verify(weights.tensors, back.tensors)
-        extras = verify(keep(weights.extras), back.extras)
-        attrs_equal = keep(weights.attrs) == back.attrs
-        report["verify"] = {**result.to_json(), "equal": result.equal and extras.equal and attrs_equal, "extras": extras.to_json(), "extras_compared": sorted(back.extras), "attrs_equal": attrs_equal, "attrs_compared": sorted(back.attrs)}
-        if not report["verify"]["equal"]:
+        tensors, extras = verify(weights.tensors, back.tensors), verify(keep(weights.extras), back.extras)
+        attrs_equal = all(back.attrs.get(k) == v for k, v in keep(weights.attrs).items())  # a format may add its own (NVlabs' iters)
+        config_equal = "config" in written["dropped"] or _plain(back.config) == _plain(weights.config)
+        equal = tensors.equal and extras.equal and attrs_equal and config_equal
+        report["verify"] = {**tensors.to_json(), "equal": equal, "extras": extras.to_json(), "extras_compared": sorted(back.extras),
+                            "attrs_compared": sorted(back.attrs), "attrs_equal": attrs_equal, "config_equal": config_equal}
+        if not equal:
             for f in written["files"]:
                 Path(f).unlink(missing_ok=True)
-            bad = result if not result.equal else extras
-            what = f"{bad.worst!r} differs by {bad.max_abs_diff:g}" if not bad.equal else "the attrs differ"
+            bad = tensors if not tensors.equal else extras
+            what = f"{bad.worst!r} differs by {bad.max_abs_diff:g}" if not bad.equal else ("the attrs differ" if not attrs_equal else "the config differs")
             raise EarthzooError(f"verification failed: {what} after writing {dst!r} (removed)", "report this as a bug in the format's writer")
     return report
 
@@ -152,6 +155,10 @@ def describe_config(report: dict) -> list[str]:
         hint = " (not in the file: set with --config KEY=VALUE if wrong)" if source.startswith("assumed") else ""
         lines.append(f"  {source}{hint}: {', '.join(fields)}")
     return lines
+
+
+def _plain(config: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(config, sort_keys=True))
 
 
 def _show(value: Any) -> str:

@@ -56,7 +56,7 @@ class Weights:
 
 # How a config field's value is known: the keys readers put in ``config_sources``,
 # then what ModelCard.config_with_sources adds.
-SOURCES = {"file": "read from file", "shapes": "inferred from tensor shapes", "derived": "derived from other fields of the file", "format": "fixed by the format"}
+SOURCES = {"file": "read from file", "sidecar": "read from the .extras.npz beside the file", "shapes": "inferred from tensor shapes", "derived": "derived from other fields of the file", "format": "fixed by the format"}
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -290,31 +290,36 @@ def load_canonical(path: str | Path) -> Weights:
 
 
 # --------------------------------------------------------------------------- sidecar of extras
-# Formats with no place for extras (a plain torch state_dict, a MindSpore checkpoint)
-# get them in ``<file>.extras.npz`` beside the file, read back with the file.
+# Formats with no place for extras or the config (a plain torch state_dict, a
+# MindSpore checkpoint) get them in ``<file>.extras.npz`` beside the file, read back
+# with it: arrays under their names, attrs as "attr:<name>" and the config as JSON.
 
 ATTR_PREFIX = "attr:"
+CONFIG_KEY = "earthzoo.config"
 
 
 def sidecar_path(path: str | Path) -> Path:
     return Path(f"{path}.extras.npz")
 
 
-def write_sidecar(path: str | Path, extras: Tensors, attrs: dict[str, str]) -> None:
+def write_sidecar(path: str | Path, extras: Tensors, attrs: dict[str, str], config: dict[str, Any] | None) -> None:
     arrays = {k: np.ascontiguousarray(v) for k, v in extras.items()}
     arrays.update({ATTR_PREFIX + k: np.array(str(v)) for k, v in attrs.items()})
+    if config is not None:
+        arrays[CONFIG_KEY] = np.array(json.dumps(config, sort_keys=True))
     with atomic_path(path) as tmp, tmp.open("wb") as f:
         np.savez(f, **arrays)
 
 
-def read_sidecar(path: str | Path) -> tuple[Tensors, dict[str, str]]:
+def read_sidecar(path: str | Path) -> tuple[Tensors, dict[str, str], dict[str, Any] | None]:
     try:
         with np.load(str(path), allow_pickle=False) as z:
             items = {k: z[k] for k in z.files}
+        config = json.loads(str(items.pop(CONFIG_KEY))) if CONFIG_KEY in items else None
     except (OSError, ValueError) as exc:
         raise EarthzooError(f"cannot read the extras file {str(path)!r} ({exc})", "restore it from where the weights came from, or delete it to go without") from exc
     attrs = {k[len(ATTR_PREFIX):]: str(v) for k, v in items.items() if k.startswith(ATTR_PREFIX)}
-    return {k: v for k, v in items.items() if not k.startswith(ATTR_PREFIX)}, attrs
+    return {k: v for k, v in items.items() if not k.startswith(ATTR_PREFIX)}, attrs, config
 
 
 # --------------------------------------------------------------------------- any format
@@ -397,16 +402,20 @@ def read_weights(path: str | Path, fmt: str | None = None, model: str | None = N
             w = Weights(tensors, wf.model, dict(config), f"{fmt}:{path.name}", config_sources={k: "file" for k in config})
     side = sidecar_path(path)
     if side.exists():
-        extras, attrs = read_sidecar(side)
+        extras, attrs, config = read_sidecar(side)
         w.extras = {**extras, **w.extras}
         w.attrs = {**attrs, **w.attrs}
+        if config:  # what the weights were made as, written beside a format that cannot say
+            w.config.update(config)
+            w.config_sources.update(dict.fromkeys(config, "sidecar"))
+        w.notes.append(f"extras{' and config' if config else ''} read from {side.name}")
     return w
 
 
 def write_weights(path: str | Path, weights: Weights, fmt: str | None = None, config: Any = None, overwrite: bool = False, drop_extras: bool = False) -> dict[str, Any]:
-    """Write ``weights`` atomically in ``fmt`` (default: from the suffix). Extras and
-    attrs the format has no place for go to the sidecar ``<file>.extras.npz``, or
-    are dropped with ``drop_extras``. Nothing is overwritten without ``overwrite``.
+    """Write ``weights`` atomically in ``fmt`` (default: from the suffix). Extras,
+    attrs and the config the format has no place for go to the sidecar
+    ``<file>.extras.npz``, or are dropped with ``drop_extras``. Nothing is overwritten without ``overwrite``.
     Returns {"format", "files", "sidecar", "dropped", "notes"}."""
     fmt = fmt or target_format(path, weights.model)
     side = sidecar_path(path)
@@ -417,7 +426,7 @@ def write_weights(path: str | Path, weights: Weights, fmt: str | None = None, co
     more: list[str] = []
     if fmt == "safetensors":
         save_canonical(path, weights)
-        placed = set(weights.extras) | set(weights.attrs)
+        placed = set(weights.extras) | set(weights.attrs) | {"config"}
     elif fmt == "torch":
         from .frameworks import torch as fw
 
@@ -433,13 +442,14 @@ def write_weights(path: str | Path, weights: Weights, fmt: str | None = None, co
         placed, notes, more = set(result.get("placed", ())), list(result.get("notes", ())), list(result.get("files", ()))
     rest = {k: v for k, v in weights.extras.items() if k not in placed}
     rest_attrs = {k: v for k, v in weights.attrs.items() if k not in placed}
+    config_rest = weights.config if weights.config and "config" not in placed else None
     files, dropped, sidecar = [str(path), *more], [], None
     side.unlink(missing_ok=True)  # claimed above: a stale sidecar would be read back with the new file
-    if rest or rest_attrs:
+    if rest or rest_attrs or config_rest:
         if drop_extras:
-            dropped = sorted(rest) + sorted(rest_attrs)
+            dropped = sorted(rest) + sorted(rest_attrs) + (["config"] if config_rest else [])
         else:
-            write_sidecar(side, rest, rest_attrs)
+            write_sidecar(side, rest, rest_attrs, config_rest)
             sidecar = str(side)
             files.append(sidecar)
     return {"format": fmt, "files": files, "sidecar": sidecar, "dropped": dropped, "notes": notes}

@@ -89,6 +89,7 @@ def write_original(path: str, weights: Weights, config=None, overwrite: bool = F
     if config is not None:
         values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
         entries["config"] = {k: _plain(v) for k, v in values.items()}
+        placed.append("config")
     framework_module("torch").save_training_checkpoint(path, weights.tensors, **entries)
     return {"placed": placed}
 
