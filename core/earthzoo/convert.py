@@ -14,7 +14,7 @@ import numpy as np
 from .errors import EarthzooError
 from .registry import get_registry
 from .files import claim_output
-from .weights import Tensors, check_fits, config_to_dict, read_weights, target_format, verify, write_weights
+from .weights import Tensors, check_fits, config_to_dict, detect_format, read_weights, target_format, verify, write_weights
 
 
 def count_blocks(tensors: Tensors, prefix: str) -> int:
@@ -110,6 +110,7 @@ def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_f
         raise EarthzooError("source and destination are the same file", "write the converted weights to a new path")
     claim_output(dst, overwrite)
     used = dst_format or target_format(dst, model)
+    src_format = src_format or detect_format(src, model)
     weights = read_weights(src, src_format, model)
     if weights.model and weights.model != model:
         raise EarthzooError(f"{src!r} holds weights of model {weights.model!r}, not {model!r}", f"pass --model {weights.model}")
@@ -121,7 +122,7 @@ def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_f
     weights.extras.update(load_statistics(means, stds))
     written = write_weights(dst, weights, used, cfg, overwrite=overwrite, drop_extras=drop_extras)
     report: dict = {
-        "src": str(src), "dst": str(dst), "model": model, "from": weights.source.partition(":")[0], "to": written["format"],
+        "src": str(src), "dst": str(dst), "model": model, "from": src_format, "to": written["format"],
         "tensors": len(weights.tensors), "parameters": int(sum(v.size for v in weights.tensors.values())),
         "config": {k: {"value": v, "source": sources[k]} for k, v in weights.config.items()},
         "extras": sorted(weights.extras), "attrs": sorted(weights.attrs), "files": written["files"], "sidecar": written["sidecar"],
