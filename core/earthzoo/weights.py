@@ -136,46 +136,10 @@ def _is_pickle(path: Path) -> bool:
 
 
 def mindspore_names(path: str | Path) -> list[str] | None:
-    """Parameter names of a MindSpore protobuf checkpoint (``Checkpoint{repeated
-    Value value = 1 {string tag = 1; TensorProto tensor = 2}}``), read by walking
-    the top-level records; None when the file is not one."""
-    path = Path(path)
-    size = path.stat().st_size
-    names = []
-    with path.open("rb") as f:
-        pos = 0
-        while pos < size:
-            f.seek(pos)
-            buf = f.read(64)
-            try:
-                key, i = _varint(buf, 0)
-                if key != 0x0A:  # field 1, length-delimited
-                    return None
-                length, i = _varint(buf, i)
-                if pos + i + length > size or buf[i] != 0x0A:
-                    return None
-                f.seek(pos + i + 1)
-                inner = f.read(16)
-                n, j = _varint(inner, 0)
-                f.seek(pos + i + 1 + j)
-                names.append(f.read(n).decode())
-            except (IndexError, UnicodeDecodeError):
-                return None
-            pos += i + length
-    return names or None
+    """Parameter names of a MindSpore checkpoint, read from its structure; None when the file is not one."""
+    from . import msckpt
 
-
-def _varint(buf: bytes, i: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        b = buf[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            return value, i
-        if shift > 63:
-            raise IndexError("varint too long")
+    return msckpt.names(path)
 
 
 def sniff(path: str | Path) -> str:
@@ -246,8 +210,8 @@ def save_canonical(path: str | Path, weights: Weights) -> None:
     }
     if weights.attrs:
         metadata["earthzoo.attrs"] = json.dumps(weights.attrs, sort_keys=True)
-    tensors = {k: np.ascontiguousarray(v) for k, v in weights.tensors.items()}
-    tensors.update({EXTRA_PREFIX + k: np.ascontiguousarray(v) for k, v in weights.extras.items()})
+    tensors = {k: np.require(v, requirements="C") for k, v in weights.tensors.items()}  # (ascontiguousarray makes scalars 1-d)
+    tensors.update({EXTRA_PREFIX + k: np.require(v, requirements="C") for k, v in weights.extras.items()})
     data = save(tensors, metadata=metadata)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
@@ -303,7 +267,7 @@ def sidecar_path(path: str | Path) -> Path:
 
 
 def write_sidecar(path: str | Path, extras: Tensors, attrs: dict[str, str], config: dict[str, Any] | None) -> None:
-    arrays = {k: np.ascontiguousarray(v) for k, v in extras.items()}
+    arrays = dict(extras)
     arrays.update({ATTR_PREFIX + k: np.array(str(v)) for k, v in attrs.items()})
     if config is not None:
         arrays[CONFIG_KEY] = np.array(json.dumps(config, sort_keys=True))
@@ -384,9 +348,9 @@ def read_weights(path: str | Path, fmt: str | None = None, model: str | None = N
 
         w = Weights(fw.load_state_file(path, _format_names(model)), model or "", {}, f"torch:{path.name}")
     elif fmt == "mindspore":
-        from .frameworks import mindspore as fw
+        from . import msckpt
 
-        w = Weights(fw.load_checkpoint_file(path), model or "", {}, f"mindspore:{path.name}")
+        w = Weights(msckpt.load(path), model or "", {}, f"mindspore:{path.name}")
     else:
         from .registry import get_registry
 
@@ -432,9 +396,9 @@ def write_weights(path: str | Path, weights: Weights, fmt: str | None = None, co
 
         fw.save_state_file(path, weights.tensors)
     elif fmt == "mindspore":
-        from .frameworks import mindspore as fw
+        from . import msckpt
 
-        fw.save_checkpoint_file(path, weights.tensors)
+        msckpt.save(path, weights.tensors)
     else:
         from .registry import get_registry
 

@@ -75,7 +75,7 @@ def load_state_file(path: str | Path, formats: str = "") -> Tensors:
 
 def save_state_file(path: str | Path, tensors: Tensors) -> None:
     with atomic_path(path) as tmp:
-        torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}, str(tmp))
+        torch.save({k: torch.from_numpy(np.require(v, requirements="C")) for k, v in tensors.items()}, str(tmp))
 
 
 DDP_PREFIX = "module."

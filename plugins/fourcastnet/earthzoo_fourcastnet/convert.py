@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+from earthzoo import msckpt
 from earthzoo.convert import afno_encoder_fields, count_blocks, training_checkpoint_rest
 from earthzoo.errors import EarthzooError
 from earthzoo.files import atomic_path, claim_output
@@ -153,15 +154,12 @@ def write_mindearth(path: str, weights: Weights, config=None, overwrite: bool = 
     """Write MindEarth's AFNONet checkpoint: renamed parameters plus its unused
     high-frequency Dense weights when the weights carry them (MindEarth leaves them
     at their initial values otherwise; they do not affect the output)."""
-    import mindspore as ms
-
     if config is not None and getattr(config, "precip", False):
         raise EarthzooError("MindEarth's AFNONet has no PrecipNet head", "write the precip model as safetensors, torch or nvlabs-fourcastnet")
     params = {canonical_to_mindearth(k): v for k, v in weights.tensors.items()}
     kept = [k for k in weights.extras if k.startswith(MINDEARTH + ":")]
     params.update({k[len(MINDEARTH) + 1 :]: weights.extras[k] for k in kept})
-    with atomic_path(path) as tmp:
-        ms.save_checkpoint([{"name": k, "data": ms.Tensor(np.ascontiguousarray(v))} for k, v in params.items()], str(tmp))
+    msckpt.save(path, params)
     notes = []
     if config is not None and getattr(config, "gelu", "tanh") != "tanh":
         notes.append(f"MindEarth's AFNONet computes the tanh GELU; these weights are configured for gelu={config.gelu!r}, so MindEarth's outputs will differ from theirs by about 1e-4")
@@ -169,16 +167,6 @@ def write_mindearth(path: str, weights: Weights, config=None, overwrite: bool = 
 
 
 def _load_mindspore(path: str) -> dict[str, np.ndarray]:
-    try:
-        import mindspore as ms
-    except ImportError as exc:
-        from earthzoo.errors import missing_dependency
-
-        raise missing_dependency("mindspore", "mindspore==2.10.0 'numpy<2'", "to read MindEarth checkpoints") from exc
     if not Path(path).is_file():
         raise EarthzooError(f"weights file {str(path)!r} does not exist", "check the path")
-    try:
-        params = ms.load_checkpoint(str(path))
-    except Exception as exc:  # noqa: BLE001
-        raise EarthzooError(f"{str(path)!r} is not a readable MindSpore checkpoint ({type(exc).__name__})", "pass a MindEarth AFNONet .ckpt, or another --from") from exc
-    return {k: v.asnumpy().copy() for k, v in params.items()}
+    return msckpt.load(path)

@@ -70,7 +70,7 @@ def test_round_trip_through_every_format_keeps_everything_and_forecasts_identica
     assert verify(w0.tensors, w1.tensors).equal and verify(w0.extras, w1.extras).equal
     assert w0.attrs == w1.attrs and w0.config == w1.config
     # a forecast from the round-tripped weights is identical to the original's
-    from earthzoo.training import forecast
+    from earthzoo.training.forecast import forecast
 
     data = wave_dataset(tmp_path / "waves.nc", times=8)
     import xarray as xr
