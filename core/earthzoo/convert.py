@@ -42,10 +42,14 @@ def afno_encoder_fields(tensors: Tensors, prefix: str, embed: int, patch: int, t
 
 def model_shapes(name: str, config: Any) -> dict[str, tuple[int, ...]]:
     """Parameter names and shapes of ``name`` at ``config``, from whichever framework
-    is installed (torch builds on the meta device, allocating nothing)."""
+    is installed (torch builds on the meta device, allocating nothing), or from the
+    card's framework-free ``shapes`` function when it names one."""
     from .api import build_model
+    from .cards import resolve
     from .frameworks import framework_module
 
+    if get_registry().model(name).shapes:
+        return {k: tuple(v) for k, v in resolve(get_registry().model(name).shapes)(config).items()}
     errors = []
     for framework in get_registry().model(name).frameworks:
         try:

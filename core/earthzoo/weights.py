@@ -198,10 +198,15 @@ def _require_file(path: str | Path) -> Path:
 # --------------------------------------------------------------------------- canonical safetensors
 
 
-def save_canonical(path: str | Path, weights: Weights) -> None:
-    """Write canonical safetensors atomically."""
-    from safetensors.numpy import save
+# safetensors dtype names of the NumPy dtypes canonical files hold
+ST_DTYPES = {np.dtype(t): n for t, n in ((np.float32, "F32"), (np.float16, "F16"), (np.float64, "F64"), (np.int64, "I64"), (np.int32, "I32"), (np.int16, "I16"),
+                                         (np.int8, "I8"), (np.uint8, "U8"), (np.uint16, "U16"), (np.uint32, "U32"), (np.uint64, "U64"), (np.bool_, "BOOL"))}
 
+
+def save_canonical(path: str | Path, weights: Weights) -> None:
+    """Write canonical safetensors atomically, streaming each tensor to the file (no
+    copy of the whole set in memory): the header is JSON padded with spaces to a
+    multiple of 8 bytes, as the safetensors library writes it."""
     metadata = {
         "earthzoo.model": weights.model,
         "earthzoo.config": json.dumps(weights.config, sort_keys=True),
@@ -210,11 +215,24 @@ def save_canonical(path: str | Path, weights: Weights) -> None:
     }
     if weights.attrs:
         metadata["earthzoo.attrs"] = json.dumps(weights.attrs, sort_keys=True)
-    tensors = {k: np.require(v, requirements="C") for k, v in weights.tensors.items()}  # (ascontiguousarray makes scalars 1-d)
-    tensors.update({EXTRA_PREFIX + k: np.require(v, requirements="C") for k, v in weights.extras.items()})
-    data = save(tensors, metadata=metadata)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    arrays = sorted({**weights.tensors, **{EXTRA_PREFIX + k: v for k, v in weights.extras.items()}}.items())
+    header: dict[str, Any] = {"__metadata__": metadata}
+    offset = 0
+    for name, value in arrays:
+        a = np.asarray(value)
+        if a.dtype.newbyteorder("=") not in ST_DTYPES:
+            raise EarthzooError(f"tensor {name!r} has dtype {a.dtype}, which safetensors cannot hold here", "cast it to a float or integer type first")
+        header[name] = {"dtype": ST_DTYPES[a.dtype.newbyteorder("=")], "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        f.write(struct.pack("<Q", len(raw)) + raw)
+        for _, value in arrays:
+            a = np.asarray(value)
+            a = np.require(a, a.dtype.newbyteorder("<"), requirements="C")  # (ascontiguousarray would make a scalar 1-d)
+            if a.size:
+                f.write(a.reshape(-1).view(np.uint8))
 
 
 def load_canonical(path: str | Path) -> Weights:
@@ -344,9 +362,9 @@ def read_weights(path: str | Path, fmt: str | None = None, model: str | None = N
     if fmt == "safetensors":
         return load_canonical(path)
     if fmt == "torch":
-        from .frameworks import torch as fw
+        from . import torchfile
 
-        w = Weights(fw.load_state_file(path, _format_names(model)), model or "", {}, f"torch:{path.name}")
+        w = Weights(torchfile.load_state_file(path, _format_names(model)), model or "", {}, f"torch:{path.name}")
     elif fmt == "mindspore":
         from . import msckpt
 

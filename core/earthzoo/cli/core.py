@@ -102,7 +102,7 @@ def convert(src, dst, model, src_format, dst_format, preset, config_pairs, check
     if report["sidecar"]:
         click.echo(f"wrote {report['sidecar']}: what {report['to']} has no place for (extras, attrs, config); it is read back with {report['dst']}")
     if report["extras"] or report["attrs"]:
-        click.echo(f"extras kept: {', '.join(report['extras'] + report['attrs'])}")
+        click.echo(f"kept: extras {', '.join(report['extras']) or '(none)'}; attrs {', '.join(report['attrs']) or '(none)'}")
     if report["dropped"]:
         click.echo(f"dropped (--drop-extras): {', '.join(report['dropped'])}")
     click.echo("config:")

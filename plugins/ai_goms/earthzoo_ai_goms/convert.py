@@ -12,6 +12,7 @@ import dataclasses
 import math
 
 import numpy as np
+from earthzoo import torchfile
 from earthzoo.convert import afno_encoder_fields, count_blocks, training_checkpoint_rest
 from earthzoo.errors import EarthzooError
 from earthzoo.frameworks import framework_module
@@ -68,7 +69,7 @@ def _plain(value):
 
 def read_original(path: str) -> Weights:
     """An AI-GOMS training checkpoint (or a bare, possibly 'module.'-prefixed state_dict)."""
-    tensors, rest = framework_module("torch").load_training_checkpoint(path, "AI-GOMS", "an AI-GOMS training checkpoint")
+    tensors, rest = torchfile.load_training_checkpoint(path, "AI-GOMS", "an AI-GOMS training checkpoint")
     config = infer_config(tensors)
     sources = dict.fromkeys(config, "shapes")
     stored = rest.get("config")

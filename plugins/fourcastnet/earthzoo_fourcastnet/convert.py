@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-from earthzoo import msckpt
+from earthzoo import msckpt, torchfile
 from earthzoo.convert import afno_encoder_fields, count_blocks, training_checkpoint_rest
 from earthzoo.errors import EarthzooError
 from earthzoo.files import atomic_path, claim_output
@@ -64,7 +64,7 @@ MINDEARTH = "mindearth-afnonet"  # prefix of the MindEarth-only parameters kept 
 def read_nvlabs(path: str) -> Weights:
     """An NVlabs training checkpoint (or a bare, possibly 'module.'-prefixed state_dict),
     with global_means.npy / global_stds.npy from beside it when they fit its channels."""
-    tensors, rest = framework_module("torch").load_training_checkpoint(path, "FourCastNet", "an NVlabs FourCastNet training checkpoint")
+    tensors, rest = torchfile.load_training_checkpoint(path, "FourCastNet", "an NVlabs FourCastNet training checkpoint")
     config = infer_config(tensors)
     attrs, dropped = training_checkpoint_rest(rest)
     w = Weights(tensors, "fourcastnet", config, attrs=attrs, config_sources=dict.fromkeys(config, "shapes"), dropped=dropped)

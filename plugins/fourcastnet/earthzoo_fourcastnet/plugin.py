@@ -26,6 +26,7 @@ def earthzoo_register_models(register):
             example_input=f"{PKG}.inputs:example_input",
             next_input=f"{PKG}.inputs:next_input",
             data_spec=f"{PKG}.inputs:data_spec",
+            shapes=f"{PKG}.config:parameter_shapes",
         )
     )
 

@@ -241,3 +241,16 @@ def test_data_spec_names_the_small_presets_channels():
     assert card.spec(card.make_config("tiny", variables=())) is None  # unnamed channels are taken in order
     assert card.spec(card.make_config("precip")) is None
     assert card.spec(card.make_config("paper_v1")).out_channels == 26
+
+
+@pytest.mark.parametrize("preset", ["tiny", "small", "paper", "paper_v1", "precip"])
+def test_framework_free_shapes_agree_with_both_builders(preset):
+    """The card's parameter_shapes (what convert checks against, importing no framework)
+    are exactly the torch and MindSpore models' parameters."""
+    from earthzoo_fourcastnet.config import parameter_shapes
+
+    config = model_card("fourcastnet").make_config(preset)
+    want = parameter_shapes(config)
+    assert tfw.shapes_of(lambda: build_model("fourcastnet", "torch", config=config)) == want
+    if preset in ("tiny", "small"):  # MindSpore allocates: the small presets only
+        assert mfw.shapes_of(lambda: build_model("fourcastnet", "mindspore", config=config)) == want
