@@ -33,10 +33,37 @@ class _Unsupported(Exception):
     pass
 
 
+class _FileMap(mmap.mmap):
+    """A read-only map of a file that knows the file, so that writers can copy an
+    array's bytes file to file in the kernel (see file_region)."""
+
+    path: str
+
+
+def file_region(a: np.ndarray) -> tuple[str, int] | None:
+    """(file, byte offset) of a C-contiguous array that views a file this module
+    mapped, else None."""
+    base = a
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if isinstance(base, memoryview):  # np.frombuffer keeps a memoryview of the map
+        base = base.obj
+    if not isinstance(base, _FileMap) or not a.flags.c_contiguous:
+        return None
+    start = np.frombuffer(base, dtype=np.uint8, count=1).ctypes.data
+    return base.path, a.ctypes.data - start
+
+
 def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad=False, hooks=None, metadata=None):
     size, stride = tuple(size), tuple(stride)
     if not size:
         return storage[offset : offset + 1].reshape(())
+    contiguous, step = [], 1
+    for n in reversed(size):
+        contiguous.insert(0, step)
+        step *= n
+    if tuple(contiguous) == stride or 0 in size:  # the usual case: a view that keeps its file (see file_region)
+        return storage[offset : offset + step].reshape(size)
     span = 1 + sum((n - 1) * s for n, s in zip(size, stride))
     base = storage[offset : offset + span]
     return np.lib.stride_tricks.as_strided(base, shape=size, strides=tuple(s * storage.itemsize for s in stride), writeable=False)
@@ -85,7 +112,9 @@ def load(path: str | Path) -> Any | None:
         root = pkl[: -len("data.pkl")]
         if f"{root}byteorder" in names and zf.read(f"{root}byteorder").strip() != b"little":
             return None
-        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if path.stat().st_size else None
+        mm = _FileMap(fh.fileno(), 0, access=mmap.ACCESS_READ) if path.stat().st_size else None
+        if mm is not None:
+            mm.path = str(path)
         cache: dict[str, np.ndarray] = {}
 
         def storage(key: str, dtype, numel: int) -> np.ndarray:

@@ -7,6 +7,7 @@ unpickles: torch files are read with ``weights_only=True``."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import EarthzooError
-from .files import atomic_path, claim_output
+from .files import atomic_path, claim_output, write_array
 
 FORMAT_VERSION = "1"
 # Non-parameter arrays (normalisation statistics...) ride in the same file under this
@@ -226,13 +227,19 @@ def save_canonical(path: str | Path, weights: Weights) -> None:
         offset += a.nbytes
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)
-    with atomic_path(path) as tmp, tmp.open("wb") as f:
-        f.write(struct.pack("<Q", len(raw)) + raw)
+    from .torchfile import file_region
+
+    sources: dict[str, Any] = {}  # files that arrays view, open once
+    # "r+b", not "wb": the temporary file is new and empty, and truncating it makes ext4 flush it on close
+    with atomic_path(path) as tmp, tmp.open("r+b", buffering=0) as f, contextlib.ExitStack() as stack:
+        write_array(f.fileno(), np.frombuffer(struct.pack("<Q", len(raw)) + raw, np.uint8))
         for _, value in arrays:
             a = np.asarray(value)
             a = np.require(a, a.dtype.newbyteorder("<"), requirements="C")  # (ascontiguousarray would make a scalar 1-d)
-            if a.size:
-                f.write(a.reshape(-1).view(np.uint8))
+            region = file_region(a)
+            if region is not None and region[0] not in sources:
+                sources[region[0]] = stack.enter_context(open(region[0], "rb"))
+            write_array(f.fileno(), a, (sources[region[0]].fileno(), region[1]) if region else None)
 
 
 def load_canonical(path: str | Path) -> Weights:
