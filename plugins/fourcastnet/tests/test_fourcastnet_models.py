@@ -50,8 +50,8 @@ def test_file_round_trip_through_every_format(tmp_path):
 
     t, _ = _pair(FourCastNetConfig(), seed=4)
     save_canonical(tmp_path / "a.safetensors", Weights(tfw.state_to_numpy(t), "fourcastnet", {}))
-    for src, dst in (("a.safetensors", "b.pt"), ("b.pt", "c.ckpt"), ("c.ckpt", "d.safetensors")):
-        assert main(["convert", str(tmp_path / src), str(tmp_path / dst), "--model", "fourcastnet", "--verify"]) == 0
+    for src, dst, to in (("a.safetensors", "b.pt", "torch"), ("b.pt", "c.ckpt", "mindspore"), ("c.ckpt", "d.safetensors", "safetensors")):
+        assert main(["convert", str(tmp_path / src), str(tmp_path / dst), "--model", "fourcastnet", "--to", to, "--verify"]) == 0
     a, d = load_canonical(tmp_path / "a.safetensors").tensors, load_canonical(tmp_path / "d.safetensors").tensors
     assert set(a) == set(d) and all(np.array_equal(a[k], d[k]) for k in a)
 
