@@ -124,6 +124,17 @@ def test_each_config_field_says_where_it_came_from_and_config_changes_the_output
     assert np.array_equal(y_of(tmp_path / "a.safetensors", io["x"], {"gelu": "tanh", "sparsity_threshold": 0.02}), yb)
     assert main(["parity", "fourcastnet", "--weights", str(tmp_path / "a.safetensors"), "--config", "gelu=tanh", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["max_abs_err"] < 1e-3
+    # and forecast --config
+    import xarray as xr
+
+    data = wave_dataset(tmp_path / "waves.nc", times=4)
+    fields = []
+    for name, extra in (("f0.nc", []), ("f1.nc", ["--config", "gelu=tanh"])):
+        assert main(["forecast", "fourcastnet", "--weights", str(tmp_path / "a.safetensors"), "--init", str(data), "--steps", "2", "--out", str(tmp_path / name), *extra]) == 0
+        with xr.open_dataset(tmp_path / name) as ds:
+            fields.append(ds["fields"].values.copy())
+    assert np.abs(fields[1] - fields[0]).max() > 1e-4
+    capsys.readouterr()
     # people read the same per source
     assert main(["convert", str(golden / "fourcastnet_nvlabs_tiny.ckpt"), str(tmp_path / "c.safetensors"), "--model", "fourcastnet"]) == 0
     text = capsys.readouterr().out
