@@ -68,8 +68,8 @@ def main(argv=None) -> int:
         convert_s.append(wall(conv, env))
     load_after = os.getloadavg()
     import numpy as np
-    from earthzoo.weights import load_canonical
     from earthzoo.torchfile import load_training_checkpoint
+    from earthzoo.weights import load_canonical
 
     a, b = load_training_checkpoint(src, "FourCastNet", "")[0], load_canonical(folder / "out.safetensors").tensors
     exact = a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

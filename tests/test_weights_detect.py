@@ -90,9 +90,10 @@ def test_pickles_are_still_never_unpickled(tmp_path):
     assert not (tmp_path / "ran").exists()
 
 
-@pytest.fixture
-def padded(zoo, tmp_path):
-    """Toy weights whose safetensors header is 0x580 bytes (file starts 80 05), and data to run them on."""
+@pytest.fixture(params=[0x480, 0x580])
+def padded(request, zoo, tmp_path):
+    """Toy weights whose safetensors header is 0x480 or 0x580 bytes (the file starts 80 04 / 80 05,
+    like a pickle), and data to run them on."""
     import earthzoo
     from earthzoo.frameworks import torch as tfw
 
@@ -103,13 +104,13 @@ def padded(zoo, tmp_path):
     from earthzoo.training.data import fields_for_model, normalisation, open_source
 
     f, _ = fields_for_model(open_source(str(data)), 3, (8, 16))
-    path = tmp_path / "w0580.safetensors"
-    canonical_with_header(path, Weights(tensors, "toy", {"channels": 3, "depth": 2, "lat": 8, "lon": 16, "tag": ""}, "test", normalisation(f)), 0x580)
-    assert Path(path).read_bytes()[:2] == b"\x80\x05" and old_sniff_said_pickle(path)
+    path = tmp_path / "padded.safetensors"
+    canonical_with_header(path, Weights(tensors, "toy", {"channels": 3, "depth": 2, "lat": 8, "lon": 16, "tag": ""}, "test", normalisation(f)), request.param)
+    assert Path(path).read_bytes()[:2] == bytes([0x80, request.param >> 8]) and old_sniff_said_pickle(path)
     return path, data, tensors
 
 
-def test_header_0x580_converts_forecasts_and_trains_from(padded, tmp_path, capsys):
+def test_headers_that_start_like_a_pickle_convert_forecast_and_train(padded, tmp_path, capsys):
     import earthzoo
     import xarray as xr
     from earthzoo.frameworks import torch as tfw

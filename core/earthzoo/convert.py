@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from .errors import EarthzooError
-from .registry import get_registry
 from .files import claim_output
+from .registry import get_registry
 from .weights import Tensors, check_fits, config_to_dict, detect_format, read_weights, target_format, verify, write_weights
 
 

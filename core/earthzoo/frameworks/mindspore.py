@@ -15,7 +15,6 @@ import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..errors import EarthzooError  # noqa: E402
-from ..files import atomic_path  # noqa: E402
 from ..weights import Tensors, check_fits  # noqa: E402
 
 NAME = "mindspore"

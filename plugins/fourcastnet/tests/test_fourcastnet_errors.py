@@ -32,12 +32,10 @@ def test_nvlabs_reader_infers_channels_then_the_model_fits(tmp_path, capsys):
     default preset's 5 channel names do not fit a 26-channel checkpoint, which is an
     error naming the fix, not a silent mismatch."""
     from earthzoo.frameworks import torch as tfw
-    from earthzoo.weights import load_canonical
+    from earthzoo.weights import Weights, load_canonical
     from earthzoo_fourcastnet.config import FourCastNetConfig
     from earthzoo_fourcastnet.convert import write_nvlabs
     from earthzoo_fourcastnet.torch_model import build
-
-    from earthzoo.weights import Weights
 
     write_nvlabs(str(tmp_path / "v1.ckpt"), Weights(tfw.state_to_numpy(build(FourCastNetConfig(in_chans=26, out_chans=26)))))
     assert main(["convert", str(tmp_path / "v1.ckpt"), str(tmp_path / "v1.safetensors"), "--model", "fourcastnet"]) == 2
