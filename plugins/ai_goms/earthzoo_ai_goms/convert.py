@@ -96,6 +96,7 @@ def write_original(path: str, weights: Weights, config=None, overwrite: bool = F
 
 
 def sniff(path: str) -> bool:
-    """A torch zip whose pickle holds a Masked_Ocean's tensor names."""
+    """A torch zip whose pickle holds a Masked_Ocean's tensor names in the training layout: under
+    'model_state', or with DDP 'module.' keys (a plain state_dict is format "torch")."""
     names = pickle_strings(path)
-    return any(n.endswith("decoder_pred.weight") for n in names) and any(n.endswith("patch_embed.proj.weight") for n in names)
+    return ("model_state" in names or any(n.startswith("module.") for n in names)) and any(n.endswith("decoder_pred.weight") for n in names) and any(n.endswith("patch_embed.proj.weight") for n in names)

@@ -112,7 +112,9 @@ def test_round_trip_through_every_format_is_bit_exact(tmp_path, capsys):
     prev = "a.safetensors"
     for name, fmt in (("t.pt", "torch"), ("m.ckpt", "mindspore"), ("back.pt", "ai-goms"), ("z.safetensors", "safetensors")):
         assert main(["convert", str(tmp_path / prev), str(tmp_path / name), "--model", "ai_goms", "--to", fmt, "--verify", "--json"]) == 0
-        v = json.loads(capsys.readouterr().out)["verify"]
+        report = json.loads(capsys.readouterr().out)
+        v = report["verify"]
+        assert report["from"] == {"t.pt": "torch", "m.ckpt": "mindspore", "back.pt": "ai-goms", "z.safetensors": "safetensors"}.get(prev, report["from"]), (prev, report["from"])
         assert v["equal"] and v["config_equal"] and v["extras_compared"] == sorted(extras), (fmt, v)
         prev = name
     raw = torch.load(tmp_path / "back.pt", weights_only=True)

@@ -103,9 +103,10 @@ def write_nvlabs(path: str, weights: Weights, config=None, overwrite: bool = Fal
 
 
 def sniff_nvlabs(path: str) -> bool:
-    """A torch zip whose pickle holds 'model_state' and an AFNONet's (not AI-GOMS's) tensor names."""
+    """A torch zip whose pickle holds an AFNONet's (not AI-GOMS's) tensor names in the training
+    layout: under 'model_state', or with DDP 'module.' keys (a plain state_dict is format "torch")."""
     names = pickle_strings(path)
-    return "model_state" in names and any(n.endswith("patch_embed.proj.weight") for n in names) and any(n.endswith("head.weight") for n in names) and not any(n.endswith("decoder_pred.weight") for n in names)
+    return ("model_state" in names or "module.patch_embed.proj.weight" in names) and any(n.endswith("patch_embed.proj.weight") for n in names) and any(n.endswith("head.weight") for n in names) and not any(n.endswith("decoder_pred.weight") for n in names)
 
 
 def sniff_mindearth(path: str) -> bool:
