@@ -53,6 +53,16 @@ def setup_device(backend: str = "auto", framework: str = "torch", rank: int = 0,
     return ctx
 
 
+def precision_plan(backend: str, framework: str, policy: str) -> Any:
+    """The backend's ``runtime.PrecisionPlan`` for ``policy`` (fp32/bf16/fp16) in
+    ``framework``; a one-line error where the device lacks the type or no plugin plans it."""
+    name = select_backend(backend, framework).name
+    plan = get_plugin_manager().hook.earthzoo_mixed_precision(backend=name, framework=framework, policy=policy)
+    if plan is None:
+        raise EarthzooError(f"backend {name!r} gives no precision plan for {policy}", "use --precision fp32")
+    return plan
+
+
 def build_model(name: str, framework: str = "torch", preset: str | None = None, config: Any = None) -> Any:
     """An untrained model in ``framework`` (through the build_model hook)."""
     card = model_card(name)

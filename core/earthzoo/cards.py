@@ -245,7 +245,9 @@ class WeightFormat:
     extras/attrs it stored, "files": other files it wrote, "notes": [...]}``; what it
     does not place goes to a sidecar. A file is this format when ``sniff`` (naming
     ``f(path) -> bool``, which reads as little as it can) says so; a format without
-    one is recognised by its ``suffixes``."""
+    one is recognised by its ``suffixes``.
+    ``framework``: the one the reader or writer imports ("" for none), so that
+    ``earthzoo doctor`` can say whether the format is usable here."""
 
     name: str
     model: str
@@ -254,6 +256,7 @@ class WeightFormat:
     suffixes: tuple[str, ...] = ()
     writer: str = ""
     origin: str = ""
+    framework: str = ""
     sniff: str = ""
 
     def read(self, path: str) -> Any:

@@ -86,6 +86,21 @@ def write_array(fd: int, a, region: tuple[int, int] | None = None) -> None:
         view = view[os.write(fd, view) :]
 
 
+def writable_dir(target: str | os.PathLike) -> Path:
+    """Create the output folder ``target`` and prove it is writable, before any
+    work starts, with one-line errors (a run must not fail at its last write)."""
+    target = Path(target)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise EarthzooError(f"output {str(target)!r} is a file, not a folder", "choose a folder for the output") from exc
+    except OSError as exc:
+        raise _write_error(target, exc) from exc
+    atomic_write_text(target / ".earthzoo-write-test", "ok\n")
+    (target / ".earthzoo-write-test").unlink(missing_ok=True)
+    return target
+
+
 def claim_output(target: str | os.PathLike, overwrite: bool = False) -> None:
     """Refuse to replace an existing file or folder unless ``overwrite`` says so."""
     if not overwrite and os.path.lexists(target):

@@ -41,13 +41,16 @@ def parity(model: str, preset: str | None = None, steps: int = 1, weights: str |
 
     if steps < 1:
         raise EarthzooError(f"--steps must be at least 1, got {steps}", "pass --steps 1 or more")
+    if batch < 1:
+        raise EarthzooError(f"--batch must be at least 1, got {batch} (an empty input compares as a max error of 0)", "pass --batch 1 or more")
     card = model_card(model)
     for framework in ("torch", "mindspore"):
         if framework not in card.builders:
             raise EarthzooError(f"model {model!r} has no {framework} implementation, so there is nothing to compare", "parity needs both frameworks")
     if not card.example_input:
         raise EarthzooError(f"model {model!r} names no example_input on its card", "add example_input to the model card")
-    tfw, mfw = framework_module("torch"), framework_module("mindspore")
+    need = "by parity, which runs the model in torch and MindSpore"
+    tfw, mfw = framework_module("torch", need), framework_module("mindspore", need)
     w = load_canonical(weights) if weights else None
     if w is not None and w.model and w.model != model:
         raise EarthzooError(f"weights {weights!r} are for model {w.model!r}, not {model!r}", f"run: earthzoo parity {w.model} --weights {weights}")

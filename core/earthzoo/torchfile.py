@@ -141,9 +141,9 @@ def load_object(path: str | Path, fix: str) -> Any:
     got = load(path)
     if got is not None:
         return got
-    from .frameworks import torch as fw
+    from .frameworks import framework_module
 
-    return fw.load_object(path, fix)
+    return framework_module("torch", "to read this torch file (bfloat16 tensors or the legacy format)").load_object(path, fix)
 
 
 def _all_arrays(obj: Any) -> bool:

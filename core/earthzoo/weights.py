@@ -413,13 +413,13 @@ def write_weights(path: str | Path, weights: Weights, fmt: str | None = None, co
     placed: set[str] = set()
     notes: list[str] = []
     more: list[str] = []
+    from .frameworks import framework_module
+
     if fmt == "safetensors":
         save_canonical(path, weights)
         placed = set(weights.extras) | set(weights.attrs) | {"config"}
     elif fmt == "torch":
-        from .frameworks import torch as fw
-
-        fw.save_state_file(path, weights.tensors)
+        framework_module("torch", "to write PyTorch .pt files").save_state_file(path, weights.tensors)
     elif fmt == "mindspore":
         from . import msckpt
 

@@ -16,6 +16,7 @@ def plugins(as_json: bool) -> None:
     """List loaded plugins, their hooks, and any that failed to load."""
     from ..plugins import plugin_records
 
+    app.add_plugin_commands()  # their failures are part of the report
     records = plugin_records()
     if as_json:
         emit_json([r.to_json() for r in records])
@@ -28,9 +29,13 @@ def plugins(as_json: bool) -> None:
 @json_option
 def models(pattern: str, as_json: bool) -> None:
     """List installed models (their cards); PATTERN is a wildcard such as 'four*'."""
+    from ..plugins import plugin_records
     from ..registry import get_registry
 
     cards = get_registry().match_models(pattern)
+    for r in plugin_records():  # a model may be missing because its plugin failed: say so
+        if r.status == "failed":
+            click.echo(f"note: plugin {r.name!r} failed to load ({r.error}); see `earthzoo plugins`", err=True)
     if as_json:
         emit_json([c.to_json() for c in cards])
         return

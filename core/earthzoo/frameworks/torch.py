@@ -138,6 +138,38 @@ def autocast(device: str, dtype_name: str | None):
     return torch.autocast(device_type=device.split(":")[0], dtype=getattr(torch, dtype_name))
 
 
+def keeps_fp32(module: torch.nn.Module) -> bool:
+    """Whether a module runs in float32 inside a low-precision region: the norms (their
+    mean and variance are reductions) and what a model marks ``keep_fp32`` (spectral
+    filters: FFT or DFT-by-matmul and their mode mixing)."""
+    return getattr(module, "keep_fp32", False) or isinstance(module, (torch.nn.LayerNorm, torch.nn.GroupNorm, torch.nn.modules.batchnorm._NormBase))
+
+
+def _in_fp32(forward):
+    @functools.wraps(forward)
+    def run(*args, **kwargs):
+        device = next((a.device.type for a in args if torch.is_tensor(a)), "cpu")
+        args = [a.float() if torch.is_tensor(a) and a.is_floating_point() else a for a in args]
+        with torch.autocast(device_type=device, enabled=False):
+            return forward(*args, **kwargs)
+
+    run.earthzoo_fp32 = True
+    return run
+
+
+def mixed_precision(model: torch.nn.Module, plan: Any) -> torch.nn.Module:
+    """Prepare ``model`` for a precision plan's autocast: the modules :func:`keeps_fp32`
+    names run with autocast off on float32 inputs (torch's CPU autocast would leave
+    layer_norm in bf16/fp16 and cannot run an FFT in them). The engines and forecasts
+    run the model inside :func:`autocast`; fp32 plans leave the model as it is."""
+    if plan is None or not plan.autocast_dtype:
+        return model
+    for module in model.modules():
+        if keeps_fp32(module) and not getattr(module.forward, "earthzoo_fp32", False):
+            module.forward = _in_fp32(module.forward)
+    return model
+
+
 def peak_memory_bytes(device: str) -> int | None:
     if device.startswith("cuda") and torch.cuda.is_available():
         return int(torch.cuda.max_memory_allocated())
@@ -154,13 +186,16 @@ def shapes_of(build) -> dict[str, tuple[int, ...]]:
         return expected_shapes(build())
 
 
-def inference_function(model: torch.nn.Module):
-    """A NumPy -> NumPy forward in inference mode (eval, no autograd) on the model's device."""
+def inference_function(model: torch.nn.Module, plan: Any = None):
+    """A NumPy -> NumPy forward in inference mode (eval, no autograd) on the model's
+    device, under ``plan``'s autocast when one is given (float32 out either way)."""
     model.eval()
     device = next(iter(model.parameters()), torch.empty(0)).device
+    mixed_precision(model, plan)
+    dtype = plan.autocast_dtype if plan is not None else None
 
     def run(x: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
+        with torch.no_grad(), autocast(str(device), dtype):
             return to_numpy(model(from_numpy(x, str(device))).float())
 
     return run

@@ -34,12 +34,15 @@ def rollout(step_fn, x0: np.ndarray, steps: int, next_input, config: Any, advanc
 
 
 def forecast(model_name: str, *, weights: str, framework: str = "torch", init: str, steps: int, out: str, init_indices: list[int] | None = None, backend: str = "auto", show_progress: bool = True,
-             config: dict[str, Any] | None = None, overwrite: bool = False) -> dict[str, Any]:
-    """``config`` sets model config fields over the weights' (the CLI's --config);
-    an existing ``out`` is replaced only with ``overwrite``."""
+             config: dict[str, Any] | None = None, overwrite: bool = False, precision: str = "fp32") -> dict[str, Any]:
+    """Roll ``model_name`` forward ``steps`` steps from ``init`` and write the forecast.
+    ``config`` sets model config fields over the weights' (the CLI's --config); an
+    existing ``out`` is replaced only with ``overwrite``; ``precision`` bf16/fp16 runs
+    the model under the backend's precision plan (the spectral filters and norms stay
+    float32), the output is float32 either way."""
     import xarray as xr
 
-    from ..api import load_model, model_card
+    from ..api import load_model, model_card, precision_plan
     from ..cards import resolve
     from ..data.cache import write_dataset
     from ..files import claim_output
@@ -55,6 +58,7 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
         raise EarthzooError(f"forecast output {out!r} is neither .nc nor .zarr", "name the output file with .nc (NetCDF) or .zarr (Zarr)")
     claim_output(out_path, overwrite)
     card = model_card(model_name)
+    plan = precision_plan(backend, framework, precision) if precision != "fp32" else None
     w = load_canonical(weights)
     overrides = config
     config = card.config_from_dict({**(w.config if w.model == model_name else {}), **(overrides or {})})
@@ -65,7 +69,7 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
     stats_note = "normalisation from the weights"
     stats = dict(w.extras)
     has_stats = {"in_mean", "in_std", "out_mean", "out_std"} <= set(stats)
-    step_fn = framework_module(framework).inference_function(model)
+    step_fn = framework_module(framework).inference_function(model, plan)
     bar = _progress(f"forecast {model_name} ({framework})", steps) if show_progress else _nullbar()
     idx = list(init_indices or [0])
     mask = None
@@ -135,7 +139,7 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
             "lat": ("lat", lat, {"units": "degrees_north", "standard_name": "latitude"}),
             "lon": ("lon", ds["lon"].values, {"units": "degrees_east", "standard_name": "longitude"}),
         },
-        attrs={"Conventions": "CF-1.8", "model": model_name, "framework": framework, "weights": str(weights), "source": f"earthzoo forecast from {init}", "normalisation": stats_note},
+        attrs={"Conventions": "CF-1.8", "model": model_name, "framework": framework, "precision": precision, "weights": str(weights), "source": f"earthzoo forecast from {init}", "normalisation": stats_note},
     )
     if "depth" in ds.coords and "channel" in ds["depth"].dims:
         depth = {str(c): float(d) for c, d in zip(ds["channel"].values, ds["depth"].values)}
@@ -146,7 +150,7 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
         units = {str(c): str(u) for c, u in zip(ds["channel"].values, ds["channel_units"].values)}
         result = result.assign_coords(channel_units=("channel", np.array([units.get(c, "1") for c in out_names], dtype=object)))
     write_dataset(result, out_path)
-    return {"model": model_name, "framework": framework, "out": str(out_path), "inits": len(idx), "steps": steps, "channels": out_names, "normalisation": stats_note}
+    return {"model": model_name, "framework": framework, "precision": precision, "out": str(out_path), "inits": len(idx), "steps": steps, "channels": out_names, "normalisation": stats_note}
 
 
 class _nullbar:

@@ -91,7 +91,7 @@ def write_original(path: str, weights: Weights, config=None, overwrite: bool = F
         values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
         entries["config"] = {k: _plain(v) for k, v in values.items()}
         placed.append("config")
-    framework_module("torch").save_training_checkpoint(path, weights.tensors, **entries)
+    framework_module("torch", "to write AI-GOMS training checkpoints (torch pickles)").save_training_checkpoint(path, weights.tensors, **entries)
     return {"placed": placed}
 
 

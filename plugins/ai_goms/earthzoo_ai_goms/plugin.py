@@ -54,5 +54,6 @@ def earthzoo_register_weight_formats(register):
             writer=f"{PKG}.convert:write_original",
             sniff=f"{PKG}.convert:sniff",
             origin="AI-GOMS public code (Ocean_AI_model), FourCastNet checkpoint layout",
+            framework="torch",
         )
     )

@@ -95,7 +95,7 @@ def write_nvlabs(path: str, weights: Weights, config=None, overwrite: bool = Fal
     for f in files:
         claim_output(f, overwrite)
     entries = {k: int(weights.attrs[k]) for k in ("iters", "epoch") if k in weights.attrs}
-    framework_module("torch").save_training_checkpoint(path, weights.tensors, **entries)
+    framework_module("torch", "to write NVlabs FourCastNet checkpoints (torch pickles)").save_training_checkpoint(path, weights.tensors, **entries)
     for f, key in zip(files, ("in_mean", "in_std")):
         with atomic_path(f) as tmp, tmp.open("wb") as fh:
             np.save(fh, ex[key].reshape(1, -1, 1, 1))

@@ -42,6 +42,7 @@ def earthzoo_register_weight_formats(register):
             suffixes=(".ckpt", ".tar", ".pt"),
             writer=f"{PKG}.convert:write_nvlabs",
             origin="https://github.com/NVlabs/FourCastNet",
+            framework="torch",
             sniff=f"{PKG}.convert:sniff_nvlabs",
         )
     )
@@ -54,6 +55,7 @@ def earthzoo_register_weight_formats(register):
             suffixes=(".ckpt",),
             writer=f"{PKG}.convert:write_mindearth",
             origin="https://gitee.com/mindspore/mindscience (MindEarth)",
+            framework="",  # read and written by earthzoo.msckpt, without MindSpore
             sniff=f"{PKG}.convert:sniff_mindearth",
         )
     )
