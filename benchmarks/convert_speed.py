@@ -1,7 +1,8 @@
 """Converting a paper-size FourCastNet checkpoint (NVlabs layout, about 299 MB of
 random weights at the ``paper`` preset) to canonical safetensors, against a plain
 ``cp`` of the same bytes: whole processes, run alternately in one session, medians
-compared. Writes JSON (with the load average); nothing is asserted.
+compared, per pair and overall, with each process's CPU time (user + system)
+beside its wall time. Writes JSON (with the load average); nothing is asserted.
 
     nice python benchmarks/convert_speed.py --out benchmarks/results/convert_speed.json
 """
@@ -12,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,10 +37,19 @@ def make_checkpoint(path: Path, seed: int = 0) -> int:
     return sum(v.size for v in tensors.values())
 
 
-def wall(cmd: list[str], env: dict) -> float:
+CPU: dict[str, list[float]] = {}
+
+
+def wall(cmd: list[str], env: dict, record: str | None = None) -> float:
+    """Wall seconds of one process; its CPU seconds (user + system) go to CPU[record]."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    took = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if record:
+        CPU.setdefault(record, []).append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return took
 
 
 def main(argv=None) -> int:
@@ -64,8 +75,8 @@ def main(argv=None) -> int:
     for _ in range(args.repeats):  # alternate, so both see the same machine; both write new files
         (folder / "copy.ckpt").unlink()
         (folder / "out.safetensors").unlink()
-        cp_s.append(wall(copy, env))
-        convert_s.append(wall(conv, env))
+        cp_s.append(wall(copy, env, "cp"))
+        convert_s.append(wall(conv, env, "convert"))
     load_after = os.getloadavg()
     import numpy as np
     from earthzoo.torchfile import load_training_checkpoint
@@ -79,6 +90,8 @@ def main(argv=None) -> int:
         "cp_s": cp_s, "convert_s": convert_s, "cp_median_s": statistics.median(cp_s), "convert_median_s": statistics.median(convert_s),
         "ratio_convert_over_cp": statistics.median(convert_s) / statistics.median(cp_s),
         "ratio_per_pair": [c / p for c, p in zip(convert_s, cp_s)], "ratio_per_pair_median": statistics.median(c / p for c, p in zip(convert_s, cp_s)),
+        "cp_cpu_s": CPU["cp"], "convert_cpu_s": CPU["convert"],
+        "ratio_cpu_median": statistics.median(CPU["convert"]) / statistics.median(CPU["cp"]),
         "converted_bit_exact": exact, "convert_command": " ".join(conv[1:]), "bytecode": "cached (PYTHONPYCACHEPREFIX), as installed",
         "loadavg_before": load_before, "loadavg_after": load_after, "cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine(),
     }
