@@ -409,7 +409,8 @@ def write_weights(path: str | Path, weights: Weights, fmt: str | None = None, co
     fmt = fmt or target_format(path, weights.model)
     side = sidecar_path(path)
     claim_output(path, overwrite)
-    claim_output(side, overwrite)
+    if fmt != "safetensors":  # (a canonical file is never read with a sidecar)
+        claim_output(side, overwrite)
     placed: set[str] = set()
     notes: list[str] = []
     more: list[str] = []
@@ -433,7 +434,8 @@ def write_weights(path: str | Path, weights: Weights, fmt: str | None = None, co
     rest_attrs = {k: v for k, v in weights.attrs.items() if k not in placed}
     config_rest = weights.config if weights.config and "config" not in placed else None
     files, dropped, sidecar = [str(path), *more], [], None
-    side.unlink(missing_ok=True)  # claimed above: a stale sidecar would be read back with the new file
+    if fmt != "safetensors":
+        side.unlink(missing_ok=True)  # claimed above: a stale sidecar would be read back with the new file
     if rest or rest_attrs or config_rest:
         if drop_extras:
             dropped = sorted(rest) + sorted(rest_attrs) + (["config"] if config_rest else [])

@@ -174,9 +174,12 @@ def test_nothing_is_overwritten_without_asking(golden, tmp_path, capsys):
     assert main(["convert", str(tmp_path / "s.safetensors"), str(tmp_path / "nv.ckpt"), "--model", "fourcastnet", "--to", "nvlabs-fourcastnet"]) == 2
     assert "global_means.npy' already exists - pass --overwrite" in capsys.readouterr().err
     assert not (tmp_path / "nv.ckpt").exists() and (tmp_path / "global_means.npy").read_bytes() == b"precious"
-    (tmp_path / "w.safetensors.extras.npz").write_bytes(b"stale")  # a stale sidecar would be read back with a new file
-    assert main(["convert", ckpt, str(tmp_path / "w.safetensors"), "--model", "fourcastnet", "--overwrite"]) == 0
-    assert not (tmp_path / "w.safetensors.extras.npz").exists()
+    (tmp_path / "w.pt.extras.npz").write_bytes(b"stale")  # a stale sidecar would be read back with a new file
+    assert main(["convert", ckpt, str(tmp_path / "w.pt"), "--model", "fourcastnet", "--to", "torch"]) == 2
+    assert "w.pt.extras.npz' already exists - pass --overwrite" in capsys.readouterr().err and not (tmp_path / "w.pt").exists()
+    assert main(["convert", ckpt, str(tmp_path / "w.pt"), "--model", "fourcastnet", "--to", "torch", "--overwrite", "--drop-extras"]) == 0
+    assert not (tmp_path / "w.pt.extras.npz").exists()  # the stale one is gone, and --drop-extras wrote none
+    assert main(["convert", ckpt, str(out), "--model", "fourcastnet", "--overwrite"]) == 0
     assert read_weights(out).model == "fourcastnet"
     # forecast output too
     data = wave_dataset(tmp_path / "waves.nc", times=4)
