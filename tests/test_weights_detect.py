@@ -282,3 +282,27 @@ def test_mindspore_checkpoints_without_mindspore_match_mindspore(tmp_path):
             assert a.dtype == v.dtype and a.shape == v.shape and np.array_equal(a, v), k
     assert (tmp_path / "ours.ckpt").read_bytes() == (tmp_path / "theirs.ckpt").read_bytes()
     assert msckpt.names(tmp_path / "ours.bin") == list(tensors) and sniff(tmp_path / "ours.bin") == "mindspore"
+
+
+def test_torch_files_without_torch_match_torch_and_stay_inside_the_file(tmp_path):
+    """earthzoo.torchfile reads torch.save zips as torch does (views, transposes, shared
+    storages, scalars, nested entries), copies them file to file, and refuses tensors
+    that would reach outside their storage instead of reading memory it does not own."""
+    import torch
+    from earthzoo import torchfile
+
+    t = torch.arange(24.0).reshape(2, 3, 4)
+    obj = {"a": t, "row": t[1], "transposed": t.transpose(0, 2), "scalar": torch.tensor(2.5), "empty": torch.zeros(0, 3),
+           "ints": torch.arange(3), "param": torch.nn.Parameter(torch.ones(2)), "nested": {"n": 5, "l": [1, "x"]}}
+    torch.save(obj, tmp_path / "t.pt")
+    got, ref = torchfile.load(tmp_path / "t.pt"), torch.load(tmp_path / "t.pt", weights_only=True)
+    for k in ("a", "row", "transposed", "scalar", "empty", "ints", "param"):
+        assert got[k].dtype == ref[k].detach().numpy().dtype and got[k].shape == tuple(ref[k].shape) and np.array_equal(got[k], ref[k].detach().numpy()), k
+    assert got["nested"] == {"n": 5, "l": [1, "x"]}
+    assert torchfile.file_region(got["row"]) is not None and torchfile.file_region(got["transposed"]) is None
+    storage = np.arange(6, dtype=np.float32)
+    for offset, size, stride in ((4, (3,), (1,)), (-1, (2,), (1,)), (0, (2, 3), (1, 3)), (0, (4, 2), (1, 4))):
+        with pytest.raises((torchfile._Unsupported, ValueError)):
+            torchfile._rebuild_tensor_v2(storage, offset, size, stride)
+    torch.save({"b": torch.ones(2, dtype=torch.bfloat16)}, tmp_path / "bf16.pt")
+    assert torchfile.load(tmp_path / "bf16.pt") is None  # NumPy has no bfloat16: torch.load reads it (as float32)

@@ -56,15 +56,19 @@ def file_region(a: np.ndarray) -> tuple[str, int] | None:
 
 def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad=False, hooks=None, metadata=None):
     size, stride = tuple(size), tuple(stride)
+    if offset < 0:
+        raise _Unsupported("a negative storage offset")
     if not size:
-        return storage[offset : offset + 1].reshape(())
+        return storage[offset : offset + 1].reshape(())  # (ValueError when outside the storage)
     contiguous, step = [], 1
     for n in reversed(size):
         contiguous.insert(0, step)
         step *= n
     if tuple(contiguous) == stride or 0 in size:  # the usual case: a view that keeps its file (see file_region)
-        return storage[offset : offset + step].reshape(size)
+        return storage[offset : offset + step].reshape(size)  # (a short storage fails to reshape: ValueError)
     span = 1 + sum((n - 1) * s for n, s in zip(size, stride))
+    if offset < 0 or min(stride, default=0) < 0 or len(stride) != len(size) or offset + span > storage.size:
+        raise _Unsupported("a tensor outside its storage")  # never read past the file's bytes
     base = storage[offset : offset + span]
     return np.lib.stride_tricks.as_strided(base, shape=size, strides=tuple(s * storage.itemsize for s in stride), writeable=False)
 
