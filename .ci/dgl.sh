@@ -17,7 +17,7 @@ mkdir -p "$WHEELS"
 pip_() {  # quiet, less the warnings about this machine's configured local index folders
     python -m pip -q --disable-pip-version-check "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 }
-# --no-compile: Python compiles what it imports; byte-compiling all of torch at install is most of the install time
+# --no-compile: Python byte-compiles what it imports, so the install skips compiling all of torch
 if ! pip_ install --no-compile --no-index --find-links "$WHEELS" "${REQS[@]}" >/dev/null; then
     echo "dgl.sh: filling the wheelhouse $WHEELS"
     pip_ download -d "$WHEELS" "${REQS[@]}"
