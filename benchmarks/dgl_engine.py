@@ -71,14 +71,16 @@ def _interleaved(runs: dict, rounds: int, reps: int) -> dict:
         for fn in fns.values():
             fn()
     raw = {p: {e: [] for e in runs} for p in parts}
-    for _ in range(rounds):
+    for i in range(rounds):
         for p in parts:
             for e, fns in runs.items():
                 raw[p][e].append(median_ms(fns[p], reps))
+        print(f"  round {i + 1}/{rounds}: " + ", ".join(f"{p} {e} {raw[p][e][-1]:.0f} ms" for p in parts for e in runs), flush=True)
     out = {}
     for p in parts:
         out[p] = {f"{e}_ms": statistics.median(raw[p][e]) for e in runs}
-        out[p]["ratio_dgl_over_native"] = statistics.median(d / n for d, n in zip(raw[p]["dgl"], raw[p]["native"]))
+        out[p]["ratio_dgl_over_native"] = statistics.median(d / n for d, n in zip(raw[p]["dgl"], raw[p]["native"]))  # per round, then median
+        out[p]["ratio_of_medians"] = out[p]["dgl_ms"] / out[p]["native_ms"]
         out[p]["raw_rounds_ms"] = raw[p]
     return out
 
