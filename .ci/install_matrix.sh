@@ -46,6 +46,19 @@ absent() {  # absent MODULE...: none of them importable here
     done
 }
 
+doctor() {  # doctor [FEATURE=PIP]...: print what `earthzoo doctor` finds usable here; each FEATURE must be missing with exactly that PIP command
+    printf '$ earthzoo doctor --json\n' >&2
+    earthzoo doctor --json | python -c '
+import json, sys
+feats = {c["feature"]: c for c in json.load(sys.stdin) if "feature" in c}
+for c in feats.values():
+    print("  %s: %s: %s" % (c["distribution"], c["feature"], "usable" if c["usable"] else c["pip"]))
+for want in sys.argv[1:]:
+    feature, pip = want.split("=", 1)
+    assert feats[feature]["pip"] == pip, (feature, feats[feature]["pip"], pip)
+' "$@"
+}
+
 newenv() {  # newenv NAME REQUIREMENT...: a fresh venv holding exactly these wheels and their dependencies
     local name=$1
     shift
@@ -83,7 +96,7 @@ newenv torch "$CORE[torch,synthetic]" "$(whl earthzoo_fourcastnet)"
     x earthzoo convert w.pt back.safetensors --model fourcastnet --verify
     refused mindspore earthzoo parity fourcastnet --preset tiny
     refused mindspore earthzoo convert run/weights.safetensors w.ckpt --model fourcastnet
-    x earthzoo doctor
+    doctor "fourcastnet in mindspore=pip install 'earthzoo-fourcastnet[mindspore]'" "figures (loss curves, report)=pip install 'earthzoo[plot]'"
 )
 
 # ---------------------------------------------------------------- MindSpore only, no torch
@@ -108,7 +121,7 @@ newenv mindspore "$CORE[mindspore,plot]" "$(whl earthzoo_ai_goms)" "$(whl earthz
     refused torch earthzoo parity ai_goms --preset tiny
     refused torch earthzoo convert run/weights.safetensors w.pt --model fourcastnet
     absent torch  # still: nothing above installed or imported it
-    x earthzoo doctor
+    doctor "parity (torch vs MindSpore)=pip install 'earthzoo[torch,mindspore]'" "convert --from ai-goms=pip install 'earthzoo-ai-goms[torch]'"
 )
 
 # ---------------------------------------------------------------- GraphCast alone
@@ -143,7 +156,7 @@ print('graphcast tiny forward', tuple(y.shape))"
     fi
     x earthzoo convert "$W" gc.pt --model graphcast --verify
     refused mindspore earthzoo parity graphcast --preset tiny
-    x earthzoo doctor
+    doctor "graphcast in mindspore=pip install 'earthzoo-graphcast[mindspore]'"
 )
 
 # ---------------------------------------------------------------- each chip backend alone next to core, no framework
@@ -153,8 +166,9 @@ for b in cuda:earthzoo_cuda ascend:earthzoo_ascend dcu:earthzoo_dcu; do
     (
         . "$WORK/backend-$name/bin/activate" && cd "$WORK/backend-$name"
         absent torch mindspore
-        x earthzoo backends
-        earthzoo backends --json | python -c "import json, sys; names = [b['name'] for b in json.load(sys.stdin)]; assert '$name' in names, names; print('listed:', names)"
+        x earthzoo backends --json > backends.json
+        python -c "import json, sys; names = [b['name'] for b in json.load(open('backends.json'))]; assert '$name' in names, names; print('listed:', names)"
+        doctor "backend $name with torch=pip install 'earthzoo-$name[torch]'"
     )
 done
 
