@@ -109,6 +109,8 @@ class ModelCard:
         return self._replace(self.make_config(preset), values)
 
     def _replace(self, cfg: Any, values: dict[str, Any]) -> Any:
+        if not isinstance(values, dict):
+            raise EarthzooError(f"config for {self.name!r} is a {type(values).__name__}, not a mapping of fields", "re-convert the weights (the file's earthzoo.config is damaged)")
         names = {f.name for f in dataclasses.fields(cfg)}
         unknown = sorted(set(values) - names)
         if unknown:
