@@ -125,3 +125,34 @@ def test_forecast_that_cannot_fit_is_refused_before_rolling_out(tmp_path, monkey
     assert main(["forecast", "fourcastnet", "--weights", weights, "--init", str(data), "--steps", "2", "--init-index", "-3", "--out", str(tmp_path / "fc.nc")]) == 0
     capsys.readouterr()
     assert xr.open_dataset(tmp_path / "fc.nc")["init_time"].values[0] == xr.open_dataset(data)["time"].values[-3]  # -3: third from the end
+
+
+def test_argument_and_metadata_checks_come_before_any_model_is_built(tmp_path, monkeypatch, capsys):
+    import earthzoo.api
+    from earthzoo.training import TrainConfig, train
+    from training_helpers import wave_dataset
+
+    data = wave_dataset(tmp_path / "waves.nc", times=12)
+    train("fourcastnet", preset="tiny", data=str(data), out=tmp_path / "run", cfg=TrainConfig(steps=1), show_progress=False)
+    weights = str(tmp_path / "run" / "weights.safetensors")
+    few = wave_dataset(tmp_path / "three.nc", times=12, channels=3)
+
+    def no_build(*a, **k):
+        raise AssertionError("a model was built before the arguments and the data were checked")
+
+    monkeypatch.setattr(earthzoo.api, "build_model", no_build)
+    fc = ["forecast", "fourcastnet", "--weights", weights, "--steps", "2"]
+    cases = [
+        ([*fc, "--init", str(data), "--init-index", "40", "--out", str(tmp_path / "f.nc")], "initial time index 40"),
+        ([*fc, "--init", str(few), "--out", str(tmp_path / "f.nc")], "lacks the channel(s) vort, div"),
+        ([*fc, "--init", str(data), "--out", str(tmp_path / "no" / "f.nc")], "output folder"),
+        (["forecast", "graphcast", "--weights", weights, "--init", str(data), "--out", str(tmp_path / "f.nc")], "are for model 'fourcastnet'"),
+        (["train", "fourcastnet", "--data", str(few), "--out", str(tmp_path / "r2")], "lacks the channel(s) vort, div"),
+        (["train", "graphcast", "--data", str(data), "--weights", weights, "--out", str(tmp_path / "r2")], "are for model 'fourcastnet'"),
+        (["train", "fourcastnet", "--data", "era5-wb2", "--out", str(tmp_path / "r2")], "--path PATH"),
+    ]
+    for args, needle in cases:
+        assert main(args) == 2, args
+        err = _one_line_error(capsys, needle)
+        assert "open_source(" not in err.split(" (in Python:")[0] and "load_model(" not in err  # CLI words, not Python calls
+    assert not (tmp_path / "f.nc").exists() and not (tmp_path / "r2").exists()

@@ -36,7 +36,7 @@ def rollout(step_fn, x0: np.ndarray, steps: int, next_input, config: Any, advanc
 def forecast(model_name: str, *, weights: str, framework: str = "torch", init: str, steps: int, out: str, init_indices: list[int] | None = None, backend: str = "auto", show_progress: bool = True) -> dict[str, Any]:
     import xarray as xr
 
-    from ..api import load_model, model_card
+    from ..api import check_weights_model, load_model, model_card
     from ..cards import resolve
     from ..data.cache import write_dataset
     from ..frameworks import framework_module
@@ -54,6 +54,7 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
         raise EarthzooError(f"output folder {str(out_path.parent)!r} does not exist", "create it first, or choose another --out")
     card = model_card(model_name)
     w = load_canonical(weights)
+    check_weights_model(w, model_name, weights)
     config = card.config_from_dict(w.config if w.model == model_name else {})
     ds = open_source(init)
     channels, grid = model_io(card, config)

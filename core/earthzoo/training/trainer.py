@@ -88,7 +88,7 @@ def train(
     """Train ``model_name`` on ``data`` (a data source name, a NetCDF/Zarr path or
     in-memory :class:`ArrayData` / :class:`SpecData`) for ``cfg.steps`` optimizer updates, writing
     logs, checkpoints and final canonical weights to ``out``. Returns a summary."""
-    from ..api import build_model, model_card, setup_device
+    from ..api import build_model, check_weights_model, model_card, setup_device
     from ..frameworks import framework_module
     from ..ops import apply_custom_ops
     from ..weights import config_to_dict, load_canonical
@@ -96,7 +96,10 @@ def train(
     card = model_card(model_name)
     model_config = card.make_config(preset)
     preset = preset or card.presets[0]
-    # The data's checks (channels, grid, length, batch size) need no framework: they come first.
+    # The checks of the arguments and the data (channels, grid, length, batch size) need no framework: they come first.
+    start_weights = load_canonical(weights) if weights else None
+    if start_weights is not None:
+        check_weights_model(start_weights, model_name, weights)
     dataset = data if isinstance(data, (ArrayData, SpecData)) else training_data(data, card, model_config, cfg.rollout_steps)
     data_id = data if isinstance(data, str) else f"arrays:{dataset.description}:{len(dataset)}"
     if cfg.batch_size > len(dataset):
@@ -135,13 +138,8 @@ def train(
         "train_config": cfg.to_json(),
         "world_size": world,
     }
-    if weights:
-        w = load_canonical(weights)
-        if w.model and w.model != model_name:
-            raise EarthzooError(
-                f"weights {weights!r} are for model {w.model!r}, not {model_name!r}", f"start from weights of {model_name!r}"
-            )
-        fw.load_numpy_state(model, w.tensors, f"model {model_name!r} ({preset})")
+    if start_weights is not None:
+        fw.load_numpy_state(model, start_weights.tensors, f"model {model_name!r} ({preset})")
     sample = dataset.get(np.arange(1))
     memory_check = check_training(model, framework, ctx.device, sample, cfg.batch_size // world, cfg.rollout_steps)
     if main:  # only now: a refused run leaves no folder and no empty log behind
