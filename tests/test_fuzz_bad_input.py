@@ -214,9 +214,13 @@ def _shape_defect(kind: str, tensors: dict[str, np.ndarray], rng: np.random.Gene
     return out
 
 
+WEIGHT_KINDS = ["truncated", "random", "random_after_header", "header_size", "header_garbage", "wrong_shape", "missing_tensor", "extra_tensor", "int_tensor"]
+SOURCE_FORMATS = [None, "safetensors", "torch", "mindspore", "nvlabs-fourcastnet", "mindearth-afnonet"]
+
+
 @FUZZ
-@given(kind=st.sampled_from(["truncated", "random", "random_after_header", "header_size", "header_garbage", "wrong_shape", "missing_tensor", "extra_tensor", "int_tensor"]), suffix=st.sampled_from([".safetensors", ".pt", ".ckpt"]), seed=st.integers(0, 2**16))
-def test_malformed_weight_files(work, tmp_path_factory, capsys, kind, suffix, seed):
+@given(kind=st.sampled_from(WEIGHT_KINDS), suffix=st.sampled_from([".safetensors", ".pt", ".ckpt", ".tar"]), src_format=st.sampled_from(SOURCE_FORMATS), seed=st.integers(0, 2**16))
+def test_malformed_weight_files(work, tmp_path_factory, capsys, kind, suffix, src_format, seed):
     from earthzoo.api import load_model
     from earthzoo.weights import Weights, load_canonical, save_canonical
 
@@ -237,6 +241,8 @@ def test_malformed_weight_files(work, tmp_path_factory, capsys, kind, suffix, se
             load_model("fourcastnet", framework, preset="tiny", weights=str(src))
         except EarthzooError as e:
             assert "\n" not in str(e)
+    source = ["--from", src_format] if src_format else []
     for dst in ("out.safetensors", "out.ckpt", "out.pt"):
-        if _run(capsys, "convert", str(src), str(folder / dst), "--model", "fourcastnet", "--preset", "tiny") != 0:
+        if _run(capsys, "convert", str(src), str(folder / dst), "--model", "fourcastnet", "--preset", "tiny", *source) != 0:
             assert _outputs(folder) == before
+        (folder / dst).unlink(missing_ok=True)
