@@ -6,8 +6,8 @@ The estimate errs low, so that only what surely cannot fit is refused:
 parameters, their gradients, AdamW's two moments and the gradient accumulators
 (5 x 4 bytes per parameter when training, 1 x 4 when forecasting); per sample,
 the batch arrays, and the activations measured in one forward pass of a single
-sample (the sum of every leaf module's output; kept for the backward pass, once
-per rollout step) - when forecasting, twice the largest leaf output plus the
+sample (the sum of every leaf module's output, kept for the backward pass once
+per rollout step; twice the largest one with activation checkpointing) - when forecasting, twice the largest leaf output plus the
 rolled-out forecast held for the file (three float32 copies: outputs,
 denormalised, written). Free memory: the device's own count where the framework
 gives one (torch on CUDA/ROCm), else the host's available memory (MemAvailable,
@@ -117,11 +117,13 @@ def check(needed: int, host_part: int, device: str, framework: str, what: str, f
     return {"estimated_bytes": int(needed), "free_bytes": None if free is None else int(free), "measured": where if free is not None else "unknown"}
 
 
-def check_training(model: Any, framework: str, device: str, sample: tuple[np.ndarray, ...], batch: int, rollout: int) -> dict[str, Any]:
+def check_training(model: Any, framework: str, device: str, sample: tuple[np.ndarray, ...], batch: int, rollout: int, checkpointing: bool = False) -> dict[str, Any]:
     """Refuse a training batch of ``batch`` samples (per process) that cannot fit;
-    ``sample`` is the data of one sample, as the dataset gives it."""
+    ``sample`` is the data of one sample, as the dataset gives it. With activation
+    checkpointing only about the largest activations are kept, not all of them."""
     per_sample_data = sum(int(a.nbytes) for a in sample)
-    acts, _ = activation_bytes(model, framework, sample[0])
+    total, largest = activation_bytes(model, framework, sample[0])
+    acts = 2 * largest if checkpointing else total
     state = 5 * 4 * _parameters(model, framework)
     needed = state + batch * (per_sample_data + rollout * acts)
     return check(needed, batch * per_sample_data, device, framework, f"a batch of {batch} sample(s)", "use a smaller --batch-size (with --accum to keep the batch per update), or --checkpointing")

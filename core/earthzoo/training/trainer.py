@@ -141,7 +141,7 @@ def train(
     if start_weights is not None:
         fw.load_numpy_state(model, start_weights.tensors, f"model {model_name!r} ({preset})")
     sample = dataset.get(np.arange(1))
-    memory_check = check_training(model, framework, ctx.device, sample, cfg.batch_size // world, cfg.rollout_steps)
+    memory_check = check_training(model, framework, ctx.device, sample, cfg.batch_size // world, cfg.rollout_steps, cfg.checkpointing)
     if main:  # only now: a refused run leaves no folder and no empty log behind
         ckpt_mod.prepare_output(out)
     if world > 1 and not weights:
