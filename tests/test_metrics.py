@@ -199,3 +199,53 @@ def test_dayofyear_climatology_feeds_acc():
     raw = evaluate(fc, truth, smooth.assign(fields=smooth["fields"] * 0))
     assert 0.4 < res["metrics"]["forecast"]["c0"]["acc"][0] < 0.9 < raw["metrics"]["forecast"]["c0"]["acc"][0]
     assert res["metrics"]["climatology"]["c0"]["rmse"][0] == pytest.approx(1.0, abs=0.15)  # noise std
+
+
+def test_nan_where_scored_is_an_error_unless_skipna():
+    truth = _truth()
+    fc = _forecast_from(truth)
+    bad = truth.copy(deep=True)
+    bad["fields"][:, 1] = np.nan  # an all-NaN truth channel used to score a perfect RMSE of 0
+    with pytest.raises(EarthzooError, match=r"truth has NaN or inf values at scored points: channel 'c1'") as e:
+        evaluate(fc, bad)
+    assert "\n" not in str(e.value)
+    with pytest.raises(EarthzooError, match=r"forecast has NaN or inf.*'c0'"):
+        evaluate(fc.where(fc.lon != fc.lon[3], np.inf), truth)
+    res = evaluate(fc, bad, skipna=True)
+    assert res["skipped_points"] > 0 and res["metrics"]["forecast"]["c1"]["rmse"] == [None, None, None]
+    assert res["metrics"]["forecast"]["c0"]["rmse"] == pytest.approx([0, 0, 0], abs=1e-9)
+    # a few NaN points: skipped from the forecast and both baselines, and counted
+    holes = fc.copy()
+    holes[0, 0, 0, 2, 3] = np.nan
+    res = evaluate(holes, truth, skipna=True)
+    assert res["skipped_points"] == 1 and res["scored_points"] == fc.size - 1
+    assert res["metrics"]["forecast"]["c0"]["rmse"] == pytest.approx([0, 0, 0], abs=1e-9)
+    full = evaluate(fc, truth)["metrics"]["persistence"]["c1"]["rmse"]
+    assert res["metrics"]["persistence"]["c1"]["rmse"] == pytest.approx(full)  # c1 had no hole
+
+
+def test_nan_off_the_mask_is_not_scored():
+    truth = _truth(nlat=8, nlon=16, poles=False)
+    mask = np.ones((8, 16), bool)
+    mask[:, :5] = False
+    truth["ocean_mask"] = (("lat", "lon"), mask)
+    fc = _forecast_from(truth)
+    fc[..., :5] = np.nan  # land, as earthzoo forecast writes it
+    res = evaluate(fc, truth)
+    assert res["skipped_points"] == 0 and np.allclose(res["metrics"]["forecast"]["c0"]["rmse"], 0, atol=1e-9)
+
+
+def test_truth_coordinates_in_any_order_or_refused():
+    truth = _truth()
+    fc = _forecast_from(truth) + 0.1 * np.random.default_rng(1).normal(size=(4, 3, 2, 9, 16))
+    base = evaluate(fc, truth)
+    rng = np.random.default_rng(0)
+    shuffled = truth.isel(lon=rng.permutation(16), lat=rng.permutation(9), time=rng.permutation(12))
+    assert evaluate(fc, shuffled) == base
+    assert evaluate(fc, truth.roll(lon=5, roll_coords=True)) == base
+    with pytest.raises(EarthzooError, match="truth coordinate 'lon' has repeated values"):
+        evaluate(fc, truth.isel(lon=[0, 0, *range(1, 15)]))
+    with pytest.raises(EarthzooError, match="forecast coordinate 'lat' has repeated values"):
+        evaluate(fc.isel(lat=[0, 0, *range(1, 8)]), truth)
+    with pytest.raises(EarthzooError, match="forecast values have dtype"):
+        evaluate(fc.astype(str), truth)

@@ -10,7 +10,7 @@ import pytest
 from earthzoo import plugins
 from earthzoo.cards import ModelCard
 from earthzoo.cli import main
-from earthzoo.errors import EarthzooError
+from earthzoo.errors import EarthzooError, PluginUnavailable
 from earthzoo.plugins import hookimpl
 from earthzoo.registry import get_registry
 
@@ -91,6 +91,21 @@ def test_load_plugins_selects_and_empty_loads_none(entry_points, monkeypatch):
     assert "cpu" in get_registry().backends  # core's CPU backend is always there
 
 
+def _raise_unavailable():
+    raise PluginUnavailable("libfoo is not installed", "see docs/foo.md")
+
+
+def test_an_unavailable_plugin_is_listed_with_its_reason_not_failed(entry_points, monkeypatch, capsys):
+    entry_points(FakeEntryPoint("good", GOOD), FakeEntryPoint("engine", _raise_unavailable))
+    monkeypatch.setenv("EARTHZOO_STRICT_PLUGINS", "1")  # a missing optional library is not a failure
+    recs = _records()
+    assert (recs["engine"].status, recs["engine"].error, recs["engine"].hooks) == ("unavailable", "libfoo is not installed - see docs/foo.md", [])
+    assert list(get_registry().models) == ["good-model"]
+    from earthzoo.doctor import run_checks
+
+    assert {c["check"]: c["status"] for c in run_checks()}["plugin engine"] == "info"
+
+
 def test_strict_mode_makes_a_broken_plugin_fatal(entry_points, monkeypatch):
     entry_points(FakeEntryPoint("good", GOOD), FakeEntryPoint("broken", _raise_import))
     monkeypatch.setenv("EARTHZOO_STRICT_PLUGINS", "1")
@@ -104,3 +119,36 @@ def test_plugins_json_report(entry_points, capsys):
     report = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert set(report["broken"]) == {"name", "version", "hooks", "status", "error"}
     assert report["broken"]["status"] == "failed" and report["good"]["status"] == "ok" and report["good"]["error"] is None
+
+
+def _exit_on_import():
+    import sys
+
+    sys.exit(3)
+
+
+def _interrupt():
+    raise KeyboardInterrupt
+
+
+EXITS_IN_REGISTER = lambda: _module("exits", earthzoo_register_models=lambda register: exit(4))  # noqa: E731
+
+
+def test_a_plugin_calling_sys_exit_is_isolated(entry_points, capsys):
+    entry_points(FakeEntryPoint("good", GOOD), FakeEntryPoint("exits", _exit_on_import), FakeEntryPoint("exits_later", EXITS_IN_REGISTER))
+    assert main(["plugins", "--json"]) == 0
+    report = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert report["exits"]["status"] == "failed" and report["exits"]["error"] == "SystemExit: 3"
+    assert report["exits_later"]["status"] == "failed" and report["exits_later"]["error"] == "SystemExit: 4"
+    assert report["good"]["status"] == "ok"
+    plugins.reset()
+    assert main(["models"]) == 0
+    out = capsys.readouterr()
+    assert "good-model" in out.out
+    assert "plugin 'exits' failed to load (SystemExit: 3)" in out.err
+
+
+def test_keyboard_interrupt_in_a_plugin_still_stops(entry_points):
+    entry_points(FakeEntryPoint("good", GOOD), FakeEntryPoint("ctrl-c", _interrupt))
+    with pytest.raises(KeyboardInterrupt):
+        plugins.get_plugin_manager()

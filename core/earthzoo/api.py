@@ -74,11 +74,12 @@ def build_model(name: str, framework: str = "torch", preset: str | None = None, 
     return model
 
 
-def load_model(name: str, framework: str = "torch", preset: str | None = None, weights: str | None = None, backend: str = "auto") -> Any:
+def load_model(name: str, framework: str = "torch", preset: str | None = None, weights: str | None = None, backend: str = "auto", config: dict[str, Any] | None = None) -> Any:
     """Build ``name`` in ``framework`` and, when given, load canonical ``weights``.
 
     With weights, the config stored in the file is used unless a ``preset`` is
-    given; either way the weights' names and shapes must fit the model. The model is put in inference mode on the selected backend."""
+    given; ``config`` sets fields over either (``{"gelu": "tanh"}``); the weights'
+    names and shapes must fit the model. The model is put in inference mode on the selected backend."""
     from .frameworks import framework_module
     from .weights import load_canonical
 
@@ -88,7 +89,7 @@ def load_model(name: str, framework: str = "torch", preset: str | None = None, w
     w = load_canonical(weights) if weights else None
     if w is not None and w.model and w.model != name:
         raise EarthzooError(f"weights {weights!r} are for model {w.model!r}, not {name!r}", f"load them with load_model({w.model!r}, ...)")
-    config = card.config_from_dict(w.config if w is not None and preset is None else {}, preset)
+    config = card.config_from_dict({**(w.config if w is not None and preset is None else {}), **(config or {})}, preset)
     model = build_model(name, framework, config=config)
     if w is not None:
         fw.load_numpy_state(model, w.tensors, f"model {name!r}")

@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import EarthzooError
-from .files import atomic_write_text
+from .files import atomic_write_text, writable_dir
 
 SCHEMA = "earthzoo-bench/1"
 SOURCES = {"atmosphere": "synthetic-atmosphere", "ocean": "synthetic-ocean"}
@@ -443,8 +443,7 @@ def run(
     from .api import model_card
 
     say = log or (lambda s: None)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_dir(out)
     set_threads(threads, frameworks)
     result: dict[str, Any] = {
         "schema": SCHEMA,

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from .errors import EarthzooError
+from .files import claim_output
 from .registry import get_registry
-from .weights import Tensors, check_fits, config_to_dict, read_weights, verify, write_weights
+from .weights import Tensors, check_fits, config_to_dict, read_weights, target_format, verify, write_weights
 
 
 def count_blocks(tensors: Tensors, prefix: str) -> int:
@@ -55,6 +56,25 @@ def model_shapes(name: str, config: Any) -> dict[str, tuple[int, ...]]:
     raise EarthzooError(f"cannot check weights of {name!r}: no framework is installed ({'; '.join(errors)})", "pip install torch==2.13.0")
 
 
+def training_checkpoint_rest(rest: dict[str, Any], known: tuple[str, ...] = ()) -> tuple[dict[str, str], list[str]]:
+    """The other top-level entries of a FourCastNet-layout training checkpoint (see
+    earthzoo.frameworks.torch.load_training_checkpoint) as (attrs, dropped): ``iters``
+    and ``epoch`` are kept; an optimizer state and unknown entries are named as what a
+    conversion would drop (``known`` entries are the reader's own)."""
+    attrs, dropped = {}, []
+    for key, value in rest.items():
+        if key in known:
+            continue
+        if key in ("iters", "epoch") and isinstance(value, int):
+            attrs[key] = str(value)
+        elif key == "optimizer_state_dict":
+            if value:
+                dropped.append("an optimizer state ('optimizer_state_dict')")
+        else:
+            dropped.append(f"the entry {key!r}")
+    return attrs, dropped
+
+
 def load_statistics(means: str | None, stds: str | None) -> dict[str, np.ndarray]:
     """Normalisation from .npy files such as FourCastNet's global_means.npy /
     global_stds.npy (shape (1, C, 1, 1) or (C,)), as per-channel vectors."""
@@ -77,27 +97,62 @@ def load_statistics(means: str | None, stds: str | None) -> dict[str, np.ndarray
     return out
 
 
-def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_format: str | None = None, preset: str | None = None, check: bool = False, means: str | None = None, stds: str | None = None) -> dict:
+def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_format: str | None = None, preset: str | None = None, check: bool = False,
+            means: str | None = None, stds: str | None = None, config: dict[str, Any] | None = None, overwrite: bool = False, drop_extras: bool = False) -> dict:
     """Read ``src``, check it fits ``model``, write ``dst`` atomically; optionally read
-    ``dst`` back and compare tensor by tensor. ``means``/``stds`` (.npy) are stored as
-    the weights' normalisation (canonical safetensors only). Returns a report."""
+    ``dst`` back and compare tensors, extras and attrs. ``config`` sets fields over
+    the file's and the preset's; ``means``/``stds`` (.npy) become the weights'
+    normalisation. Extras the target has no place for go to a sidecar file, or are
+    dropped with ``drop_extras``. Returns a report, with each config field's source."""
     card = get_registry().model(model)
     if Path(src).resolve() == Path(dst).resolve():
         raise EarthzooError("source and destination are the same file", "write the converted weights to a new path")
+    claim_output(dst, overwrite)
+    used = dst_format or target_format(dst, model)
     weights = read_weights(src, src_format, model)
     if weights.model and weights.model != model:
         raise EarthzooError(f"{src!r} holds weights of model {weights.model!r}, not {model!r}", f"pass --model {weights.model}")
-    config = card.config_from_dict(weights.config, preset)
-    check_fits(weights.tensors, model_shapes(model, config), f"model {model!r} ({preset or 'config from the file'})")
-    weights.model, weights.config = model, config_to_dict(config)
+    if weights.dropped and not drop_extras:
+        raise EarthzooError(f"{src!r} holds {weights.dropped[0]}, which no weight format keeps", "pass --drop-extras to convert without it")
+    cfg, sources = card.config_with_sources(weights.config, weights.config_sources, preset, config)
+    check_fits(weights.tensors, model_shapes(model, cfg), f"model {model!r} ({preset or 'config from the file'})")
+    weights.model, weights.config = model, config_to_dict(cfg)
     weights.extras.update(load_statistics(means, stds))
-    used = write_weights(dst, weights, dst_format, config)
-    report: dict = {"src": str(src), "dst": str(dst), "model": model, "to": used, "tensors": len(weights.tensors), "parameters": int(sum(v.size for v in weights.tensors.values()))}
+    written = write_weights(dst, weights, used, cfg, overwrite=overwrite, drop_extras=drop_extras)
+    report: dict = {
+        "src": str(src), "dst": str(dst), "model": model, "from": weights.source.partition(":")[0], "to": written["format"],
+        "tensors": len(weights.tensors), "parameters": int(sum(v.size for v in weights.tensors.values())),
+        "config": {k: {"value": v, "source": sources[k]} for k, v in weights.config.items()},
+        "extras": sorted(weights.extras), "attrs": sorted(weights.attrs), "files": written["files"], "sidecar": written["sidecar"],
+        "dropped": weights.dropped + written["dropped"], "notes": weights.notes + written["notes"],
+    }
     if check:
-        back = read_weights(dst, used, model)
+        back = read_weights(dst, written["format"], model)
+        keep = lambda d: {k: v for k, v in d.items() if k not in written["dropped"]}  # noqa: E731
         result = verify(weights.tensors, back.tensors)
-        report["verify"] = result.to_json()
-        if not result.equal:
-            Path(dst).unlink(missing_ok=True)
-            raise EarthzooError(f"verification failed: {result.worst!r} differs by {result.max_abs_diff:g} after writing {dst!r} (removed)", "report this as a bug in the format's writer")
+        extras = verify(keep(weights.extras), back.extras)
+        attrs_equal = keep(weights.attrs) == back.attrs
+        report["verify"] = {**result.to_json(), "equal": result.equal and extras.equal and attrs_equal, "extras": extras.to_json(), "extras_compared": sorted(back.extras), "attrs_equal": attrs_equal, "attrs_compared": sorted(back.attrs)}
+        if not report["verify"]["equal"]:
+            for f in written["files"]:
+                Path(f).unlink(missing_ok=True)
+            bad = result if not result.equal else extras
+            what = f"{bad.worst!r} differs by {bad.max_abs_diff:g}" if not bad.equal else "the attrs differ"
+            raise EarthzooError(f"verification failed: {what} after writing {dst!r} (removed)", "report this as a bug in the format's writer")
     return report
+
+
+def describe_config(report: dict) -> list[str]:
+    """One line per config source, for people: which fields were read, inferred or assumed."""
+    groups: dict[str, list[str]] = {}
+    for name, item in report["config"].items():
+        groups.setdefault(item["source"], []).append(f"{name}={_show(item['value'])}")
+    lines = []
+    for source, fields in groups.items():
+        hint = " (not in the file: set with --config KEY=VALUE if wrong)" if source.startswith("assumed") else ""
+        lines.append(f"  {source}{hint}: {', '.join(fields)}")
+    return lines
+
+
+def _show(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)

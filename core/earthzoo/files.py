@@ -65,6 +65,27 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def writable_dir(target: str | os.PathLike) -> Path:
+    """Create the output folder ``target`` and prove it is writable, before any
+    work starts, with one-line errors (a run must not fail at its last write)."""
+    target = Path(target)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise EarthzooError(f"output {str(target)!r} is a file, not a folder", "choose a folder for the output") from exc
+    except OSError as exc:
+        raise _write_error(target, exc) from exc
+    atomic_write_text(target / ".earthzoo-write-test", "ok\n")
+    (target / ".earthzoo-write-test").unlink(missing_ok=True)
+    return target
+
+
+def claim_output(target: str | os.PathLike, overwrite: bool = False) -> None:
+    """Refuse to replace an existing file or folder unless ``overwrite`` says so."""
+    if not overwrite and os.path.lexists(target):
+        raise EarthzooError(f"{str(target)!r} already exists", "pass --overwrite to replace it, or choose another output path")
+
+
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> None:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)

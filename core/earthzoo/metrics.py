@@ -29,6 +29,10 @@ from .errors import EarthzooError
 INIT_DIMS = ("init_time", "time")
 
 
+class NonFiniteError(EarthzooError):
+    """NaN or inf where a score is computed (the CLI names its --skipna in the fix)."""
+
+
 def cell_area_weights(lat: Any) -> np.ndarray:
     """Unnormalised cell areas on the unit sphere per unit longitude fraction
     (they sum to 2 for a global grid), in the order ``lat`` is given."""
@@ -107,10 +111,14 @@ def _lead_as_timedelta(f: xr.DataArray) -> xr.DataArray:
 
 
 def scores(
-    forecast: xr.DataArray, truth: xr.DataArray, clim: xr.DataArray, weights: xr.DataArray, init_dim: str = "init_time"
+    forecast: xr.DataArray, truth: xr.DataArray, clim: xr.DataArray, weights: xr.DataArray, init_dim: str = "init_time", skipna: bool = False
 ) -> xr.Dataset:
     """rmse, acc, bias of ``forecast`` against ``truth`` (same dims), anomalies
-    against ``clim`` (broadcastable); results have dims (lead_time, channel)."""
+    against ``clim`` (broadcastable); results have dims (lead_time, channel).
+    Points of zero weight are left out; with ``skipna`` an init time with no
+    point left is left out of the means over init times."""
+    finite = weights > 0  # non-scored points may hold NaN (land): never let them into a sum
+    forecast, truth, clim = forecast.where(finite, 0.0), truth.where(finite, 0.0), clim.where(finite, 0.0)
     err = forecast - truth
     mse = _wmean(err**2, weights)
     bias = _wmean(err, weights)
@@ -119,23 +127,54 @@ def scores(
     num = (weights * fa * ta).sum(("lat", "lon"))
     den = np.sqrt((weights * fa**2).sum(("lat", "lon")) * (weights * ta**2).sum(("lat", "lon")))
     acc_i = (num / den).where(den > 0)
-    return xr.Dataset({"rmse": np.sqrt(mse.mean(init_dim)), "acc": acc_i.mean(init_dim, skipna=False), "bias": bias.mean(init_dim)})
+    return xr.Dataset({"rmse": np.sqrt(mse.mean(init_dim, skipna=skipna)), "acc": acc_i.mean(init_dim, skipna=skipna), "bias": bias.mean(init_dim, skipna=skipna)})
+
+
+def _ordered(a: xr.DataArray, what: str, dims: tuple[str, ...], sort: bool = True) -> xr.DataArray:
+    """``a`` sorted along each of ``dims`` that is out of order (lookups by label
+    need it; the forecast, never looked up, keeps its order with ``sort=False``);
+    repeated or non-finite coordinate values are refused (a lookup would be ambiguous)."""
+    for d in dims:
+        if d not in a.coords or a[d].ndim != 1 or d not in a.dims:
+            continue
+        v = a[d].values
+        if np.issubdtype(v.dtype, np.number) and not np.all(np.isfinite(v)):
+            raise EarthzooError(f"{what} coordinate {d!r} has NaN or inf values", f"give every {d} a finite value")
+        index = a.get_index(d)
+        if index.has_duplicates:
+            raise EarthzooError(f"{what} coordinate {d!r} has repeated values", f"drop the duplicates: ds.drop_duplicates({d!r})")
+        if sort and not (index.is_monotonic_increasing or index.is_monotonic_decreasing):
+            a = a.sortby(d)
+    return a
+
+
+def _check_finite(arrays: dict[str, xr.DataArray], counted: xr.DataArray) -> None:
+    """Refuse NaN/inf at scored points (where the weights are > 0): xarray's sums
+    skip NaN, so an all-NaN field would otherwise score a perfect RMSE of 0."""
+    for what, a in arrays.items():
+        bad = (~np.isfinite(a) & counted).sum(tuple(d for d in a.dims if d != "channel"))
+        if int(bad.sum()):
+            listing = ", ".join(f"{str(c)!r} ({int(n)})" for c, n in zip(bad["channel"].values, bad.values) if n)
+            raise NonFiniteError(f"{what} has NaN or inf values at scored points: channel {listing}", "fill them, or pass skipna=True to score the finite points only")
 
 
 def _check_grid(f: xr.DataArray, t: xr.DataArray) -> xr.DataArray:
+    """The truth on the forecast's grid: every forecast lat/lon must be one of the
+    truth's (a model that drops the pole row is scored on the rows it keeps)."""
     for c in ("lat", "lon"):
         if c not in f.coords or c not in t.coords:
             raise EarthzooError(f"forecast or truth has no coordinate {c!r}", f"assign the {c} coordinate")
         fv, tv = np.asarray(f[c].values, float), np.asarray(t[c].values, float)
-        if fv.size != tv.size or not np.allclose(np.sort(fv), np.sort(tv), atol=1e-6):
+        absent = ~np.isclose(fv[:, None], tv[None, :], rtol=0, atol=1e-6).any(axis=1)
+        if absent.any():
             raise EarthzooError(
-                f"grid mismatch on {c!r}: forecast has {fv.size} values, truth {tv.size} (or different values)",
-                "evaluate on the forecast's grid (regrid the truth or drop the row the model drops)",
+                f"grid mismatch on {c!r}: the forecast's {c} {fv[absent][0]:g} is not on the truth's grid (forecast has {fv.size} values, truth {tv.size})",
+                "evaluate against truth on the forecast's grid (or regrid the truth)",
             )
     return t.sel(lat=f["lat"].values, lon=f["lon"].values, method="nearest").assign_coords(lat=f["lat"].values, lon=f["lon"].values)
 
 
-def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = None) -> dict[str, Any]:
+def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = None, skipna: bool = False) -> dict[str, Any]:
     """Score a forecast and the persistence and climatology baselines.
 
     ``forecast``: dims (init_time or time, lead_time, channel, lat, lon); lead_time
@@ -143,14 +182,18 @@ def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = Non
     holding every init and valid time. ``climatology``: (channel, lat, lon) or
     (dayofyear, channel, lat, lon) as built by ``earthzoo.data.climatology``;
     default: the truth's time mean. ``mask``: (lat, lon) bool, True where scored;
-    default: the truth's ``ocean_mask`` if it has one.
+    default: the truth's ``ocean_mask`` if it has one. NaN or inf at a scored
+    point is an error; with ``skipna=True`` such points are left out of every
+    score (forecast and baselines alike) and counted in ``skipped_points``.
+    Coordinates may come in any order; repeated coordinate values are refused.
 
     Returns (the JSON of ``earthzoo evaluate --json``)::
 
         {"lead_time_hours": [6.0, 12.0, ...], "channels": ["z", ...],
          "n_init": 10, "masked": false,
          "metrics": {"forecast" | "persistence" | "climatology":
-                     {channel: {"rmse": [by lead], "acc": [...], "bias": [...]}}}}
+                     {channel: {"rmse": [by lead], "acc": [...], "bias": [...]}}},
+         "scored_points": n, "skipped_points": 0}
 
     NaN (the climatology's ACC is undefined: its anomaly is zero) becomes null."""
     f = _lead_as_timedelta(_fields(forecast, "forecast"))
@@ -162,9 +205,11 @@ def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = Non
         raise EarthzooError(
             f"forecast has dims {f.dims}, expected {need}", "reshape the forecast to (init_time, lead_time, channel, lat, lon)"
         )
-    f = f.transpose(*need).astype(np.float64)
+    _check_numeric(f, "forecast")
+    f = _ordered(f.transpose(*need), "forecast", need, sort=False).astype(np.float64)
     tds = truth
     t = _fields(truth, "truth")
+    _check_numeric(t, "truth")
     if "time" not in t.dims:
         raise EarthzooError("truth has no time dim", "pass the truth in the earthzoo form (time, channel, lat, lon)")
     chans = [str(c) for c in f["channel"].values]
@@ -172,9 +217,9 @@ def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = Non
     missing = [c for c in chans if c not in have]
     if missing:
         raise EarthzooError(f"truth is missing variable(s) {missing}", "evaluate against data that has every forecast channel")
-    t = _check_grid(f, t.sel(channel=chans))
+    t = _check_grid(f, _ordered(t, "truth", ("time", "lat", "lon", "channel")).sel(channel=chans))
     if mask is None and isinstance(tds, xr.Dataset) and "ocean_mask" in tds:
-        mask = _check_grid(f, tds["ocean_mask"].astype(float)).values > 0.5
+        mask = _check_grid(f, _ordered(tds["ocean_mask"].astype(float), "truth", ("lat", "lon"))).values > 0.5
     w = spatial_weights(f["lat"].values, f["lon"].values, mask)
 
     inits = f["init_time"].values.astype("datetime64[ns]")
@@ -214,13 +259,23 @@ def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = Non
             raise EarthzooError(
                 f"climatology is missing variable(s) {cmiss}", "compute the climatology from data with every forecast channel"
             )
-        ca = _check_grid(f, ca.sel(channel=chans)).astype(np.float64)
+        _check_numeric(ca, "climatology")
+        ca = _check_grid(f, _ordered(ca, "climatology", ("lat", "lon", "channel")).sel(channel=chans)).astype(np.float64)
         if "dayofyear" in ca.dims:
             vals = np.stack([np.asarray(climatology_at(ca, valid[:, j]).values) for j in range(len(leads))], axis=1)
             clim_v = xr.DataArray(vals, dims=dims, coords=coords)
         else:
             clim_v = ca.transpose("channel", "lat", "lon")
     clim_full = clim_v if "init_time" in clim_v.dims else xr.broadcast(clim_v, truth_v)[0]
+    arrays = {"forecast": f, "truth": truth_v, "truth at the init times (persistence)": persist, "climatology": clim_full}
+    counted = xr.broadcast(w > 0, truth_v)[0]
+    skipped = 0
+    if skipna:
+        finite = counted & np.isfinite(f) & np.isfinite(truth_v) & np.isfinite(persist) & np.isfinite(clim_full)
+        skipped = int((counted & ~finite).sum())
+        w = w * finite  # one set of points for the forecast and both baselines
+    else:
+        _check_finite(arrays, counted)
 
     out: dict[str, Any] = {
         "lead_time_hours": [float(x / np.timedelta64(1, "h")) for x in leads],
@@ -228,11 +283,18 @@ def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = Non
         "n_init": int(len(inits)),
         "masked": mask is not None,
         "metrics": {},
+        "scored_points": int(counted.sum()) - skipped,
+        "skipped_points": skipped,
     }
     for name, fc in (("forecast", f), ("persistence", persist), ("climatology", clim_full)):
-        s = scores(fc, truth_v, clim_v, w)
+        s = scores(fc, truth_v, clim_v, w, skipna=skipna)
         out["metrics"][name] = {ch: {k: [_num(v) for v in s[k].sel(channel=ch).values] for k in ("rmse", "acc", "bias")} for ch in chans}
     return out
+
+
+def _check_numeric(a: xr.DataArray, what: str) -> None:
+    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise EarthzooError(f"{what} values have dtype {a.dtype}, not numbers", f"write the {what} as float32 or float64")
 
 
 def _num(v: Any) -> float | None:

@@ -1,7 +1,10 @@
 """Loading plugins: a pluggy manager over the entry-point group ``earthzoo``.
 
-Each entry point loads in its own try/except: a broken plugin is recorded with
-its error and the rest keep working (``EARTHZOO_STRICT_PLUGINS=1`` makes it fatal).
+Each entry point loads in its own try/except: a broken plugin (any exception,
+SystemExit included; KeyboardInterrupt still stops) is recorded with its error
+and the rest keep working (``EARTHZOO_STRICT_PLUGINS=1`` makes it fatal); one that
+raises ``PluginUnavailable`` (a missing optional library) is recorded as
+unavailable with its reason.
 ``EARTHZOO_LOAD_PLUGINS=a,b`` loads only those entry points; set and empty, none.
 Core's own hooks (the CPU backend, the default model builder) are always registered."""
 
@@ -14,7 +17,7 @@ from importlib.metadata import entry_points, version
 import pluggy
 
 from . import hookspecs
-from .errors import EarthzooError
+from .errors import EarthzooError, PluginUnavailable
 
 ENTRY_POINT_GROUP = "earthzoo"
 BUILTIN = "earthzoo.builtin"
@@ -51,7 +54,8 @@ def _selected() -> set[str] | None:
 
 def record_failure(name: str, exc: BaseException) -> None:
     """Mark a plugin failed; in strict mode, stop with its error."""
-    message = f"{type(exc).__name__}: {exc}"
+    text = " ".join(str(exc).split())  # one line, for the table and the log
+    message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     rec = _records.setdefault(name, PluginRecord(name, "?"))
     rec.status, rec.error = "failed", message
     if _strict():
@@ -91,7 +95,11 @@ def get_plugin_manager() -> pluggy.PluginManager:
         _records[ep.name] = PluginRecord(ep.name, dist_version)
         try:
             _register(pm, ep.load(), ep.name, dist_version)
-        except Exception as exc:  # noqa: BLE001 - one broken plugin must not break the rest
+        except PluginUnavailable as exc:
+            _records[ep.name].status, _records[ep.name].error = "unavailable", str(exc)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - one broken plugin (even one calling sys.exit) must not break the rest
             record_failure(ep.name, exc)
     _pm = pm
     return pm

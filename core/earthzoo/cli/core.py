@@ -16,6 +16,7 @@ def plugins(as_json: bool) -> None:
     """List loaded plugins, their hooks, and any that failed to load."""
     from ..plugins import plugin_records
 
+    app.add_plugin_commands()  # their failures are part of the report
     records = plugin_records()
     if as_json:
         emit_json([r.to_json() for r in records])
@@ -28,9 +29,13 @@ def plugins(as_json: bool) -> None:
 @json_option
 def models(pattern: str, as_json: bool) -> None:
     """List installed models (their cards); PATTERN is a wildcard such as 'four*'."""
+    from ..plugins import plugin_records
     from ..registry import get_registry
 
     cards = get_registry().match_models(pattern)
+    for r in plugin_records():  # a model may be missing because its plugin failed: say so
+        if r.status == "failed":
+            click.echo(f"note: plugin {r.name!r} failed to load ({r.error}); see `earthzoo plugins`", err=True)
     if as_json:
         emit_json([c.to_json() for c in cards])
         return
@@ -65,27 +70,51 @@ def doctor(as_json: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
+config_option = click.option("--config", "config_pairs", multiple=True, metavar="KEY=VALUE", help="Set a config field over the file's and the preset's (repeatable; tuples comma-separated).")
+overwrite_option = click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
+
+
 @app.command()
 @click.argument("src")
 @click.argument("dst")
 @click.option("--model", "-m", required=True, help="Model the weights belong to.")
-@click.option("--from", "src_format", default=None, help="safetensors, torch, mindspore, or a model's original format (see `earthzoo models --json`); default: detected.")
+@click.option("--from", "src_format", default=None, help="safetensors, torch, mindspore, or a model's original format (see `earthzoo models --json`); default: detected from the content.")
 @click.option("--to", "dst_format", default=None, help="safetensors, torch, mindspore or an original format; default: from DST's suffix.")
-@click.option("--preset", default=None, help="Config preset the weights were made at, when the file does not say.")
-@click.option("--verify", "check", is_flag=True, help="Read DST back and compare tensor by tensor.")
+@click.option("--preset", default=None, help="Config preset the weights were made at, for the fields the file does not say.")
+@config_option
+@click.option("--verify", "check", is_flag=True, help="Read DST back and compare tensors, extras and attrs.")
 @click.option("--means", default=None, help="Per-channel means (.npy, e.g. FourCastNet's global_means.npy) to store as the weights' normalisation.")
 @click.option("--stds", default=None, help="Per-channel standard deviations (.npy), with --means.")
+@overwrite_option
+@click.option("--drop-extras", is_flag=True, help="Drop what DST's format has no place for (normalisation, an optimizer state) instead of writing DST.extras.npz.")
 @json_option
-def convert(src: str, dst: str, model: str, src_format: str | None, dst_format: str | None, preset: str | None, check: bool, means: str | None, stds: str | None, as_json: bool) -> None:
+def convert(src, dst, model, src_format, dst_format, preset, config_pairs, check, means, stds, overwrite, drop_extras, as_json) -> None:
     """Convert weights SRC -> DST between canonical safetensors, torch, MindSpore and
-    original checkpoint formats; DST is written atomically."""
+    original checkpoint formats; DST is written atomically, each config field's source is reported."""
     from ..convert import convert as run
+    from ..convert import describe_config
+    from ..registry import get_registry
 
-    report = run(src, dst, model, src_format, dst_format, preset, check, means, stds)
+    config = get_registry().model(model).parse_config(config_pairs)
+    report = run(src, dst, model, src_format, dst_format, preset, check, means, stds, config, overwrite, drop_extras)
     if as_json:
         emit_json(report)
         return
     line = f"wrote {report['dst']} ({report['to']}, {report['tensors']} tensors, {report['parameters']:,} parameters)"
-    if "verify" in report:
-        line += f"; verified bit-exact over {report['verify']['compared']} tensors"
     click.echo(line)
+    if report["extras"] or report["attrs"]:
+        where = f"in {report['sidecar']}" if report["sidecar"] else "with the weights"
+        click.echo(f"extras: {', '.join(report['extras'] + report['attrs'])} ({where})")
+    for f in report["files"][1:]:
+        if f != report["sidecar"]:
+            click.echo(f"also wrote {f}")
+    if report["dropped"]:
+        click.echo(f"dropped (--drop-extras): {', '.join(report['dropped'])}")
+    click.echo("config:")
+    for text in describe_config(report):
+        click.echo(text)
+    for note in report["notes"]:
+        click.echo(f"note: {note}")
+    if "verify" in report:
+        v = report["verify"]
+        click.echo(f"verified bit-exact: {v['compared']} tensors, {len(v['extras_compared'])} extras ({', '.join(v['extras_compared']) or 'none'}), {len(v['attrs_compared'])} attrs")

@@ -20,6 +20,13 @@ def param(array, name: str, requires_grad: bool = True) -> ms.Parameter:
     return ms.Parameter(ms.Tensor(np.asarray(array, dtype=np.float32)), name=name, requires_grad=requires_grad)
 
 
+def init_rng() -> np.random.Generator:
+    """The generator for a parameter's initial values, seeded from NumPy's global
+    state (which ``seed_everything`` sets): a bare ``np.random.default_rng()``
+    draws from the OS, so one --seed gave different weights and losses run to run."""
+    return np.random.default_rng(np.random.randint(0, 2**31 - 1))
+
+
 def gelu_erf(x):
     """torch's exact GELU; ``nn.GELU()`` defaults to the tanh approximation. The
     formula is faster on CPU than ``nn.GELU(approximate=False)``."""

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EarthzooError
-from ..files import _write_error, atomic_dir, atomic_write_text
+from ..files import _write_error, atomic_dir, atomic_write_text, writable_dir
 from ..weights import Weights, load_canonical, save_canonical
 
 POINTER = "checkpoint.json"
@@ -45,16 +45,7 @@ class Checkpoint:
 
 def prepare_output(out: str | os.PathLike) -> Path:
     """Create the output folder and prove it is writable, with one-line errors."""
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _write_error(out, exc) from exc
-    if not out.is_dir():
-        raise EarthzooError(f"output {str(out)!r} is not a folder", "choose a folder for --out")
-    atomic_write_text(out / ".earthzoo-write-test", "ok\n")
-    (out / ".earthzoo-write-test").unlink(missing_ok=True)
-    return out
+    return writable_dir(out)
 
 
 def save(out: str | os.PathLike, ckpt: Checkpoint) -> Path:

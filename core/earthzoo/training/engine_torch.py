@@ -45,7 +45,10 @@ class TorchEngine:
         self.opt = torch.optim.AdamW(
             self.params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay, foreach=False
         )
-        self.scaler = torch.amp.GradScaler(ctx.device.split(":")[0], enabled=bool(plan.grad_scaler))
+        if hasattr(torch.amp, "GradScaler"):
+            self.scaler = torch.amp.GradScaler(ctx.device.split(":")[0], enabled=bool(plan.grad_scaler))
+        else:  # torch < 2.3 (the DGL environment's 2.2): the CUDA scaler, which is what scaler plans are for
+            self.scaler = torch.cuda.amp.GradScaler(enabled=bool(plan.grad_scaler))
 
     # ------------------------------------------------------------------ step
     def _loss(self, x: torch.Tensor, y: torch.Tensor, f: torch.Tensor | None = None) -> torch.Tensor:

@@ -33,15 +33,19 @@ def rollout(step_fn, x0: np.ndarray, steps: int, next_input, config: Any, advanc
     return np.stack(outs, axis=1)
 
 
-def forecast(model_name: str, *, weights: str, framework: str = "torch", init: str, steps: int, out: str, init_indices: list[int] | None = None, backend: str = "auto", show_progress: bool = True, precision: str = "fp32") -> dict[str, Any]:
-    """Roll ``model_name`` forward ``steps`` steps from ``init`` and write the forecast;
-    ``precision`` bf16/fp16 runs the model under the backend's precision plan (the
-    spectral filters and norms stay float32), the output is float32 either way."""
+def forecast(model_name: str, *, weights: str, framework: str = "torch", init: str, steps: int, out: str, init_indices: list[int] | None = None, backend: str = "auto", show_progress: bool = True,
+             config: dict[str, Any] | None = None, overwrite: bool = False, precision: str = "fp32") -> dict[str, Any]:
+    """Roll ``model_name`` forward ``steps`` steps from ``init`` and write the forecast.
+    ``config`` sets model config fields over the weights' (the CLI's --config); an
+    existing ``out`` is replaced only with ``overwrite``; ``precision`` bf16/fp16 runs
+    the model under the backend's precision plan (the spectral filters and norms stay
+    float32), the output is float32 either way."""
     import xarray as xr
 
     from ..api import load_model, model_card, precision_plan
     from ..cards import resolve
     from ..data.cache import write_dataset
+    from ..files import claim_output
     from ..frameworks import framework_module
     from ..weights import load_canonical
     from .data import _extras, fields_for_model, model_io, normalisation, open_source, spec_block, spec_channels
@@ -52,11 +56,13 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
     out_path = Path(out)
     if out_path.suffix not in (".nc", ".zarr"):
         raise EarthzooError(f"forecast output {out!r} is neither .nc nor .zarr", "name the output file with .nc (NetCDF) or .zarr (Zarr)")
+    claim_output(out_path, overwrite)
     card = model_card(model_name)
     plan = precision_plan(backend, framework, precision) if precision != "fp32" else None
     w = load_canonical(weights)
-    config = card.config_from_dict(w.config if w.model == model_name else {})
-    model = load_model(model_name, framework, weights=weights, backend=backend)
+    overrides = config
+    config = card.config_from_dict({**(w.config if w.model == model_name else {}), **(overrides or {})})
+    model = load_model(model_name, framework, weights=weights, backend=backend, config=overrides)
     ds = open_source(init)
     channels, grid = model_io(card, config)
     spec = card.spec(config)

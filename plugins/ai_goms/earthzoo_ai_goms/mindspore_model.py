@@ -14,7 +14,7 @@ os.environ.setdefault("GLOG_v", "3")
 import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
 from earthzoo.errors import EarthzooError  # noqa: E402
-from earthzoo.frameworks.mindspore_layers import LayerNorm, gelu_erf  # noqa: E402
+from earthzoo.frameworks.mindspore_layers import LayerNorm, gelu_erf, init_rng  # noqa: E402
 from earthzoo.frameworks.mindspore_layers import param as _param  # noqa: E402
 from mindspore import nn, ops  # noqa: E402
 
@@ -32,7 +32,7 @@ class Linear(nn.Cell):
 
     def __init__(self, d_in: int, d_out: int):
         super().__init__()
-        self.weight = _param(_xavier(np.random.default_rng(), d_out, d_in), "weight")
+        self.weight = _param(_xavier(init_rng(), d_out, d_in), "weight")
         self.bias = _param(np.zeros(d_out), "bias")
 
     def construct(self, x):
@@ -63,7 +63,7 @@ class AFNO1D(nn.Cell):
         self.num_blocks = num_blocks
         self.block_size = dim // num_blocks
         self.sparsity_threshold = sparsity_threshold
-        bs, rng = self.block_size, np.random.default_rng()
+        bs, rng = self.block_size, init_rng()
         self.w1 = _param(0.02 * rng.standard_normal((2, num_blocks, bs, bs)), "w1")
         self.b1 = _param(0.02 * rng.standard_normal((2, num_blocks, bs)), "b1")
         self.w2 = _param(0.02 * rng.standard_normal((2, num_blocks, bs, bs)), "w2")
@@ -117,7 +117,7 @@ class Proj(nn.Cell):
 
     def __init__(self, d_in: int, d_out: int, p: int):
         super().__init__()
-        rng = np.random.default_rng()
+        rng = init_rng()
         self.weight = _param(_xavier(rng, d_out, d_in * p * p, (d_out, d_in, p, p)), "weight")
         bound = 1.0 / math.sqrt(d_in * p * p)
         self.bias = _param(rng.uniform(-bound, bound, d_out), "bias")
@@ -147,7 +147,7 @@ class ConvTranspose(nn.Cell):
 
     def __init__(self, d_in: int, d_out: int, p: int, grid: tuple[int, int]):
         super().__init__()
-        rng = np.random.default_rng()
+        rng = init_rng()
         bound = 1.0 / math.sqrt(d_out * p * p)
         self.weight = _param(rng.uniform(-bound, bound, (d_in, d_out, p, p)), "weight")
         self.bias = _param(rng.uniform(-bound, bound, d_out), "bias")
@@ -201,7 +201,7 @@ class MaskedOcean(nn.Cell):
         self.blocks = nn.CellList([Block(E, config) for _ in range(config.depth)])
         self.norm = LayerNorm(E, eps=1e-6)
         self.decoder_embed = Linear(E, D)
-        self.mask_token = _param(0.02 * np.random.default_rng().standard_normal((1, 1, D)), "mask_token")
+        self.mask_token = _param(0.02 * init_rng().standard_normal((1, 1, D)), "mask_token")
         self.decoder_pos_embed = _param(sincos_pos_embed_2d(D, config.tokens), "decoder_pos_embed", requires_grad=False)
         self.decoder_blocks = nn.CellList([Block(D, config) for _ in range(config.decoder_depth)])
         self.decoder_norm = LayerNorm(D, eps=1e-6)

@@ -19,6 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 from earthzoo.errors import EarthzooError
+from einops import rearrange
 from torch import nn
 
 from .common import sincos_pos_embed_2d
@@ -194,8 +195,7 @@ class MaskedOcean(nn.Module):
 
 def pixel_shuffle_tokens(y, s: int, out: int):
     """(B, h, w, out*s*s) channels-last -> (B, out, h*s, w*s), the PixelShuffle order."""
-    B, h, w, _ = y.shape
-    return y.reshape(B, h, w, out, s, s).permute(0, 3, 1, 4, 2, 5).reshape(B, out, h * s, w * s)
+    return rearrange(y, "b h w (c s1 s2) -> b c (h s1) (w s2)", c=out, s1=s, s2=s)
 
 
 class Head(nn.Module):

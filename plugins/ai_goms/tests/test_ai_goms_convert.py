@@ -54,7 +54,9 @@ def test_config_is_inferred_without_the_config_entry(tmp_path):
     state = {k: v.detach().numpy() for k, v in tm.build(config).state_dict().items()}
     path = tmp_path / "bare.pt"
     torch.save({"model_state": {"module." + k: torch.from_numpy(v) for k, v in state.items()}}, path)
-    tensors, overrides = read_original(str(path))
+    w = read_original(str(path))
+    tensors, overrides = w.tensors, w.config
+    assert set(w.config_sources.values()) == {"shapes"}  # no stored config: every field from the shapes
     assert set(tensors) == set(state)
     got = model_card("ai_goms").config_from_dict(overrides, "tiny")
     assert (got.depth, got.embed_dim, got.num_blocks, got.img_size) == (3, 48, 4, (32, 64))
@@ -67,7 +69,7 @@ def test_original_checkpoint_without_residual_scale_builds_the_absolute_model(tm
     state = {k: v.detach().numpy() for k, v in tm.build(config).state_dict().items()}
     path = tmp_path / "original.pt"
     torch.save({"model_state": {"module." + k: torch.from_numpy(v) for k, v in state.items()}}, path)
-    tensors, overrides = read_original(str(path))
+    overrides = read_original(str(path)).config
     assert model_card("ai_goms").config_from_dict(overrides, "tiny").residual is False
 
 

@@ -60,6 +60,11 @@ class FourCastNetConfig:
             raise EarthzooError(f"img_size {tuple(self.img_size)} is not divisible by patch_size {p}", "choose a grid whose sides are multiples of the patch size")
         if self.embed_dim % self.num_blocks:
             raise EarthzooError(f"embed_dim {self.embed_dim} is not divisible by num_blocks {self.num_blocks}", "choose embed_dim as a multiple of num_blocks")
+        if self.variables and len(self.variables) != self.in_chans:
+            raise EarthzooError(
+                f"the config names {len(self.variables)} channels (variables) for a model of {self.in_chans} input channels",
+                f"pass --config variables=NAME,... with {self.in_chans} names (or --config variables= for none), or the preset the weights were made at",
+            )
         for name, value, allowed in (("gelu", self.gelu, GELUS), ("pole_pad", self.pole_pad, POLE_PADS), ("spectral", self.spectral, SPECTRAL)):
             if value not in allowed:
                 raise EarthzooError(f"unknown {name} {value!r}", f"use one of: {', '.join(allowed)}")

@@ -21,7 +21,7 @@ import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
 from earthzoo.errors import EarthzooError  # noqa: E402
 from earthzoo.frameworks import dft_mindspore  # noqa: E402
-from earthzoo.frameworks.mindspore_layers import LayerNorm, gelu_erf  # noqa: E402
+from earthzoo.frameworks.mindspore_layers import LayerNorm, gelu_erf, init_rng  # noqa: E402
 from earthzoo.frameworks.mindspore_layers import param as _param  # noqa: E402
 from mindspore import nn, ops  # noqa: E402
 from mindspore.common.initializer import TruncatedNormal, initializer  # noqa: E402
@@ -83,7 +83,7 @@ class AFNO2D(nn.Cell):
         self.block_size = dim // num_blocks
         self.sparsity_threshold = sparsity_threshold
         self.hard_thresholding_fraction = hard_thresholding_fraction
-        bs, f, rng = self.block_size, hidden_size_factor, np.random.default_rng()
+        bs, f, rng = self.block_size, hidden_size_factor, init_rng()
         self.w1 = _param(0.02 * rng.standard_normal((2, num_blocks, bs, bs * f)), "w1")
         self.b1 = _param(0.02 * rng.standard_normal((2, num_blocks, bs * f)), "b1")
         self.w2 = _param(0.02 * rng.standard_normal((2, num_blocks, bs * f, bs)), "w2")
@@ -152,7 +152,7 @@ class Proj(nn.Cell):
     def __init__(self, d_in: int, d_out: int, p: int):
         super().__init__()
         bound = 1.0 / math.sqrt(d_in * p * p)
-        rng = np.random.default_rng()
+        rng = init_rng()
         self.weight = _param(rng.uniform(-bound, bound, (d_out, d_in, p, p)), "weight")
         self.bias = _param(rng.uniform(-bound, bound, d_out), "bias")
 
@@ -250,7 +250,7 @@ class Conv2d(nn.Cell):
     def __init__(self, d_in: int, d_out: int, k: int):
         super().__init__()
         bound = 1.0 / math.sqrt(d_in * k * k)
-        rng = np.random.default_rng()
+        rng = init_rng()
         self.weight = _param(rng.uniform(-bound, bound, (d_out, d_in, k, k)), "weight")
         self.bias = _param(rng.uniform(-bound, bound, d_out), "bias")
         self.conv = ops.Conv2D(out_channel=d_out, kernel_size=k, pad_mode="valid")

@@ -41,6 +41,8 @@ def earthzoo_register_weight_formats(register):
             suffixes=(".ckpt", ".tar", ".pt"),
             writer=f"{PKG}.convert:write_nvlabs",
             origin="https://github.com/NVlabs/FourCastNet",
+            framework="torch",
+            sniff=f"{PKG}.convert:sniff_nvlabs",
         )
     )
     register(
@@ -50,6 +52,9 @@ def earthzoo_register_weight_formats(register):
             summary="MindEarth AFNONet MindSpore checkpoint (renamed parameters, tanh GELU -> gelu='tanh')",
             reader=f"{PKG}.convert:read_mindearth",
             suffixes=(".ckpt",),
+            writer=f"{PKG}.convert:write_mindearth",
             origin="https://gitee.com/mindspore/mindscience (MindEarth)",
+            framework="mindspore",
+            sniff=f"{PKG}.convert:sniff_mindearth",
         )
     )

@@ -202,8 +202,10 @@ def test_precip_checkpoint_is_recognised(tmp_path):
     from earthzoo_fourcastnet.convert import read_nvlabs, write_nvlabs
 
     t, _ = _pair(FourCastNetConfig(out_chans=1, precip=True))
-    write_nvlabs(str(tmp_path / "precip.ckpt"), tfw.state_to_numpy(t))
-    _, overrides = read_nvlabs(str(tmp_path / "precip.ckpt"))
+    from earthzoo.weights import Weights
+
+    write_nvlabs(str(tmp_path / "precip.ckpt"), Weights(tfw.state_to_numpy(t)))
+    overrides = read_nvlabs(str(tmp_path / "precip.ckpt")).config
     assert overrides["precip"] is True and overrides["out_chans"] == 1
 
 

@@ -38,6 +38,8 @@ def earthzoo_register_weight_formats(register):
             summary="DeepMind GraphCast checkpoint (.npz of params:<module>:<w|b|scale|offset>, model_config:*, task_config:*), read without pickle",
             reader=f"{PKG}.convert:read",
             suffixes=(".npz",),
+            writer=f"{PKG}.convert:write",
             origin="graphcast.checkpoint.dump (google-deepmind/graphcast)",
+            sniff=f"{PKG}.convert:sniff",
         )
     )

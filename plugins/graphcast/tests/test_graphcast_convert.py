@@ -12,8 +12,11 @@ from earthzoo_graphcast.config import GraphCastConfig
 
 
 def test_read_maps_every_used_parameter(ckpt, golden):
-    tensors, cfg = convert.read(ckpt)
+    w = convert.read(ckpt)
+    tensors, cfg = w.tensors, w.config
     raw, _, _ = convert.read_npz(ckpt)
+    assert sorted(w.extras) == sorted(f"deepmind-graphcast:{k}" for k in raw if convert.IGNORED[0] in k)  # kept, for writing back
+    assert set(w.attrs) == {"description", "license"} and w.config_sources["n_lat"] == "derived" and w.config_sources["latent_size"] == "file"
     used = [k for k in raw if convert.IGNORED[0] not in k]
     assert len(tensors) == len(used) == 100 and len(raw) == 106
     w = raw["params:grid2mesh_gnn/~_networks_builder/encoder_nodes_grid_nodes_mlp/~/linear_0:w"]
