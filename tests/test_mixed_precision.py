@@ -122,6 +122,37 @@ def test_mindspore_bf16_on_cpu_is_a_one_line_error(tmp_path):
         assert r.returncode == 2 and len(lines) == 1 and "bf16" in lines[0] and "--precision fp16" in lines[0], r.stderr
 
 
+@pytest.mark.parametrize("model,kind", [("fourcastnet", "atmosphere"), ("ai_goms", "ocean")])
+def test_forecast_in_low_precision_is_close_to_fp32(model, kind, data_files, tmp_path):
+    """``forecast(precision=...)``: float32 files that say their precision, differing
+    from the fp32 forecast by rounding, small next to the fields' spread (FourCastNet:
+    nonzero; an untrained AI-GOMS adds a residual so small, exp(residual_log_scale)
+    times its output, that its rounding vanishes in the float32 state)."""
+    import xarray as xr
+
+    from earthzoo.api import build_model, model_card
+    from earthzoo.frameworks import torch as tfw
+    from earthzoo.training.forecast import forecast
+    from earthzoo.weights import Weights, config_to_dict, save_canonical
+
+    config = model_card(model).make_config("tiny")
+    tfw.seed_everything(0)
+    weights = tmp_path / "w.safetensors"
+    save_canonical(weights, Weights(tfw.state_to_numpy(build_model(model, "torch", config=config)), model, config_to_dict(config)))
+    fields = {}
+    for prec in PRECISIONS["torch"]:
+        out = tmp_path / f"{prec}.nc"
+        forecast(model, weights=str(weights), init=data_files[kind], steps=3, out=str(out), init_indices=[5], show_progress=False, precision=prec)
+        with xr.open_dataset(out) as ds:
+            assert ds.attrs["precision"] == prec and ds["fields"].dtype == np.float32
+            fields[prec] = ds["fields"].values.astype(np.float64)
+    ref = fields["fp32"]
+    spread = np.nanstd(ref)
+    for prec in ("bf16", "fp16"):
+        d = float(np.sqrt(np.nanmean((fields[prec] - ref) ** 2)))
+        assert d < 0.05 * spread and (d > 0 or model == "ai_goms"), (prec, d, spread)
+
+
 # ---------------------------------------------------------------------- loss scaling
 
 
