@@ -62,7 +62,9 @@ class ModelCard:
     ``f(x, y, step, config) -> np.ndarray`` that builds step+1's input from the
     last input and output (default: the output itself). ``data_spec`` names
     ``f(config) -> DataSpec``: the data channels the model reads and predicts, so
-    that training and forecasting take them from a data set by name."""
+    that training and forecasting take them from a data set by name. ``shapes``
+    optionally names ``f(config) -> {name: shape}``, the parameters without building
+    the model, so that converting weights needs no framework."""
 
     name: str
     summary: str
@@ -80,6 +82,7 @@ class ModelCard:
     example_input: str = ""
     next_input: str = ""
     data_spec: str = ""
+    shapes: str = ""
 
     @property
     def frameworks(self) -> tuple[str, ...]:
@@ -245,7 +248,7 @@ class WeightFormat:
     does not place goes to a sidecar. A file is this format when ``sniff`` (naming
     ``f(path) -> bool``, which reads as little as it can) says so; a format without
     one is recognised by its ``suffixes``.
-    ``framework``: the one the reader/writer imports ("" for none), so that
+    ``framework``: the one the reader or writer imports ("" for none), so that
     ``earthzoo doctor`` can say whether the format is usable here."""
 
     name: str

@@ -26,6 +26,7 @@ def earthzoo_register_models(register):
             example_input=f"{PKG}.inputs:example_input",
             next_input=f"{PKG}.inputs:next_input",
             data_spec=f"{PKG}.inputs:data_spec",
+            shapes=f"{PKG}.config:parameter_shapes",
         )
     )
 
@@ -54,7 +55,7 @@ def earthzoo_register_weight_formats(register):
             suffixes=(".ckpt",),
             writer=f"{PKG}.convert:write_mindearth",
             origin="https://gitee.com/mindspore/mindscience (MindEarth)",
-            framework="mindspore",
+            framework="",  # read and written by earthzoo.msckpt, without MindSpore
             sniff=f"{PKG}.convert:sniff_mindearth",
         )
     )
