@@ -142,6 +142,8 @@ class ModelCard:
         return out
 
     def _replace(self, cfg: Any, values: dict[str, Any]) -> Any:
+        if not isinstance(values, dict):
+            raise EarthzooError(f"config for {self.name!r} is a {type(values).__name__}, not a mapping of fields", "re-convert the weights (the file's earthzoo.config is damaged)")
         names = {f.name for f in dataclasses.fields(cfg)}
         unknown = sorted(set(values) - names)
         if unknown:

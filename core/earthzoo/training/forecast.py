@@ -42,13 +42,14 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
     float32), the output is float32 either way."""
     import xarray as xr
 
-    from ..api import load_model, model_card, precision_plan
+    from ..api import check_weights_model, load_model, model_card, precision_plan
     from ..cards import resolve
     from ..data.cache import write_dataset
     from ..files import claim_output
     from ..frameworks import framework_module
     from ..weights import load_canonical
     from .data import _extras, fields_for_model, model_io, normalisation, open_source, spec_block, spec_channels
+    from .memory import check_forecast
     from .trainer import _identity_next, _progress
 
     if steps < 1:
@@ -57,22 +58,23 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
     if out_path.suffix not in (".nc", ".zarr"):
         raise EarthzooError(f"forecast output {out!r} is neither .nc nor .zarr", "name the output file with .nc (NetCDF) or .zarr (Zarr)")
     claim_output(out_path, overwrite)
+    if not out_path.absolute().parent.is_dir():
+        raise EarthzooError(f"output folder {str(out_path.parent)!r} does not exist", "create it first, or choose another --out")
     card = model_card(model_name)
     plan = precision_plan(backend, framework, precision) if precision != "fp32" else None
     w = load_canonical(weights)
+    check_weights_model(w, model_name, weights)
     overrides = config
     config = card.config_from_dict({**(w.config if w.model == model_name else {}), **(overrides or {})})
-    model = load_model(model_name, framework, weights=weights, backend=backend, config=overrides)
     ds = open_source(init)
     channels, grid = model_io(card, config)
     spec = card.spec(config)
     stats_note = "normalisation from the weights"
     stats = dict(w.extras)
     has_stats = {"in_mean", "in_std", "out_mean", "out_std"} <= set(stats)
-    step_fn = framework_module(framework).inference_function(model, plan)
-    bar = _progress(f"forecast {model_name} ({framework})", steps) if show_progress else _nullbar()
     idx = list(init_indices or [0])
     mask = None
+    # Everything that needs only the arguments and the data is checked before the model is built.
     if spec is not None:
         from ..data import NormStats
 
@@ -89,6 +91,22 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
         idx = [i % T for i in idx]
         P, F = layout.prognostic, layout.forcing
         x = np.stack([np.concatenate([z[i - spec.history + 1 : i + 1, :P].reshape(-1, *z.shape[2:]), z[i, P:]]) for i in idx]).astype(np.float32)
+        c_out = P
+    else:
+        fields, names = fields_for_model(ds, channels, grid, f"initial data {init!r}")
+        bad = [i for i in idx if not -len(fields) <= i < len(fields)]
+        if bad:
+            raise EarthzooError(f"initial time index {bad[0]} is outside the {len(fields)} times of {init!r}", f"use an index from 0 to {len(fields) - 1} (or from -{len(fields)}: -1 is the last)")
+        idx = [i % len(fields) for i in idx]
+        if not has_stats:
+            stats, stats_note = normalisation(fields), "normalisation from the initial data (the weights carry none)"
+        x = ((fields[idx] - stats["in_mean"][None, :, None, None]) / stats["in_std"][None, :, None, None]).astype(np.float32)
+        c_out = len(stats["out_mean"])
+    model = load_model(model_name, framework, weights=weights, backend=backend, config=overrides)
+    check_forecast(model, framework, _device(model, framework), x, steps, c_out * x[0, 0].nbytes)
+    step_fn = framework_module(framework).inference_function(model, plan)
+    bar = _progress(f"forecast {model_name} ({framework})", steps) if show_progress else _nullbar()
+    if spec is not None:
         cat = lambda parts: np.concatenate(parts, axis=1)  # noqa: E731
         outs = []
         with bar as advance:
@@ -106,16 +124,9 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
         if layout.mask is not None:
             mask = layout.mask
     else:
-        fields, names = fields_for_model(ds, channels, grid, f"initial data {init!r}")
-        bad = [i for i in idx if not -len(fields) <= i < len(fields)]
-        if bad:
-            raise EarthzooError(f"initial time index {bad[0]} is outside the {len(fields)} times of {init!r}", f"use an index from 0 to {len(fields) - 1}")
-        if not has_stats:
-            stats, stats_note = normalisation(fields), "normalisation from the initial data (the weights carry none)"
-        x0 = (fields[idx] - stats["in_mean"][None, :, None, None]) / stats["in_std"][None, :, None, None]
         next_input = resolve(card.next_input) if card.next_input else _identity_next
         with bar as advance:
-            y = rollout(step_fn, x0.astype(np.float32), steps, next_input, config, advance)
+            y = rollout(step_fn, x, steps, next_input, config, advance)
         out_names = None
     c_out = y.shape[2]
     y = y * stats["out_std"][None, None, :c_out, None, None] + stats["out_mean"][None, None, :c_out, None, None]
@@ -151,6 +162,15 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
         result = result.assign_coords(channel_units=("channel", np.array([units.get(c, "1") for c in out_names], dtype=object)))
     write_dataset(result, out_path)
     return {"model": model_name, "framework": framework, "precision": precision, "out": str(out_path), "inits": len(idx), "steps": steps, "channels": out_names, "normalisation": stats_note}
+
+
+def _device(model: Any, framework: str) -> str:
+    """Where the model's parameters live (the forecast's batch goes there too)."""
+    if framework == "torch":
+        return str(next(iter(model.parameters())).device)
+    import mindspore as ms
+
+    return ms.get_context("device_target")
 
 
 class _nullbar:
