@@ -91,3 +91,15 @@ def test_torch_and_mindspore_adapters_yield_the_same_pairs(made):
     first = next(mds.create_tuple_iterator(output_numpy=True))
     np.testing.assert_array_equal(first[0], xb.numpy())
     np.testing.assert_array_equal(first[1], yb.numpy())
+
+
+def test_evaluate_takes_the_truth_as_name_size_like_train(tmp_path, monkeypatch, capsys):
+    from earthzoo.training.data import open_source
+
+    monkeypatch.setenv("EARTHZOO_CACHE", str(tmp_path / "cache"))
+    truth = open_source("synthetic-ocean:tiny")
+    fc = truth["fields"].isel(time=[0, 1]).rename(time="init_time").expand_dims(lead_time=[np.timedelta64(24, "h")], axis=1).to_dataset(name="fields")
+    write_dataset(fc, tmp_path / "persist.nc")  # persistence as a forecast: it must score exactly as the persistence baseline
+    assert main(["evaluate", str(tmp_path / "persist.nc"), "synthetic-ocean:tiny", "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)["metrics"]
+    assert m["forecast"]["ssh"]["rmse"] == pytest.approx(m["persistence"]["ssh"]["rmse"]) and m["forecast"]["ssh"]["rmse"][0] > 0

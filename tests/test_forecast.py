@@ -52,3 +52,22 @@ def test_forecast_bad_input(tmp_path):
         forecast("fourcastnet", weights=w, init=str(data), steps=2, out=str(tmp_path / "f.nc"), init_indices=[9], show_progress=False)
     with pytest.raises(EarthzooError, match="does not exist"):
         forecast("fourcastnet", weights=w, init=str(data), steps=2, out=str(tmp_path / "nope" / "f.nc"), show_progress=False)
+
+
+def test_evaluate_scores_the_models_own_forecast_on_the_rows_it_keeps(tmp_path, capsys):
+    """FourCastNet drops the south-pole row (33 -> 32): the truth is taken on the forecast's grid."""
+    import json
+
+    from earthzoo.cli import main
+
+    data = wave_dataset(tmp_path / "w.nc", times=12)
+    w = _weights(tmp_path / "w.safetensors", data)
+    forecast("fourcastnet", weights=w, init=str(data), steps=2, out=str(tmp_path / "fc.nc"), show_progress=False)
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "fc.nc"), str(data), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["lead_time_hours"] == [6.0, 12.0] and all(len(v["rmse"]) == 2 for v in res["metrics"]["forecast"].values())
+    off = xr.open_dataset(data).assign_coords(lat=lambda d: d["lat"] * 0.99)  # a truth on another grid is still refused
+    off.to_netcdf(tmp_path / "off.nc")
+    assert main(["evaluate", str(tmp_path / "fc.nc"), str(tmp_path / "off.nc")]) == 2
+    assert "grid mismatch on 'lat': the forecast's lat 90 is not on the truth's grid" in capsys.readouterr().err

@@ -119,7 +119,7 @@ def test_earthzoo_mixed_precision(zoo):
     fp16 = hook(backend="cpu", framework="torch", policy="fp16")
     assert (fp16.autocast_dtype, fp16.grad_scaler) == ("float16", True)
     ms16 = hook(backend="cpu", framework="mindspore", policy="fp16")
-    assert (ms16.amp_level, ms16.amp_dtype) == ("O1", "float16")
+    assert (ms16.amp_level, ms16.amp_dtype, ms16.grad_scaler) == ("auto", "float16", True)
     assert "rfft2" in ms16.fp32_ops
     with pytest.raises(EarthzooError, match="no bf16 CPU kernels.*fp16 or fp32"):
         hook(backend="cpu", framework="mindspore", policy="bf16")

@@ -41,12 +41,13 @@ def test_every_hook_is_exercised_by_a_test_named_after_it():
     assert not missing, f"no test named after: {missing}"
 
 
-def test_there_are_ten_hooks_in_lifecycle_order():
+def test_there_are_eleven_hooks_in_lifecycle_order():
     assert HOOKS == [
         "earthzoo_register_models",
         "earthzoo_register_backends",
         "earthzoo_register_weight_formats",
         "earthzoo_register_datasources",
+        "earthzoo_register_commands",
         "earthzoo_build_model",
         "earthzoo_setup_device",
         "earthzoo_custom_ops",

@@ -10,7 +10,7 @@ import pytest
 from earthzoo import plugins
 from earthzoo.cards import ModelCard
 from earthzoo.cli import main
-from earthzoo.errors import EarthzooError
+from earthzoo.errors import EarthzooError, PluginUnavailable
 from earthzoo.plugins import hookimpl
 from earthzoo.registry import get_registry
 
@@ -89,6 +89,21 @@ def test_load_plugins_selects_and_empty_loads_none(entry_points, monkeypatch):
     plugins.reset()
     assert set(_records()) == {"earthzoo.builtin"}
     assert "cpu" in get_registry().backends  # core's CPU backend is always there
+
+
+def _raise_unavailable():
+    raise PluginUnavailable("libfoo is not installed", "see docs/foo.md")
+
+
+def test_an_unavailable_plugin_is_listed_with_its_reason_not_failed(entry_points, monkeypatch, capsys):
+    entry_points(FakeEntryPoint("good", GOOD), FakeEntryPoint("engine", _raise_unavailable))
+    monkeypatch.setenv("EARTHZOO_STRICT_PLUGINS", "1")  # a missing optional library is not a failure
+    recs = _records()
+    assert (recs["engine"].status, recs["engine"].error, recs["engine"].hooks) == ("unavailable", "libfoo is not installed - see docs/foo.md", [])
+    assert list(get_registry().models) == ["good-model"]
+    from earthzoo.doctor import run_checks
+
+    assert {c["check"]: c["status"] for c in run_checks()}["plugin engine"] == "info"
 
 
 def test_strict_mode_makes_a_broken_plugin_fatal(entry_points, monkeypatch):

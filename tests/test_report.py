@@ -27,6 +27,13 @@ def test_report_files_and_figures(tiny):
         assert part in names
 
 
+def test_without_matplotlib_the_tables_are_written_and_the_figures_skipped(tiny, tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)
+    rep = report.write(tiny[0], tmp_path / "r")
+    assert rep["figures"] == [] and rep["figure_errors"] == ["matplotlib is not installed, so no figure is drawn - for figures: pip install 'earthzoo[plot]'"]
+    assert "## Training efficiency" in (tmp_path / "r" / "report.md").read_text() and (tmp_path / "r" / "report.json").is_file()
+
+
 def test_report_json_holds_what_the_study_needs(tiny):
     result, rep = tiny
     doc = json.loads(open(rep["report_json"]).read())

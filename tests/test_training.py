@@ -80,6 +80,15 @@ def test_log_plot_and_summary(zoo, tmp_path):
     assert s["weights"].endswith("weights.safetensors")
 
 
+def test_without_matplotlib_the_run_finishes_and_skips_the_plot(zoo, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)  # import matplotlib now fails
+    s = train("toy", data=_toy_data(), out=tmp_path / "run", cfg=TrainConfig(steps=2, checkpoint_every=0), show_progress=False)
+    assert (tmp_path / "run" / "weights.safetensors").is_file() and not (tmp_path / "run" / "loss_curve.png").exists()
+    assert s["plot"] is None and json.loads((tmp_path / "run" / "summary.json").read_text())["plot"] is None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["note: plot skipped (matplotlib is not installed, so no figure is drawn - for figures: pip install 'earthzoo[plot]')"]
+
+
 @pytest.mark.slow
 def test_fourcastnet_tiny_torch_mindspore_loss_curves_agree_50_steps(tmp_path):
     """Acceptance: FourCastNet tiny, fp32, same initial weights and data: the

@@ -17,6 +17,7 @@ class ToyConfig:
     depth: int = 2
     lat: int = 8
     lon: int = 16
+    tag: str = ""  # free text, unused by the model: tests pad it to move a weights file's header length
 
     @classmethod
     def preset(cls, name: str) -> "ToyConfig":

@@ -53,6 +53,16 @@ def setup_device(backend: str = "auto", framework: str = "torch", rank: int = 0,
     return ctx
 
 
+def precision_plan(backend: str, framework: str, policy: str) -> Any:
+    """The backend's ``runtime.PrecisionPlan`` for ``policy`` (fp32/bf16/fp16) in
+    ``framework``; a one-line error where the device lacks the type or no plugin plans it."""
+    name = select_backend(backend, framework).name
+    plan = get_plugin_manager().hook.earthzoo_mixed_precision(backend=name, framework=framework, policy=policy)
+    if plan is None:
+        raise EarthzooError(f"backend {name!r} gives no precision plan for {policy}", "use --precision fp32")
+    return plan
+
+
 def build_model(name: str, framework: str = "torch", preset: str | None = None, config: Any = None) -> Any:
     """An untrained model in ``framework`` (through the build_model hook)."""
     card = model_card(name)
@@ -70,11 +80,12 @@ def check_weights_model(w: Any, name: str, path: Any) -> None:
         raise EarthzooError(f"weights {str(path)!r} are for model {w.model!r}, not {name!r}", f"use them with model {w.model!r}, or pass weights of {name!r}")
 
 
-def load_model(name: str, framework: str = "torch", preset: str | None = None, weights: str | None = None, backend: str = "auto") -> Any:
+def load_model(name: str, framework: str = "torch", preset: str | None = None, weights: str | None = None, backend: str = "auto", config: dict[str, Any] | None = None) -> Any:
     """Build ``name`` in ``framework`` and, when given, load canonical ``weights``.
 
     With weights, the config stored in the file is used unless a ``preset`` is
-    given; either way the weights' names and shapes must fit the model. The model is put in inference mode on the selected backend."""
+    given; ``config`` sets fields over either (``{"gelu": "tanh"}``); the weights'
+    names and shapes must fit the model. The model is put in inference mode on the selected backend."""
     from .frameworks import framework_module
     from .weights import load_canonical
 
@@ -84,7 +95,7 @@ def load_model(name: str, framework: str = "torch", preset: str | None = None, w
     w = load_canonical(weights) if weights else None
     if w is not None:
         check_weights_model(w, name, weights)
-    config = card.config_from_dict(w.config if w is not None and preset is None else {}, preset)
+    config = card.config_from_dict({**(w.config if w is not None and preset is None else {}), **(config or {})}, preset)
     model = build_model(name, framework, config=config)
     if w is not None:
         fw.load_numpy_state(model, w.tensors, f"model {name!r}")

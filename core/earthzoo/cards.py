@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from .errors import EarthzooError
 
@@ -62,7 +62,9 @@ class ModelCard:
     ``f(x, y, step, config) -> np.ndarray`` that builds step+1's input from the
     last input and output (default: the output itself). ``data_spec`` names
     ``f(config) -> DataSpec``: the data channels the model reads and predicts, so
-    that training and forecasting take them from a data set by name."""
+    that training and forecasting take them from a data set by name. ``shapes``
+    optionally names ``f(config) -> {name: shape}``, the parameters without building
+    the model, so that converting weights needs no framework."""
 
     name: str
     summary: str
@@ -80,6 +82,7 @@ class ModelCard:
     example_input: str = ""
     next_input: str = ""
     data_spec: str = ""
+    shapes: str = ""
 
     @property
     def frameworks(self) -> tuple[str, ...]:
@@ -108,6 +111,36 @@ class ModelCard:
         checkpoint fixes on top of ``preset`` (lists become tuples)."""
         return self._replace(self.make_config(preset), values)
 
+    def config_with_sources(self, values: dict[str, Any], sources: dict[str, str] | None = None, preset: str | None = None, overrides: dict[str, Any] | None = None) -> tuple[Any, dict[str, str]]:
+        """The config from ``preset``, then ``values`` (from a weights file, each known
+        as ``sources[field]``: a key of earthzoo.weights.SOURCES), then ``overrides``
+        (the user's --config); and where each field's value came from, in words."""
+        from .weights import SOURCES
+
+        base = preset or self.presets[0]
+        cfg = self._replace(self._replace(self.make_config(preset), values), overrides or {})
+        given = f"preset {base!r} (--preset)" if preset else f"assumed: default of preset {base!r}"
+        origin = {f.name: given for f in dataclasses.fields(cfg)}
+        origin.update({k: SOURCES.get((sources or {}).get(k, "file"), "read from file") for k in values})
+        origin.update({k: "set with --config" for k in overrides or {}})
+        return cfg, origin
+
+    def parse_config(self, pairs: Iterable[str]) -> dict[str, Any]:
+        """``KEY=VALUE`` strings (the CLI's --config) as typed config fields: the type
+        is the preset's value's (tuples are comma-separated; an empty value is ())."""
+        cfg = self.make_config()
+        fields = {f.name for f in dataclasses.fields(cfg)}
+        out: dict[str, Any] = {}
+        for pair in pairs:
+            key, eq, text = pair.partition("=")
+            key = key.strip()
+            if not eq or not key:
+                raise EarthzooError(f"--config {pair!r} is not KEY=VALUE", "write it as --config depth=12")
+            if key not in fields:
+                raise EarthzooError(f"model {self.name!r} has no config field {key!r}", f"use one of: {', '.join(sorted(fields))}")
+            out[key] = _parse_value(key, text, getattr(cfg, key))
+        return out
+
     def _replace(self, cfg: Any, values: dict[str, Any]) -> Any:
         if not isinstance(values, dict):
             raise EarthzooError(f"config for {self.name!r} is a {type(values).__name__}, not a mapping of fields", "re-convert the weights (the file's earthzoo.config is damaged)")
@@ -124,6 +157,39 @@ class ModelCard:
         d = dataclasses.asdict(self)
         d["frameworks"] = list(self.frameworks)
         return d
+
+
+def _parse_value(key: str, text: str, like: Any) -> Any:
+    """``text`` as a value of the type of ``like`` (one config field's --config value)."""
+    text = text.strip()
+    try:
+        if isinstance(like, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        if isinstance(like, (int, float, str)):
+            return type(like)(text)
+        if isinstance(like, (tuple, list)):
+            items = [t.strip() for t in text.split(",")] if text else []
+            kind = type(like[0]) if like else _guess
+            return tuple(kind(t) for t in items)
+        return _guess(text) if text else None
+    except ValueError as exc:
+        what = {bool: "true or false", int: "an integer", float: "a number", str: "text"}.get(type(like), "comma-separated values")
+        raise EarthzooError(f"--config {key}={text!r}: {key} takes {what}", f"e.g. --config {key}={_show(like)}") from exc
+
+
+def _guess(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _show(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
 
 
 @dataclass(frozen=True)
@@ -174,9 +240,16 @@ class BackendCard:
 class WeightFormat:
     """A foreign checkpoint format of one model.
 
-    ``reader`` names ``read(path) -> (tensors, config_overrides)`` returning numpy
-    arrays under canonical (torch) names and config fields the file fixes (or an
-    empty dict). ``writer``, when set, names ``write(path, tensors, config)``."""
+    ``reader`` names ``read(path)`` returning an earthzoo.weights.Weights (tensors
+    under canonical (torch) names, the config fields the file fixes with how each is
+    known, extras, attrs) or a pair ``(tensors, config_fields)``. ``writer``, when
+    set, names ``write(path, weights, config, overwrite) -> {"placed": names of the
+    extras/attrs it stored, "files": other files it wrote, "notes": [...]}``; what it
+    does not place goes to a sidecar. A file is this format when ``sniff`` (naming
+    ``f(path) -> bool``, which reads as little as it can) says so; a format without
+    one is recognised by its ``suffixes``.
+    ``framework``: the one the reader or writer imports ("" for none), so that
+    ``earthzoo doctor`` can say whether the format is usable here."""
 
     name: str
     model: str
@@ -185,14 +258,23 @@ class WeightFormat:
     suffixes: tuple[str, ...] = ()
     writer: str = ""
     origin: str = ""
+    framework: str = ""
+    sniff: str = ""
 
-    def read(self, path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def read(self, path: str) -> Any:
         return resolve(self.reader)(path)
 
-    def write(self, path: str, tensors: dict[str, Any], config: Any) -> None:
+    def write(self, path: str, weights: Any, config: Any, overwrite: bool = False) -> dict[str, Any] | None:
         if not self.writer:
             raise EarthzooError(f"weight format {self.name!r} can only be read", "convert to safetensors, torch or mindspore instead")
-        resolve(self.writer)(path, tensors, config)
+        return resolve(self.writer)(path, weights, config, overwrite)
+
+    def sniffs(self, path: str) -> bool:
+        """Whether ``sniff`` recognises the file; a sniff that fails says no."""
+        try:
+            return bool(self.sniff and resolve(self.sniff)(path))
+        except Exception:  # noqa: BLE001 - a sniff must never break detection
+            return False
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -3,6 +3,7 @@ out; and the shape reading that original-checkpoint readers share."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -11,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from .errors import EarthzooError
+from .files import claim_output
 from .registry import get_registry
-from .weights import Tensors, check_fits, config_to_dict, read_weights, verify, write_weights
+from .weights import Tensors, check_fits, config_to_dict, detect_format, read_weights, target_format, verify, write_weights
 
 
 def count_blocks(tensors: Tensors, prefix: str) -> int:
@@ -40,10 +42,14 @@ def afno_encoder_fields(tensors: Tensors, prefix: str, embed: int, patch: int, t
 
 def model_shapes(name: str, config: Any) -> dict[str, tuple[int, ...]]:
     """Parameter names and shapes of ``name`` at ``config``, from whichever framework
-    is installed (torch builds on the meta device, allocating nothing)."""
+    is installed (torch builds on the meta device, allocating nothing), or from the
+    card's framework-free ``shapes`` function when it names one."""
     from .api import build_model
+    from .cards import resolve
     from .frameworks import framework_module
 
+    if get_registry().model(name).shapes:
+        return {k: tuple(v) for k, v in resolve(get_registry().model(name).shapes)(config).items()}
     errors = []
     for framework in get_registry().model(name).frameworks:
         try:
@@ -53,6 +59,25 @@ def model_shapes(name: str, config: Any) -> dict[str, tuple[int, ...]]:
             continue
         return fw.shapes_of(lambda framework=framework: build_model(name, framework, config=config))
     raise EarthzooError(f"cannot check weights of {name!r}: no framework is installed ({'; '.join(errors)})", "pip install torch==2.13.0")
+
+
+def training_checkpoint_rest(rest: dict[str, Any], known: tuple[str, ...] = ()) -> tuple[dict[str, str], list[str]]:
+    """The other top-level entries of a FourCastNet-layout training checkpoint (see
+    earthzoo.frameworks.torch.load_training_checkpoint) as (attrs, dropped): ``iters``
+    and ``epoch`` are kept; an optimizer state and unknown entries are named as what a
+    conversion would drop (``known`` entries are the reader's own)."""
+    attrs, dropped = {}, []
+    for key, value in rest.items():
+        if key in known:
+            continue
+        if key in ("iters", "epoch") and isinstance(value, int):
+            attrs[key] = str(value)
+        elif key == "optimizer_state_dict":
+            if value:
+                dropped.append("an optimizer state ('optimizer_state_dict')")
+        else:
+            dropped.append(f"the entry {key!r}")
+    return attrs, dropped
 
 
 def load_statistics(means: str | None, stds: str | None) -> dict[str, np.ndarray]:
@@ -77,27 +102,69 @@ def load_statistics(means: str | None, stds: str | None) -> dict[str, np.ndarray
     return out
 
 
-def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_format: str | None = None, preset: str | None = None, check: bool = False, means: str | None = None, stds: str | None = None) -> dict:
+def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_format: str | None = None, preset: str | None = None, check: bool = False,
+            means: str | None = None, stds: str | None = None, config: dict[str, Any] | None = None, overwrite: bool = False, drop_extras: bool = False) -> dict:
     """Read ``src``, check it fits ``model``, write ``dst`` atomically; optionally read
-    ``dst`` back and compare tensor by tensor. ``means``/``stds`` (.npy) are stored as
-    the weights' normalisation (canonical safetensors only). Returns a report."""
+    ``dst`` back and compare tensors, extras and attrs. ``config`` sets fields over
+    the file's and the preset's; ``means``/``stds`` (.npy) become the weights'
+    normalisation. Extras the target has no place for go to a sidecar file, or are
+    dropped with ``drop_extras``. Returns a report, with each config field's source."""
     card = get_registry().model(model)
     if Path(src).resolve() == Path(dst).resolve():
         raise EarthzooError("source and destination are the same file", "write the converted weights to a new path")
+    claim_output(dst, overwrite)
+    used = dst_format or target_format(dst, model)
+    src_format = src_format or detect_format(src, model)
     weights = read_weights(src, src_format, model)
     if weights.model and weights.model != model:
         raise EarthzooError(f"{src!r} holds weights of model {weights.model!r}, not {model!r}", f"pass --model {weights.model}")
-    config = card.config_from_dict(weights.config, preset)
-    check_fits(weights.tensors, model_shapes(model, config), f"model {model!r} ({preset or 'config from the file'})")
-    weights.model, weights.config = model, config_to_dict(config)
+    if weights.dropped and not drop_extras:
+        raise EarthzooError(f"{src!r} holds {weights.dropped[0]}, which no weight format keeps", "pass --drop-extras to convert without it")
+    cfg, sources = card.config_with_sources(weights.config, weights.config_sources, preset, config)
+    check_fits(weights.tensors, model_shapes(model, cfg), f"model {model!r} ({preset or 'config from the file'})")
+    weights.model, weights.config = model, config_to_dict(cfg)
     weights.extras.update(load_statistics(means, stds))
-    used = write_weights(dst, weights, dst_format, config)
-    report: dict = {"src": str(src), "dst": str(dst), "model": model, "to": used, "tensors": len(weights.tensors), "parameters": int(sum(v.size for v in weights.tensors.values()))}
+    written = write_weights(dst, weights, used, cfg, overwrite=overwrite, drop_extras=drop_extras)
+    report: dict = {
+        "src": str(src), "dst": str(dst), "model": model, "from": src_format, "to": written["format"],
+        "tensors": len(weights.tensors), "parameters": int(sum(v.size for v in weights.tensors.values())),
+        "config": {k: {"value": v, "source": sources[k]} for k, v in weights.config.items()},
+        "extras": sorted(weights.extras), "attrs": sorted(weights.attrs), "files": written["files"], "sidecar": written["sidecar"],
+        "dropped": weights.dropped + written["dropped"], "notes": weights.notes + written["notes"],
+    }
     if check:
-        back = read_weights(dst, used, model)
-        result = verify(weights.tensors, back.tensors)
-        report["verify"] = result.to_json()
-        if not result.equal:
-            Path(dst).unlink(missing_ok=True)
-            raise EarthzooError(f"verification failed: {result.worst!r} differs by {result.max_abs_diff:g} after writing {dst!r} (removed)", "report this as a bug in the format's writer")
+        back = read_weights(dst, written["format"], model)
+        keep = lambda d: {k: v for k, v in d.items() if k not in written["dropped"]}  # noqa: E731
+        tensors, extras = verify(weights.tensors, back.tensors), verify(keep(weights.extras), back.extras)
+        attrs_equal = all(back.attrs.get(k) == v for k, v in keep(weights.attrs).items())  # a format may add its own (NVlabs' iters)
+        config_equal = "config" in written["dropped"] or _plain(back.config) == _plain(weights.config)
+        equal = tensors.equal and extras.equal and attrs_equal and config_equal
+        report["verify"] = {**tensors.to_json(), "equal": equal, "extras": extras.to_json(), "extras_compared": sorted(back.extras),
+                            "attrs_compared": sorted(back.attrs), "attrs_equal": attrs_equal, "config_equal": config_equal}
+        if not equal:
+            for f in written["files"]:
+                Path(f).unlink(missing_ok=True)
+            bad = tensors if not tensors.equal else extras
+            what = f"{bad.worst!r} differs by {bad.max_abs_diff:g}" if not bad.equal else ("the attrs differ" if not attrs_equal else "the config differs")
+            raise EarthzooError(f"verification failed: {what} after writing {dst!r} (removed)", "report this as a bug in the format's writer")
     return report
+
+
+def describe_config(report: dict) -> list[str]:
+    """One line per config source, for people: which fields were read, inferred or assumed."""
+    groups: dict[str, list[str]] = {}
+    for name, item in report["config"].items():
+        groups.setdefault(item["source"], []).append(f"{name}={_show(item['value'])}")
+    lines = []
+    for source, fields in groups.items():
+        hint = " (not in the file: set with --config KEY=VALUE if wrong)" if source.startswith("assumed") else ""
+        lines.append(f"  {source}{hint}: {', '.join(fields)}")
+    return lines
+
+
+def _plain(config: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(config, sort_keys=True))
+
+
+def _show(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)

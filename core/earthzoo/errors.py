@@ -10,6 +10,12 @@ class EarthzooError(Exception):
         super().__init__(f"{problem} - {fix}" if fix else problem)
 
 
+class PluginUnavailable(EarthzooError):
+    """Raised by a plugin module on import when what it needs is missing here (an
+    optional engine's library): ``earthzoo plugins`` lists it as unavailable, with
+    this message, instead of failed; it is not loaded, and strict mode does not stop."""
+
+
 def missing_dependency(module: str, pip_name: str | None = None, purpose: str = "") -> EarthzooError:
     """The error for an optional import that failed, naming the exact install that fixes it."""
     what = f" (needed {purpose})" if purpose else ""

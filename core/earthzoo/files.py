@@ -65,6 +65,27 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def write_array(fd: int, a, region: tuple[int, int] | None = None) -> None:
+    """Append a C-contiguous array's bytes to the open file ``fd``: copied file to file
+    inside the kernel when ``region`` = (open file descriptor, offset) holds them (as
+    cp does), else written from memory."""
+    n = left = a.nbytes
+    if region is not None and n and hasattr(os, "copy_file_range"):
+        try:
+            offset = region[1]
+            while left:
+                done = os.copy_file_range(region[0], fd, left, offset)
+                if done <= 0:
+                    raise OSError("copy_file_range copied nothing")
+                offset, left = offset + done, left - done
+            return
+        except OSError:
+            os.lseek(fd, -(n - left), os.SEEK_CUR)  # back to where this array starts, then write it
+    view = memoryview(a.reshape(-1).view("uint8")) if n else memoryview(b"")
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def writable_dir(target: str | os.PathLike) -> Path:
     """Create the output folder ``target`` and prove it is writable, before any
     work starts, with one-line errors (a run must not fail at its last write)."""
@@ -78,6 +99,12 @@ def writable_dir(target: str | os.PathLike) -> Path:
     atomic_write_text(target / ".earthzoo-write-test", "ok\n")
     (target / ".earthzoo-write-test").unlink(missing_ok=True)
     return target
+
+
+def claim_output(target: str | os.PathLike, overwrite: bool = False) -> None:
+    """Refuse to replace an existing file or folder unless ``overwrite`` says so."""
+    if not overwrite and os.path.lexists(target):
+        raise EarthzooError(f"{str(target)!r} already exists", "pass --overwrite to replace it, or choose another output path")
 
 
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> None:

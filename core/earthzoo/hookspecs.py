@@ -41,6 +41,14 @@ def earthzoo_register_datasources(register):
     :class:`earthzoo.cards.DataSourceCard` (embedded synthetic data, ERA5, HYCOM...)."""
 
 
+@hookspec
+def earthzoo_register_commands(cli):
+    """Add commands to the ``earthzoo`` command line: ``cli`` is its click group, so
+    ``cli.add_command(cmd)`` or ``@cli.command()`` adds one. Called only when the
+    command line runs; a name that core or another plugin already uses marks the
+    plugin failed. Import heavy things inside the command, not at module level."""
+
+
 # ---------------------------------------------------------------------------
 # Runtime: the five concerns of running a model on a chip. ``backend`` is always
 # the backend's name (``"cpu"``, ``"cuda"``, ...); ``framework`` is ``"torch"``

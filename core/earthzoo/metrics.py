@@ -160,14 +160,17 @@ def _check_finite(arrays: dict[str, xr.DataArray], counted: xr.DataArray) -> Non
 
 
 def _check_grid(f: xr.DataArray, t: xr.DataArray) -> xr.DataArray:
+    """The truth on the forecast's grid: every forecast lat/lon must be one of the
+    truth's (a model that drops the pole row is scored on the rows it keeps)."""
     for c in ("lat", "lon"):
         if c not in f.coords or c not in t.coords:
             raise EarthzooError(f"forecast or truth has no coordinate {c!r}", f"assign the {c} coordinate")
         fv, tv = np.asarray(f[c].values, float), np.asarray(t[c].values, float)
-        if fv.size != tv.size or not np.allclose(np.sort(fv), np.sort(tv), atol=1e-6):
+        absent = ~np.isclose(fv[:, None], tv[None, :], rtol=0, atol=1e-6).any(axis=1)
+        if absent.any():
             raise EarthzooError(
-                f"grid mismatch on {c!r}: forecast has {fv.size} values, truth {tv.size} (or different values)",
-                "evaluate on the forecast's grid (regrid the truth or drop the row the model drops)",
+                f"grid mismatch on {c!r}: the forecast's {c} {fv[absent][0]:g} is not on the truth's grid (forecast has {fv.size} values, truth {tv.size})",
+                "evaluate against truth on the forecast's grid (or regrid the truth)",
             )
     return t.sel(lat=f["lat"].values, lon=f["lon"].values, method="nearest").assign_coords(lat=f["lat"].values, lon=f["lon"].values)
 

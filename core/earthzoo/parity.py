@@ -30,10 +30,11 @@ def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     return {"max_abs_err": float(np.max(np.abs(d))), "rel_rmse": float(np.sqrt(np.mean(d**2)) / rms) if rms > 0 else float(np.sqrt(np.mean(d**2)))}
 
 
-def parity(model: str, preset: str | None = None, steps: int = 1, weights: str | None = None, batch: int = 1, seed: int = 0) -> dict[str, Any]:
+def parity(model: str, preset: str | None = None, steps: int = 1, weights: str | None = None, batch: int = 1, seed: int = 0, config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build ``model`` in torch and MindSpore from the same canonical weights (``weights``,
     or torch's random init at ``seed``), run ``steps`` autoregressive steps from the card's
-    example input, and report the worst and per-step max abs error and relative RMSE."""
+    example input, and report the worst and per-step max abs error and relative RMSE.
+    ``config`` sets config fields over the weights' or the preset's."""
     from .api import build_model, model_card
     from .frameworks import framework_module
     from .weights import load_canonical
@@ -48,11 +49,12 @@ def parity(model: str, preset: str | None = None, steps: int = 1, weights: str |
             raise EarthzooError(f"model {model!r} has no {framework} implementation, so there is nothing to compare", "parity needs both frameworks")
     if not card.example_input:
         raise EarthzooError(f"model {model!r} names no example_input on its card", "add example_input to the model card")
-    tfw, mfw = framework_module("torch"), framework_module("mindspore")
+    need = "by parity, which runs the model in torch and MindSpore"
+    tfw, mfw = framework_module("torch", need), framework_module("mindspore", need)
     w = load_canonical(weights) if weights else None
     if w is not None and w.model and w.model != model:
         raise EarthzooError(f"weights {weights!r} are for model {w.model!r}, not {model!r}", f"run: earthzoo parity {w.model} --weights {weights}")
-    config = card.config_from_dict(w.config if w is not None and preset is None else {}, preset)
+    config = card.config_from_dict({**(w.config if w is not None and preset is None else {}), **(config or {})}, preset)
     tfw.seed_everything(seed)
     tmodel = build_model(model, "torch", config=config)
     if w is not None:

@@ -2,7 +2,9 @@
 
 Each entry point loads in its own try/except: a broken plugin (any exception,
 SystemExit included; KeyboardInterrupt still stops) is recorded with its error
-and the rest keep working (``EARTHZOO_STRICT_PLUGINS=1`` makes it fatal).
+and the rest keep working (``EARTHZOO_STRICT_PLUGINS=1`` makes it fatal); one that
+raises ``PluginUnavailable`` (a missing optional library) is recorded as
+unavailable with its reason.
 ``EARTHZOO_LOAD_PLUGINS=a,b`` loads only those entry points; set and empty, none.
 Core's own hooks (the CPU backend, the default model builder) are always registered."""
 
@@ -15,7 +17,7 @@ from importlib.metadata import entry_points, version
 import pluggy
 
 from . import hookspecs
-from .errors import EarthzooError
+from .errors import EarthzooError, PluginUnavailable
 
 ENTRY_POINT_GROUP = "earthzoo"
 BUILTIN = "earthzoo.builtin"
@@ -93,6 +95,8 @@ def get_plugin_manager() -> pluggy.PluginManager:
         _records[ep.name] = PluginRecord(ep.name, dist_version)
         try:
             _register(pm, ep.load(), ep.name, dist_version)
+        except PluginUnavailable as exc:
+            _records[ep.name].status, _records[ep.name].error = "unavailable", str(exc)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # noqa: BLE001 - one broken plugin (even one calling sys.exit) must not break the rest

@@ -81,6 +81,28 @@ def get_registry() -> Registry:
     return reg
 
 
+def add_commands(cli) -> None:
+    """Give each plugin's ``earthzoo_register_commands`` a click group of its own and
+    move what it added onto ``cli``: a plugin that fails, or names a command that is
+    already taken, is marked failed and adds nothing."""
+    import click
+
+    for impl in get_plugin_manager().hook.earthzoo_register_commands.get_hookimpls():
+        staging = click.Group(impl.plugin_name)
+        try:
+            impl.function(cli=staging)
+            taken = sorted(set(staging.commands) & set(cli.commands))
+            if taken:
+                raise EarthzooError(f"command(s) {', '.join(taken)} already exist", "give the plugin's commands other names")
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - isolate each plugin, sys.exit() included
+            record_failure(impl.plugin_name, exc)
+            continue
+        for command in staging.commands.values():
+            cli.add_command(command)
+
+
 def reset() -> None:
     global _registry
     _registry = None

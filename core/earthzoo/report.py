@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import EarthzooError
 from .files import atomic_path, atomic_write_text, writable_dir
 
 FW_LABEL = {"torch": "PyTorch", "mindspore": "MindSpore"}
@@ -23,19 +24,31 @@ FW_COLOR = {"torch": "tab:red", "mindspore": "tab:blue"}
 UNAVAILABLE = "unavailable"
 
 
-def _plt():
-    import matplotlib
+PLOT_INSTALL = "pip install 'earthzoo[plot]'"
 
+
+def pyplot():
+    """matplotlib's pyplot (Agg), or the one-line error naming the extra that adds it:
+    plotting is optional, so a finished job skips its figures instead of failing."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise EarthzooError("matplotlib is not installed, so no figure is drawn", f"for figures: {PLOT_INSTALL}") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
 
 
+def plot_skipped(exc: EarthzooError) -> str:
+    """The one-line note a job prints when it skips its figures."""
+    return f"note: plot skipped ({exc})"
+
+
 def _save(fig: Any, path: Path) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    _plt().close(fig)
+    pyplot().close(fig)
     return path
 
 
@@ -143,7 +156,7 @@ def fig_loss(result: dict, model: str, folder: Path) -> Path | None:
     curves = {fw: r["training"]["loss"] for fw, r in recs.items() if r.get("training") and r["training"].get("loss")}
     if not curves:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for fw, loss in curves.items():
         ax.plot(np.arange(1, len(loss) + 1), loss, color=FW_COLOR.get(fw), lw=1.3, label=f"{FW_LABEL.get(fw, fw)} ({len(loss)} steps)")
@@ -195,7 +208,7 @@ def fig_maps(result: dict, model: str, folder: Path) -> Path | None:
     if "ocean_mask" in truth:
         mask = truth["ocean_mask"].sel(lat=t["lat"].values, method="nearest").values > 0.5
     cols = [("truth", None), ("torch", None)] + ([("mindspore", None), ("diff", None)] if "mindspore" in fc else [])
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(len(chans), len(cols), figsize=(3.6 * len(cols), 2.5 * len(chans) + 0.6), squeeze=False)
     lon, lat = t["lon"].values, t["lat"].values
     for i, ch in enumerate(chans):
@@ -244,7 +257,7 @@ def fig_skill(result: dict, model: str, folder: Path) -> Path | None:
             units = _units(ds)
     chans = key_channels(acc["channels"])
     leads = acc["lead_time_hours"]
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(2, len(chans), figsize=(4.6 * len(chans), 6.2), squeeze=False)
     styles = {"forecast": dict(color="tab:red", marker="o", label=f"{model} (PyTorch)"), "persistence": dict(color="gray", ls="--", marker="s", label="persistence"), "climatology": dict(color="black", ls=":", label="climatology")}
     ms_acc = (_recs(result, model).get("mindspore") or {}).get("accuracy")
@@ -275,7 +288,7 @@ def fig_speed(result: dict, folder: Path) -> Path | None:
     vals = {fw: [((_recs(result, mo).get(fw) or {}).get("inference") or {}).get("step_time_s_median") for mo in models] for fw in fws}
     if not any(v for vs in vals.values() for v in vs):
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     x = np.arange(len(models))
     width = 0.8 / max(1, len(fws))
@@ -300,17 +313,22 @@ def write(result: dict, folder: str | os.PathLike) -> dict[str, Any]:
     folder = writable_dir(folder)
     figures: list[str] = []
     fig_errors: list[str] = []
-    for model in result["models"]:
-        for fn in (fig_loss, fig_maps, fig_skill):
-            try:
-                p = fn(result, model, folder)
-            except Exception as exc:  # noqa: BLE001 - a figure that fails is reported, the rest still written
-                fig_errors.append(f"{fn.__name__}({model}): {type(exc).__name__}: {exc}")
-                p = None
-            if p:
-                figures.append(p.name)
     try:
-        p = fig_speed(result, folder)
+        pyplot()
+        drawers = [(fn, model) for model in result["models"] for fn in (fig_loss, fig_maps, fig_skill)]
+    except EarthzooError as exc:  # no matplotlib: the tables are still written, the figures skipped
+        fig_errors.append(str(exc))
+        drawers = []
+    for fn, model in drawers:
+        try:
+            p = fn(result, model, folder)
+        except Exception as exc:  # noqa: BLE001 - a figure that fails is reported, the rest still written
+            fig_errors.append(f"{fn.__name__}({model}): {type(exc).__name__}: {exc}")
+            p = None
+        if p:
+            figures.append(p.name)
+    try:
+        p = fig_speed(result, folder) if drawers else None
         if p:
             figures.append(p.name)
     except Exception as exc:  # noqa: BLE001

@@ -37,8 +37,11 @@ class PrecisionPlan:
     """How to run one precision policy on one backend and framework.
 
     torch: ``autocast_dtype`` ("bfloat16"/"float16"/None) and ``grad_scaler``.
-    MindSpore: ``amp_level`` ("O0".."O3") and ``amp_dtype`` ("float16"/"bfloat16").
-    ``fp32_ops`` are kept in float32 whatever the policy (FFTs, reductions)."""
+    MindSpore: ``amp_level`` ("O0".."O3" or "auto"; every level but O0 runs as
+    MindSpore's operator-level "auto", see frameworks.mindspore.mixed_precision),
+    ``amp_dtype`` ("float16"/"bfloat16") and ``grad_scaler`` (dynamic loss scaling).
+    ``fp32_ops`` are kept in float32 whatever the policy (FFTs, reductions): norms by
+    the autocast/amp lists, spectral filters by the models' ``keep_fp32`` mark."""
 
     policy: str
     autocast_dtype: str | None = None

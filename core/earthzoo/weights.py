@@ -7,7 +7,9 @@ unpickles: torch files are read with ``weights_only=True``."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 import struct
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import EarthzooError
-from .files import atomic_path
+from .files import atomic_path, claim_output, write_array
 
 FORMAT_VERSION = "1"
 # Non-parameter arrays (normalisation statistics...) ride in the same file under this
@@ -35,39 +37,154 @@ class Weights:
 
     ``extras`` holds arrays that are not model parameters, by convention
     ``in_mean``/``in_std``/``out_mean``/``out_std`` of shape (channels,): the
-    normalisation the model was trained with."""
+    normalisation the model was trained with; an original format's arrays that
+    our model has no use for ride here too (``<format>:<key>``), so writing that
+    format back is bit-exact. ``attrs`` are strings an original file holds
+    (description, licence, epoch). ``config_sources`` says how a reader knows each
+    field of ``config`` (see SOURCES). ``dropped`` names what the file holds that no
+    format keeps (an optimizer state): convert refuses it unless told to drop it."""
 
     tensors: Tensors
     model: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     source: str = ""
     extras: Tensors = field(default_factory=dict)
+    attrs: dict[str, str] = field(default_factory=dict)
+    config_sources: dict[str, str] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+# How a config field's value is known: the keys readers put in ``config_sources``,
+# then what ModelCard.config_with_sources adds.
+SOURCES = {"file": "read from file", "sidecar": "read from the .extras.npz beside the file", "shapes": "inferred from tensor shapes", "derived": "derived from other fields of the file", "format": "fixed by the format"}
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config or {})
 
 
-# --------------------------------------------------------------------------- sniffing
+# --------------------------------------------------------------------------- recognising files
+# Every kind is recognised by parsing the file's structure, never by a few leading
+# bytes alone: a safetensors header length can start with any bytes (0x580 is
+# "80 05", which is also how a pickle starts).
+
+MAX_SAFETENSORS_HEADER = 100_000_000
+
+
+def safetensors_header(path: str | Path) -> dict | None:
+    """The parsed JSON header of a well-formed safetensors file, else None: the
+    8-byte length must fit the file, the header must be a JSON object of tensor
+    entries, and their data must end exactly where the file ends."""
+    path = Path(path)
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            return None
+        (n,) = struct.unpack("<Q", head)
+        if not 2 <= n <= min(size - 8, MAX_SAFETENSORS_HEADER):
+            return None
+        raw = f.read(n)
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(header, dict):
+        return None
+    end = 0
+    for key, entry in header.items():
+        if key == "__metadata__":
+            if not isinstance(entry, dict):
+                return None
+            continue
+        try:
+            start, stop = entry["data_offsets"]
+            ok = isinstance(entry["dtype"], str) and isinstance(entry["shape"], list) and 0 <= start <= stop
+        except (TypeError, KeyError, ValueError):
+            return None
+        if not ok:
+            return None
+        end = max(end, stop)
+    return header if end == size - 8 - n else None
+
+
+def _zip_names(path: Path) -> list[str] | None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+
+
+def _is_pickle(path: Path) -> bool:
+    """A (legacy torch.save) pickle stream: its first pickle parses, opcode by opcode, without running anything."""
+    import pickletools
+
+    with path.open("rb") as f:
+        if f.read(1) != b"\x80":
+            return False
+        f.seek(0)
+        try:
+            for op, _, _ in pickletools.genops(f):
+                if op.name == "STOP":
+                    return True
+        except Exception:  # noqa: BLE001 - any parse failure means "not a pickle"
+            return False
+    return False
+
+
+def mindspore_names(path: str | Path) -> list[str] | None:
+    """Parameter names of a MindSpore checkpoint, read from its structure; None when the file is not one."""
+    from . import msckpt
+
+    return msckpt.names(path)
 
 
 def sniff(path: str | Path) -> str:
-    """What a file is, from its first bytes: "safetensors", "zip" (torch.save),
-    "pickle", "mindspore" (protobuf checkpoint) or "unknown"."""
+    """What a file is, by parsing it: "safetensors", "torch" (a torch.save zip),
+    "npz" (numpy.savez), "zip" (another zip), "pickle" (legacy torch.save),
+    "mindspore" (protobuf checkpoint) or "unknown". Nothing is unpickled."""
     path = Path(path)
-    with path.open("rb") as f:
-        head = f.read(16)
-    if head[:4] == b"PK\x03\x04":
-        return "zip"
-    if head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5:
+    if safetensors_header(path) is not None:
+        return "safetensors"
+    names = _zip_names(path)
+    if names is not None:
+        if any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
+            return "torch"
+        return "npz" if names and all(n.endswith(".npy") for n in names) else "zip"
+    if _is_pickle(path):
         return "pickle"
-    if len(head) >= 9:
-        (n,) = struct.unpack("<Q", head[:8])
-        if 2 <= n <= 100_000_000 and head[8:9] == b"{":
-            return "safetensors"
-    if path.suffix == ".ckpt" and head[:1] == b"\n":  # protobuf field 1, length-delimited
+    if mindspore_names(path) is not None:
         return "mindspore"
     return "unknown"
+
+
+def pickle_strings(path: str | Path) -> frozenset[str]:
+    """The string constants of a torch.save zip's pickle (its dict keys: 'model_state',
+    parameter names...), read opcode by opcode without unpickling; empty when the
+    file is no torch zip. For plugins' ``sniff`` functions."""
+    path = Path(path)
+    st = path.stat()
+    return _pickle_strings(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _pickle_strings(path: str, size: int, mtime: int) -> frozenset[str]:
+    import pickletools
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            member = next((n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
+            if member is None:
+                return frozenset()
+            data = z.read(member)
+        return frozenset(arg for op, arg, _ in pickletools.genops(data) if isinstance(arg, str) and "UNICODE" in op.name)
+    except Exception:  # noqa: BLE001 - a file that does not parse holds no names
+        return frozenset()
 
 
 def _require_file(path: str | Path) -> Path:
@@ -82,21 +199,47 @@ def _require_file(path: str | Path) -> Path:
 # --------------------------------------------------------------------------- canonical safetensors
 
 
-def save_canonical(path: str | Path, weights: Weights) -> None:
-    """Write canonical safetensors atomically."""
-    from safetensors.numpy import save
+# safetensors dtype names of the NumPy dtypes canonical files hold
+ST_DTYPES = {np.dtype(t): n for t, n in ((np.float32, "F32"), (np.float16, "F16"), (np.float64, "F64"), (np.int64, "I64"), (np.int32, "I32"), (np.int16, "I16"),
+                                         (np.int8, "I8"), (np.uint8, "U8"), (np.uint16, "U16"), (np.uint32, "U32"), (np.uint64, "U64"), (np.bool_, "BOOL"))}
 
+
+def save_canonical(path: str | Path, weights: Weights) -> None:
+    """Write canonical safetensors atomically, streaming each tensor to the file (no
+    copy of the whole set in memory): the header is JSON padded with spaces to a
+    multiple of 8 bytes, as the safetensors library writes it."""
     metadata = {
         "earthzoo.model": weights.model,
         "earthzoo.config": json.dumps(weights.config, sort_keys=True),
         "earthzoo.format": FORMAT_VERSION,
         "earthzoo.source": weights.source,
     }
-    tensors = {k: np.ascontiguousarray(v) for k, v in weights.tensors.items()}
-    tensors.update({EXTRA_PREFIX + k: np.ascontiguousarray(v) for k, v in weights.extras.items()})
-    data = save(tensors, metadata=metadata)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    if weights.attrs:
+        metadata["earthzoo.attrs"] = json.dumps(weights.attrs, sort_keys=True)
+    arrays = sorted({**weights.tensors, **{EXTRA_PREFIX + k: v for k, v in weights.extras.items()}}.items())
+    header: dict[str, Any] = {"__metadata__": metadata}
+    offset = 0
+    for name, value in arrays:
+        a = np.asarray(value)
+        if a.dtype.newbyteorder("=") not in ST_DTYPES:
+            raise EarthzooError(f"tensor {name!r} has dtype {a.dtype}, which safetensors cannot hold here", "cast it to a float or integer type first")
+        header[name] = {"dtype": ST_DTYPES[a.dtype.newbyteorder("=")], "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    from .torchfile import file_region
+
+    sources: dict[str, Any] = {}  # files that arrays view, open once
+    # "r+b", not "wb": the temporary file is new and empty, and truncating it makes ext4 flush it on close
+    with atomic_path(path) as tmp, tmp.open("r+b", buffering=0) as f, contextlib.ExitStack() as stack:
+        write_array(f.fileno(), np.frombuffer(struct.pack("<Q", len(raw)) + raw, np.uint8))
+        for _, value in arrays:
+            a = np.asarray(value)
+            a = np.require(a, a.dtype.newbyteorder("<"), requirements="C")  # (ascontiguousarray would make a scalar 1-d)
+            region = file_region(a)
+            if region is not None and region[0] not in sources:
+                sources[region[0]] = stack.enter_context(open(region[0], "rb"))
+            write_array(f.fileno(), a, (sources[region[0]].fileno(), region[1]) if region else None)
 
 
 def load_canonical(path: str | Path) -> Weights:
@@ -105,7 +248,7 @@ def load_canonical(path: str | Path) -> Weights:
 
     path = _require_file(path)
     kind = sniff(path)
-    if kind in ("zip", "pickle"):
+    if kind in ("torch", "pickle"):
         raise EarthzooError(
             f"{str(path)!r} is a pickled torch checkpoint, not safetensors",
             "convert it first: earthzoo convert SRC OUT.safetensors --model NAME --from torch (or the model's original format)",
@@ -128,10 +271,44 @@ def load_canonical(path: str | Path) -> Weights:
         raise EarthzooError(f"{str(path)!r} has earthzoo format {fmt}, this version reads {FORMAT_VERSION}", "upgrade earthzoo")
     try:
         config = json.loads(meta.get("earthzoo.config") or "{}")
+        attrs = json.loads(meta.get("earthzoo.attrs") or "{}")
     except json.JSONDecodeError as exc:
-        raise EarthzooError(f"{str(path)!r} has a corrupt earthzoo.config entry", "re-convert the weights") from exc
+        raise EarthzooError(f"{str(path)!r} has a corrupt earthzoo metadata entry", "re-convert the weights") from exc
     extras = {k[len(EXTRA_PREFIX):]: tensors.pop(k) for k in [k for k in tensors if k.startswith(EXTRA_PREFIX)]}
-    return Weights(tensors, meta.get("earthzoo.model", ""), config, meta.get("earthzoo.source", ""), extras)
+    return Weights(tensors, meta.get("earthzoo.model", ""), config, meta.get("earthzoo.source", ""), extras, attrs, {k: "file" for k in config})
+
+
+# --------------------------------------------------------------------------- sidecar of extras
+# Formats with no place for extras or the config (a plain torch state_dict, a
+# MindSpore checkpoint) get them in ``<file>.extras.npz`` beside the file, read back
+# with it: arrays under their names, attrs as "attr:<name>" and the config as JSON.
+
+ATTR_PREFIX = "attr:"
+CONFIG_KEY = "earthzoo.config"
+
+
+def sidecar_path(path: str | Path) -> Path:
+    return Path(f"{path}.extras.npz")
+
+
+def write_sidecar(path: str | Path, extras: Tensors, attrs: dict[str, str], config: dict[str, Any] | None) -> None:
+    arrays = dict(extras)
+    arrays.update({ATTR_PREFIX + k: np.array(str(v)) for k, v in attrs.items()})
+    if config is not None:
+        arrays[CONFIG_KEY] = np.array(json.dumps(config, sort_keys=True))
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        np.savez(f, **arrays)
+
+
+def read_sidecar(path: str | Path) -> tuple[Tensors, dict[str, str], dict[str, Any] | None]:
+    try:
+        with np.load(str(path), allow_pickle=False) as z:
+            items = {k: z[k] for k in z.files}
+        config = json.loads(str(items.pop(CONFIG_KEY))) if CONFIG_KEY in items else None
+    except (OSError, ValueError) as exc:
+        raise EarthzooError(f"cannot read the extras file {str(path)!r} ({exc})", "restore it from where the weights came from, or delete it to go without") from exc
+    attrs = {k[len(ATTR_PREFIX):]: str(v) for k, v in items.items() if k.startswith(ATTR_PREFIX)}
+    return {k: v for k, v in items.items() if not k.startswith(ATTR_PREFIX)}, attrs, config
 
 
 # --------------------------------------------------------------------------- any format
@@ -141,63 +318,136 @@ def format_for_suffix(path: str | Path) -> str | None:
     return SUFFIX_FORMATS.get(Path(path).suffix.lower())
 
 
-def read_weights(path: str | Path, fmt: str | None = None, model: str | None = None) -> Weights:
-    """Read weights in any known format into the canonical form.
+def _registered(model: str | None) -> list:
+    from .registry import get_registry
 
-    ``fmt`` is "safetensors", "torch", "mindspore" or a registered foreign format;
-    None detects safetensors and plain torch / MindSpore files from their bytes."""
+    return [f for _, f in sorted(get_registry().weight_formats.items()) if not model or f.model == model]
+
+
+def detect_format(path: str | Path, model: str | None = None) -> str:
+    """The format of an existing file, by content: safetensors by its parsed header;
+    a registered format whose ``sniff`` recognises the file; else the basic format
+    its structure shows (torch, mindspore) together with registered formats that
+    declare its suffix and have no sniff. More than one candidate is an error."""
     path = _require_file(path)
-    if fmt is None:
-        kind = sniff(path)
-        fmt = {"safetensors": "safetensors", "zip": "torch", "pickle": "torch", "mindspore": "mindspore"}.get(kind)
-        if fmt is None:
-            raise EarthzooError(f"cannot tell the format of {str(path)!r}", f"name it with --from ({_format_names(model)})")
+    kind = sniff(path)
+    if kind == "safetensors":
+        return "safetensors"
+    formats = _registered(model)
+    candidates = [f.name for f in formats if f.sniff and f.sniffs(str(path))]
+    if not candidates:
+        basic = {"torch": "torch", "pickle": "torch", "mindspore": "mindspore"}.get(kind)
+        candidates = [f.name for f in formats if not f.sniff and path.suffix.lower() in f.suffixes] + ([basic] if basic else [])
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise EarthzooError(f"cannot tell the format of {str(path)!r} (its content is {kind})", f"name it with --from ({_format_names(model)})")
+    raise EarthzooError(f"{str(path)!r} could be any of: {', '.join(candidates)}", "name one with --from")
+
+
+def target_format(path: str | Path, model: str | None = None) -> str:
+    """The format to write ``path`` in, from its suffix: the basic format of that
+    suffix and every writable registered format of ``model`` that declares it."""
+    suffix = Path(path).suffix.lower()
+    candidates = [SUFFIX_FORMATS[suffix]] if suffix in SUFFIX_FORMATS else []
+    candidates += [f.name for f in _registered(model) if f.writer and suffix in f.suffixes]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise EarthzooError(f"cannot tell which format to write for {str(path)!r}", f"use a .safetensors, .pt or .ckpt suffix, or pass --to ({_format_names(model)})")
+    raise EarthzooError(f"{str(path)!r} could be written as any of: {', '.join(candidates)}", "name one with --to")
+
+
+def read_weights(path: str | Path, fmt: str | None = None, model: str | None = None) -> Weights:
+    """Read weights in any known format into the canonical form, with the extras
+    of a sidecar ``<file>.extras.npz`` when there is one.
+
+    ``fmt`` is "safetensors", "torch", "mindspore" or a registered format; None
+    detects it from the file's content (see detect_format)."""
+    path = _require_file(path)
+    fmt = fmt or detect_format(path, model)
     if fmt == "safetensors":
         return load_canonical(path)
     if fmt == "torch":
-        from .frameworks import torch as fw
+        from . import torchfile
 
-        return Weights(fw.load_state_file(path, _format_names(model)), model or "", {}, f"torch:{path.name}")
-    if fmt == "mindspore":
-        from .frameworks import mindspore as fw
-
-        return Weights(fw.load_checkpoint_file(path), model or "", {}, f"mindspore:{path.name}")
-    from .registry import get_registry
-
-    wf = get_registry().weight_format(fmt)
-    if model and wf.model != model:
-        raise EarthzooError(f"weight format {fmt!r} is for model {wf.model!r}, not {model!r}", "pass the matching --model or --from")
-    tensors, config = wf.read(str(path))
-    return Weights(tensors, wf.model, dict(config), f"{fmt}:{path.name}")
-
-
-def write_weights(path: str | Path, weights: Weights, fmt: str | None = None, config: Any = None) -> str:
-    """Write ``weights`` atomically in ``fmt`` (default: from the suffix); returns the format used."""
-    fmt = fmt or format_for_suffix(path)
-    if fmt is None:
-        raise EarthzooError(f"cannot tell which format to write for {str(path)!r}", "use a .safetensors, .pt or .ckpt suffix, or pass --to")
-    if fmt == "safetensors":
-        save_canonical(path, weights)
-    elif fmt == "torch":
-        from .frameworks import torch as fw
-
-        fw.save_state_file(path, weights.tensors)
+        w = Weights(torchfile.load_state_file(path, _format_names(model)), model or "", {}, f"torch:{path.name}")
     elif fmt == "mindspore":
-        from .frameworks import mindspore as fw
+        from . import msckpt
 
-        fw.save_checkpoint_file(path, weights.tensors)
+        w = Weights(msckpt.load(path), model or "", {}, f"mindspore:{path.name}")
     else:
         from .registry import get_registry
 
-        get_registry().weight_format(fmt).write(str(path), weights.tensors, config)
-    return fmt
+        wf = get_registry().weight_format(fmt)
+        if model and wf.model != model:
+            raise EarthzooError(f"weight format {fmt!r} is for model {wf.model!r}, not {model!r}", "pass the matching --model or --from")
+        got = wf.read(str(path))
+        if isinstance(got, Weights):
+            w = got
+            w.model, w.source = wf.model, w.source or f"{fmt}:{path.name}"
+        else:
+            tensors, config = got
+            w = Weights(tensors, wf.model, dict(config), f"{fmt}:{path.name}", config_sources={k: "file" for k in config})
+    side = sidecar_path(path)
+    if side.exists():
+        extras, attrs, config = read_sidecar(side)
+        w.extras = {**extras, **w.extras}
+        w.attrs = {**attrs, **w.attrs}
+        if config:  # what the weights were made as, written beside a format that cannot say
+            w.config.update(config)
+            w.config_sources.update(dict.fromkeys(config, "sidecar"))
+        w.notes.append(f"extras{' and config' if config else ''} read from {side.name}")
+    return w
+
+
+def write_weights(path: str | Path, weights: Weights, fmt: str | None = None, config: Any = None, overwrite: bool = False, drop_extras: bool = False) -> dict[str, Any]:
+    """Write ``weights`` atomically in ``fmt`` (default: from the suffix). Extras,
+    attrs and the config the format has no place for go to the sidecar
+    ``<file>.extras.npz``, or are dropped with ``drop_extras``. Nothing is overwritten without ``overwrite``.
+    Returns {"format", "files", "sidecar", "dropped", "notes"}."""
+    fmt = fmt or target_format(path, weights.model)
+    side = sidecar_path(path)
+    claim_output(path, overwrite)
+    if fmt != "safetensors":  # (a canonical file is never read with a sidecar)
+        claim_output(side, overwrite)
+    placed: set[str] = set()
+    notes: list[str] = []
+    more: list[str] = []
+    from .frameworks import framework_module
+
+    if fmt == "safetensors":
+        save_canonical(path, weights)
+        placed = set(weights.extras) | set(weights.attrs) | {"config"}
+    elif fmt == "torch":
+        framework_module("torch", "to write PyTorch .pt files").save_state_file(path, weights.tensors)
+    elif fmt == "mindspore":
+        from . import msckpt
+
+        msckpt.save(path, weights.tensors)
+    else:
+        from .registry import get_registry
+
+        result = get_registry().weight_format(fmt).write(str(path), weights, config, overwrite) or {}
+        placed, notes, more = set(result.get("placed", ())), list(result.get("notes", ())), list(result.get("files", ()))
+    rest = {k: v for k, v in weights.extras.items() if k not in placed}
+    rest_attrs = {k: v for k, v in weights.attrs.items() if k not in placed}
+    config_rest = weights.config if weights.config and "config" not in placed else None
+    files, dropped, sidecar = [str(path), *more], [], None
+    if fmt != "safetensors":
+        side.unlink(missing_ok=True)  # claimed above: a stale sidecar would be read back with the new file
+    if rest or rest_attrs or config_rest:
+        if drop_extras:
+            dropped = sorted(rest) + sorted(rest_attrs) + (["config"] if config_rest else [])
+        else:
+            write_sidecar(side, rest, rest_attrs, config_rest)
+            sidecar = str(side)
+            files.append(sidecar)
+    return {"format": fmt, "files": files, "sidecar": sidecar, "dropped": dropped, "notes": notes}
 
 
 def _format_names(model: str | None) -> str:
-    from .registry import get_registry
-
-    foreign = [f.name for f in get_registry().weight_formats.values() if model is None or f.model == model]
-    return ", ".join(list(BASIC_FORMATS) + sorted(foreign))
+    return ", ".join(list(BASIC_FORMATS) + [f.name for f in _registered(model)])
 
 
 # --------------------------------------------------------------------------- checks

@@ -76,7 +76,7 @@ class CpuBackend(BackendPlugin):
             return PrecisionPlan(policy, autocast_dtype="bfloat16" if policy == "bf16" else "float16", grad_scaler=policy == "fp16")
         if policy == "bf16":
             raise EarthzooError("MindSpore has no bf16 CPU kernels for MatMul/LayerNorm", "use --precision fp16 or fp32 with MindSpore on CPU")
-        return PrecisionPlan("fp16", amp_level="O1", amp_dtype="float16", note="MindSpore CPU: fp16 only")
+        return PrecisionPlan("fp16", grad_scaler=True, amp_level="auto", amp_dtype="float16", note="MindSpore CPU: fp16 only (amp 'auto' + dynamic loss scaling)")
 
     def memory_schedule(self, framework, model, plan: MemoryPlan):
         from ..frameworks import framework_module

@@ -12,7 +12,33 @@ import click
 from ..errors import EarthzooError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class ZooGroup(click.Group):
+    """The earthzoo group. Plugins' commands (``earthzoo_register_commands``) join
+    when a name is not one of core's or the commands are listed, so running a core
+    command never waits for them."""
+
+    _plugins_added = False
+
+    def add_plugin_commands(self) -> None:
+        if not self._plugins_added:
+            self._plugins_added = True
+            from ..registry import add_commands
+
+            add_commands(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.add_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None:
+            self.add_plugin_commands()
+            command = super().get_command(ctx, name)
+        return command
+
+
+@click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="earthzoo")
 def app() -> None:
     """A model zoo for atmospheric and oceanic AI: FourCastNet, GraphCast and AI-GOMS

@@ -47,6 +47,12 @@ def _compare(a: str, b: str, as_json: bool) -> None:
     )
 
 
+def _figure_note(rep: dict) -> None:
+    """One line when figures were not drawn (e.g. no matplotlib): the report is written all the same."""
+    if rep["figure_errors"]:
+        _say(f"note: {len(rep['figure_errors'])} figure problem(s), the first: {rep['figure_errors'][0]}")
+
+
 def _g(v) -> str:
     return "-" if v is None else f"{v:.4g}"
 
@@ -60,7 +66,7 @@ def _g(v) -> str:
 @click.option("--leads", type=int, default=None, help="Forecast steps scored (default 8 for atmosphere, 5 for ocean).")
 @click.option("--reps", type=int, default=5, show_default=True, help="Timed inference calls (median) after 2 warm-up calls.")
 @click.option("--threads", type=int, default=None, help="CPU threads for both frameworks (default: each framework's own).")
-@click.option("--out", "out", default="earthzoo-bench", show_default=True, type=click.Path(file_okay=False), help="Folder for runs, forecasts and bench.json.")
+@click.option("--out", "out", default=None, type=click.Path(file_okay=False), help="Folder for runs, forecasts and bench.json (default: the --report folder, else earthzoo-bench).")
 @click.option("--report", "report_dir", default=None, type=click.Path(file_okay=False), help="Also write the report (Markdown, JSON, figures) here.")
 @click.option("--compare", "compare_files", nargs=2, default=None, help="Compare two bench JSON files (A B) instead of measuring: B/A ratios.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result JSON for machines.")
@@ -84,6 +90,7 @@ def bench(models, frameworks, backend, preset, train_steps, leads, reps, threads
         raise EarthzooError(f"unknown model(s) {', '.join(bad)}", f"use one of: {', '.join(known)}")
     if train_steps < 0:
         raise EarthzooError(f"--train-steps {train_steps} is negative", "use 0 (no training) or more")
+    out = out or report_dir or "earthzoo-bench"
     for option, value in (("--reps", reps), ("--leads", leads), ("--threads", threads)):
         if value is not None and value < 1:
             raise EarthzooError(f"{option} must be at least 1, got {value}", f"pass {option} 1 or more")
@@ -97,7 +104,7 @@ def bench(models, frameworks, backend, preset, train_steps, leads, reps, threads
     if report_dir:
         from ..report import write
 
-        write(result, report_dir)
+        _figure_note(write(result, report_dir))
     if as_json:
         emit_json(result)
         return
@@ -143,6 +150,7 @@ def demo(out, minutes, ms_steps, preset, models, threads, as_json) -> None:
     result = b.run(names, ("torch", "mindspore"), "cpu", preset, None, out, None, n_init=4, reps=5, threads=threads, train_seconds=minutes * 60, ms_train_steps=ms_steps, show_progress=True, log=_say)
     b.write_json(result, Path(out) / "bench.json")
     rep = write(result, Path(out) / "report")
+    _figure_note(rep)
     wall = time.perf_counter() - t0
     if as_json:
         emit_json({"wall_s": wall, **rep})

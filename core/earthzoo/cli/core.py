@@ -16,6 +16,7 @@ def plugins(as_json: bool) -> None:
     """List loaded plugins, their hooks, and any that failed to load."""
     from ..plugins import plugin_records
 
+    app.add_plugin_commands()  # their failures are part of the report
     records = plugin_records()
     if as_json:
         emit_json([r.to_json() for r in records])
@@ -69,27 +70,52 @@ def doctor(as_json: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
+config_option = click.option("--config", "config_pairs", multiple=True, metavar="KEY=VALUE", help="Set a config field over the file's and the preset's (repeatable; tuples comma-separated).")
+overwrite_option = click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
+
+
 @app.command()
 @click.argument("src")
 @click.argument("dst")
 @click.option("--model", "-m", required=True, help="Model the weights belong to.")
-@click.option("--from", "src_format", default=None, help="safetensors, torch, mindspore, or a model's original format (see `earthzoo models --json`); default: detected.")
+@click.option("--from", "src_format", default=None, help="safetensors, torch, mindspore, or a model's original format (see `earthzoo models --json`); default: detected from the content.")
 @click.option("--to", "dst_format", default=None, help="safetensors, torch, mindspore or an original format; default: from DST's suffix.")
-@click.option("--preset", default=None, help="Config preset the weights were made at, when the file does not say.")
-@click.option("--verify", "check", is_flag=True, help="Read DST back and compare tensor by tensor.")
+@click.option("--preset", default=None, help="Config preset the weights were made at, for the fields the file does not say.")
+@config_option
+@click.option("--verify", "check", is_flag=True, help="Read DST back and compare tensors, extras and attrs.")
 @click.option("--means", default=None, help="Per-channel means (.npy, e.g. FourCastNet's global_means.npy) to store as the weights' normalisation.")
 @click.option("--stds", default=None, help="Per-channel standard deviations (.npy), with --means.")
+@overwrite_option
+@click.option("--drop-extras", is_flag=True, help="Drop what DST's format has no place for (normalisation, an optimizer state) instead of writing DST.extras.npz.")
 @json_option
-def convert(src: str, dst: str, model: str, src_format: str | None, dst_format: str | None, preset: str | None, check: bool, means: str | None, stds: str | None, as_json: bool) -> None:
+def convert(src, dst, model, src_format, dst_format, preset, config_pairs, check, means, stds, overwrite, drop_extras, as_json) -> None:
     """Convert weights SRC -> DST between canonical safetensors, torch, MindSpore and
-    original checkpoint formats; DST is written atomically."""
+    original checkpoint formats; DST is written atomically, each config field's source is reported."""
     from ..convert import convert as run
+    from ..convert import describe_config
+    from ..registry import get_registry
 
-    report = run(src, dst, model, src_format, dst_format, preset, check, means, stds)
+    config = get_registry().model(model).parse_config(config_pairs)
+    report = run(src, dst, model, src_format, dst_format, preset, check, means, stds, config, overwrite, drop_extras)
     if as_json:
         emit_json(report)
         return
-    line = f"wrote {report['dst']} ({report['to']}, {report['tensors']} tensors, {report['parameters']:,} parameters)"
+    click.echo(f"wrote {report['dst']} ({report['to']}, {report['tensors']} tensors, {report['parameters']:,} parameters)")
+    for f in report["files"][1:]:
+        if f != report["sidecar"]:
+            click.echo(f"wrote {f}")
+    if report["sidecar"]:
+        click.echo(f"wrote {report['sidecar']}: what {report['to']} has no place for (extras, attrs, config); it is read back with {report['dst']}")
+    if report["extras"] or report["attrs"]:
+        click.echo(f"kept: extras {', '.join(report['extras']) or '(none)'}; attrs {', '.join(report['attrs']) or '(none)'}")
+    if report["dropped"]:
+        click.echo(f"dropped (--drop-extras): {', '.join(report['dropped'])}")
+    click.echo("config:")
+    for text in describe_config(report):
+        click.echo(text)
+    for note in report["notes"]:
+        click.echo(f"note: {note}")
     if "verify" in report:
-        line += f"; verified bit-exact over {report['verify']['compared']} tensors"
-    click.echo(line)
+        v = report["verify"]
+        click.echo(f"verified bit-exact: {v['compared']} tensors, {len(v['extras_compared'])} extras ({', '.join(v['extras_compared']) or 'none'}), "
+                   f"{len(v['attrs_compared'])} attrs{'' if 'config' in report['dropped'] else ' and the config'}")

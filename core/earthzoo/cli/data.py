@@ -108,26 +108,16 @@ def _parse_option(text: str):
 )
 def evaluate(forecast: str, truth: str, clim: str | None, skipna: bool, as_json: bool) -> None:
     """Score FORECAST (init_time, lead_time, channel, lat, lon) against TRUTH
-    (a data file, or the name of a registered data source): latitude-weighted
+    (a data file, a data source name, or name:size as train takes): latitude-weighted
     RMSE, ACC and bias per channel and lead, with persistence and climatology."""
-    from pathlib import Path
-
-    from ..data import open_source, read_dataset
+    from ..data import read_dataset
     from ..metrics import NonFiniteError
     from ..metrics import evaluate as run
+    from ..training.data import open_source
     from .output import emit_json, table
 
     fc = read_dataset(forecast, load=True)
-    if Path(truth).exists():
-        tr = read_dataset(truth, load=True)
-    else:
-        from ..registry import get_registry
-
-        if truth not in get_registry().datasources:
-            raise EarthzooError(
-                f"truth {truth!r} is neither a file nor a data source name", "pass a .nc/.zarr file or a name from `earthzoo data list`"
-            )
-        tr = open_source(truth)
+    tr = open_source(truth).load()  # a file, a source name or name:size, as train and forecast take it
     cl = read_dataset(clim, load=True) if clim else None
     try:
         result = run(fc, tr, cl, skipna=skipna)

@@ -15,12 +15,15 @@ from .output import emit_json, table
 @click.option("--weights", default=None, help="Canonical .safetensors weights (default: torch random init).")
 @click.option("--batch", default=1, show_default=True, type=int, help="Batch size of the example input.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random init and the input.")
+@click.option("--config", "config_pairs", multiple=True, metavar="KEY=VALUE", help="Set a config field over the weights' or the preset's (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-def parity(model: str, preset: str | None, steps: int, weights: str | None, batch: int, seed: int, as_json: bool) -> None:
+def parity(model: str, preset: str | None, steps: int, weights: str | None, batch: int, seed: int, config_pairs: tuple[str, ...], as_json: bool) -> None:
     """Compare MODEL in PyTorch and MindSpore: one step and an N-step rollout, per-step errors."""
     from ..parity import parity as run
+    from ..registry import get_registry
 
-    report = run(model, preset=preset, steps=steps, weights=weights, batch=batch, seed=seed)
+    config = get_registry().model(model).parse_config(config_pairs)
+    report = run(model, preset=preset, steps=steps, weights=weights, batch=batch, seed=seed, config=config)
     if as_json:
         emit_json(report)
         return

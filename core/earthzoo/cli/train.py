@@ -63,7 +63,7 @@ def train(model, framework, preset, data, steps, out, resume, precision, checkpo
     if as_json and summary.get("weights"):
         emit_json(summary)
     elif summary.get("weights"):
-        click.echo(f"trained {model} ({framework}) for {steps} steps: final loss {summary['final_loss']:.4g}; weights {summary['weights']}; log {summary['log']}; plot {summary['plot']}")
+        click.echo(f"trained {model} ({framework}) for {steps} steps: final loss {summary['final_loss']:.4g}; weights {summary['weights']}; log {summary['log']}" + (f"; plot {summary['plot']}" if summary.get("plot") else ""))
 
 
 @app.command()
@@ -75,12 +75,17 @@ def train(model, framework, preset, data, steps, out, resume, precision, checkpo
 @click.option("--out", "out", required=True, help="Output file: .nc (NetCDF) or .zarr.")
 @click.option("--init-index", "init_index", multiple=True, type=int, help="Time index(es) of the initial state in --init (default: 0, the first); negative ones count from the end as in Python (-1: the last time). Repeat for a batch of forecasts.")
 @click.option("--backend", default="auto", show_default=True)
+@click.option("--config", "config_pairs", multiple=True, metavar="KEY=VALUE", help="Set a model config field over the weights' (repeatable).")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True, help="Run the model in bf16/fp16 (the backend's plan); the file is float32.")
 @click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
-def forecast(model, weights, framework, init, steps, out, init_index, backend, as_json) -> None:
+def forecast(model, weights, framework, init, steps, out, init_index, backend, config_pairs, overwrite, precision, as_json) -> None:
     """Roll MODEL forward --steps steps from initial states in --init; write CF NetCDF/Zarr."""
+    from ..registry import get_registry
     from ..training.forecast import forecast as run_forecast
 
-    summary = run_forecast(model, weights=weights, framework=framework, init=init, steps=steps, out=out, init_indices=list(init_index) or None, backend=backend, show_progress=not as_json)
+    config = get_registry().model(model).parse_config(config_pairs)
+    summary = run_forecast(model, weights=weights, framework=framework, init=init, steps=steps, out=out, init_indices=list(init_index) or None, backend=backend, show_progress=not as_json, config=config, overwrite=overwrite, precision=precision)
     if as_json:
         emit_json(summary)
     else:

@@ -15,12 +15,13 @@ from ..errors import EarthzooError, missing_dependency
 _PIP = {"torch": "torch==2.13.0", "mindspore": "mindspore==2.10.0 'numpy<2'"}
 
 
-def framework_module(name: str) -> ModuleType:
+def framework_module(name: str, purpose: str | None = None) -> ModuleType:
+    """The framework's module, or a one-line error naming the pip command (``purpose``: what needs it)."""
     if name not in FRAMEWORKS:
         raise EarthzooError(f"unknown framework {name!r}", f"use one of: {', '.join(FRAMEWORKS)}")
     try:
         return importlib.import_module(f"earthzoo.frameworks.{name}")
     except ImportError as exc:
         if exc.name in ("torch", "mindspore"):
-            raise missing_dependency(name, _PIP[name], f"for --framework {name}") from exc
+            raise missing_dependency(name, _PIP[name], purpose or f"for --framework {name}") from exc
         raise

@@ -15,7 +15,6 @@ import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..errors import EarthzooError  # noqa: E402
-from ..files import atomic_path  # noqa: E402
 from ..weights import Tensors, check_fits  # noqa: E402
 
 NAME = "mindspore"
@@ -72,16 +71,15 @@ def load_numpy_state(net: Any, tensors: Tensors, what: str = "the model") -> Non
 
 
 def load_checkpoint_file(path: str | Path) -> Tensors:
-    try:
-        params = ms.load_checkpoint(str(path))
-    except Exception as exc:  # noqa: BLE001
-        raise EarthzooError(f"{str(path)!r} is not a readable MindSpore checkpoint ({type(exc).__name__})", "check the file, or name its format with --from") from exc
-    return {k: to_numpy(v) for k, v in params.items()}
+    from .. import msckpt
+
+    return msckpt.load(path)
 
 
 def save_checkpoint_file(path: str | Path, tensors: Tensors) -> None:
-    with atomic_path(path) as tmp:
-        ms.save_checkpoint([{"name": k, "data": ms.Tensor(np.ascontiguousarray(v))} for k, v in tensors.items()], str(tmp))
+    from .. import msckpt
+
+    msckpt.save(path, tensors)
 
 
 def synchronize(device: str = "CPU") -> None:
@@ -116,11 +114,45 @@ def shapes_of(build) -> dict[str, tuple[int, ...]]:
     return expected_shapes(build())
 
 
-def inference_function(net: Any):
+def keeps_fp32(cell: Any) -> bool:
+    """Whether a cell runs wholly in float32 inside a low-precision network: what a
+    model marks ``keep_fp32`` (spectral filters: FFT or DFT-by-matmul and their mode
+    mixing). Norms need no mark: the ``auto`` amp level keeps them in float32."""
+    return bool(getattr(cell, "keep_fp32", False))
+
+
+def mixed_precision(net: Any, plan: Any) -> Any:
+    """Set ``net`` (in place) to run in a precision plan's ``amp_dtype`` operator by
+    operator, as torch's autocast does: MindSpore's ``auto`` amp level (matmuls and
+    convolutions in the low dtype, norms, exponentials and losses in float32, the rest
+    in the widest input dtype), with the cells a model marks ``keep_fp32`` (spectral
+    filters) held at float32 by their own O0 strategy. Parameters stay float32.
+
+    Every amp level other than O0 is served this way: MindSpore's O1/O2/O3 rewrite the
+    network's Python source (``ms.rewrite``), which cannot follow module-level functions
+    or pyboost primitives (TypeErrors on ``_PyboostConcatPrim`` and
+    ``builtin_function_or_method``), and ``Cell.to_float`` does not cast parameters
+    that reach functional ops (``ops.matmul(x, self.weight.T)``)."""
+    if plan is None or not plan.amp_level or plan.amp_level == "O0":
+        return net
+    from mindspore.train.amp import AmpLevel, auto_mixed_precision, create_amp_strategy
+
+    dtype = getattr(ms, plan.amp_dtype or "float16")
+    if getattr(net, "_amp_level", None) == "auto":
+        return net
+    for _, cell in net.cells_and_names():
+        if keeps_fp32(cell):
+            cell.amp_strategy = create_amp_strategy(AmpLevel.AmpO0, dtype, [], [])
+    return auto_mixed_precision(net, "auto", dtype)
+
+
+def inference_function(net: Any, plan: Any = None):
     """A NumPy -> NumPy forward in graph mode (``ms.jit`` of ``construct``; PyNative is
-    several times slower on CPU). The first call of each input shape goes through the
-    cell's ``__call__`` once, so a model's own input checks still give clear errors."""
+    several times slower on CPU), in ``plan``'s precision when one is given (float32
+    out). The first call of each input shape goes through the cell's ``__call__``
+    once, so a model's own input checks still give clear errors."""
     net.set_train(False)
+    mixed_precision(net, plan)
     jitted = ms.jit(net.construct)
     checked: set[tuple[int, ...]] = set()
 
@@ -129,7 +161,7 @@ def inference_function(net: Any):
         if x.shape not in checked:
             out = net(t)
             checked.add(x.shape)
-            return to_numpy(out)
-        return to_numpy(jitted(t))
+            return to_numpy(out.astype(ms.float32))
+        return to_numpy(jitted(t).astype(ms.float32))
 
     return run

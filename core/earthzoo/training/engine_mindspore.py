@@ -140,6 +140,46 @@ class AdamW(nn.Cell):
         return norm
 
 
+class LossScale:
+    """Dynamic loss scaling with torch's ``GradScaler`` rule and defaults: the loss is
+    multiplied by ``scale`` before backward and the gradients divided by it; an update
+    whose gradients hold an inf or NaN is skipped and halves the scale, and every
+    ``interval`` updates in a row without one double it. Its state goes into the
+    checkpoint (``state``/``load``), so a resumed fp16 run is exact."""
+
+    def __init__(self, scale: float = 2.0**16, growth: float = 2.0, backoff: float = 0.5, interval: int = 2000):
+        self.scale, self.growth, self.backoff, self.interval = float(scale), float(growth), float(backoff), int(interval)
+        self.tracker = 0
+
+    def update(self, finite: bool) -> None:
+        if not finite:
+            self.scale *= self.backoff
+            self.tracker = 0
+            return
+        self.tracker += 1
+        if self.tracker == self.interval:
+            self.scale *= self.growth
+            self.tracker = 0
+
+    def state(self) -> dict[str, float]:
+        return {"scale": self.scale, "growth_factor": self.growth, "backoff_factor": self.backoff, "growth_interval": self.interval, "_growth_tracker": self.tracker}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.scale, self.growth, self.backoff = float(state["scale"]), float(state["growth_factor"]), float(state["backoff_factor"])
+        self.interval, self.tracker = int(state["growth_interval"]), int(state["_growth_tracker"])
+
+
+class _Scaled(nn.Cell):
+    """The loss times the loss scale (1 without loss scaling: exact in float32)."""
+
+    def __init__(self, loss_net: nn.Cell):
+        super().__init__(auto_prefix=False)
+        self.loss_net = loss_net
+
+    def construct(self, scale, *inputs):
+        return self.loss_net(*inputs) * scale
+
+
 class MindSporeEngine:
     framework = "mindspore"
 
@@ -147,9 +187,7 @@ class MindSporeEngine:
         self.cfg, self.ctx, self.plan = cfg, ctx, plan
         self.model = model
         model.set_train(True)
-        net = model
-        if plan.amp_level and plan.amp_level != "O0":
-            net = ms.amp.auto_mixed_precision(model, plan.amp_level, dtype=getattr(ms, plan.amp_dtype or "float16"))
+        net = msfw.mixed_precision(model, plan)
         self.masked = cfg.stage == "masked"
         self.loss_net = MaskedLoss(net) if self.masked else RolloutLoss(net, cfg.rollout_steps, next_input, model_config, layout)
         self._no_forcing = Tensor(np.zeros((1,), np.float32))
@@ -168,15 +206,29 @@ class MindSporeEngine:
 
             reducer = nn.DistributedGradReducer(self.weights_tuple, mean=True, degree=self.world, group=GlobalComm.WORLD_COMM_GROUP)
             allreduce = ops.AllReduce(group=GlobalComm.WORLD_COMM_GROUP)
-        grad_fn = ms.value_and_grad(self.loss_net, None, self.weights_tuple)
+        self.loss_scale = LossScale() if plan.grad_scaler else None
+        grad_fn = ms.value_and_grad(_Scaled(self.loss_net), None, self.weights_tuple)
         acc, opt = self.acc, self.opt
 
         @ms.jit
-        def accumulate(scale, *inputs):
-            loss, grads = grad_fn(*inputs)
+        def accumulate(scale, loss_scale, *inputs):
+            loss, grads = grad_fn(loss_scale, *inputs)
             for i in range(len(acc)):
                 ops.assign_add(acc[i], grads[i] * scale)
             return loss
+
+        @ms.jit
+        def zero():
+            for i in range(len(acc)):
+                ops.assign(acc[i], ops.zeros_like(acc[i]))
+            return ops.zeros((), ms.float32)
+
+        @ms.jit
+        def finite():
+            ok = []
+            for i in range(len(acc)):
+                ok.append(ops.isfinite(acc[i]).all())
+            return ops.stack(ok).all()
 
         @ms.jit
         def apply(decay, step_size, bc2_sqrt):
@@ -188,29 +240,37 @@ class MindSporeEngine:
                 ops.assign(acc[i], ops.zeros_like(acc[i]))
             return norm
 
-        self._accumulate, self._apply = accumulate, apply
+        self._accumulate, self._apply, self._finite, self._zero = accumulate, apply, finite, zero
         self._allreduce = allreduce
 
     def _zero_acc(self) -> None:
-        for a in self.acc:
-            a.set_data(ms.Tensor(np.zeros(a.shape, np.float32)))
+        """Inside the graph: ``set_data`` on the accumulators is not seen by the compiled steps."""
+        self._zero()
 
     def step(self, micro_batches: list[tuple[np.ndarray, ...]], lr: float) -> float:
         n = len(micro_batches)
-        scale = Tensor(np.float32(1.0 / n))
+        ls = self.loss_scale.scale if self.loss_scale else 1.0
+        scale = Tensor(np.float32(1.0 / (n * ls)))  # the mean over micro-batches, unscaled
+        loss_scale = Tensor(np.float32(ls))
         losses = []
         for batch in micro_batches:
             if self.masked:  # x, target, ids_keep, ids_restore, weight
                 inputs = tuple(Tensor(a) for a in batch)
             else:
                 inputs = (Tensor(batch[0]), Tensor(batch[1]), Tensor(batch[2]) if len(batch) > 2 else self._no_forcing)
-            losses.append(float(self._accumulate(scale, *inputs).asnumpy()))
+            losses.append(float(self._accumulate(scale, loss_scale, *inputs).asnumpy()) / ls)
         value = float(np.mean(losses))
         if self._allreduce is not None:
             value = float(self._allreduce(Tensor(np.array([value], np.float32))).asnumpy()[0]) / self.world
         if not np.isfinite(value):
             self._zero_acc()
             return value
+        if self.loss_scale is not None:
+            finite = bool(self._finite().asnumpy())
+            self.loss_scale.update(finite)
+            if not finite:  # overflow in the scaled gradients: skip this update, as GradScaler does
+                self._zero_acc()
+                return value
         self.t += 1
         b1, b2 = self.cfg.betas
         decay = 1.0 - lr * self.cfg.weight_decay
@@ -250,6 +310,8 @@ class MindSporeEngine:
             "numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
             "python": json.loads(json.dumps(random.getstate())),
         }
+        if self.loss_scale is not None:
+            meta["scaler"] = self.loss_scale.state()
         try:
             arrays["mindspore"] = ms.get_rng_state().asnumpy().copy()
         except Exception:  # noqa: BLE001 - older MindSpore: the seed alone is restored
@@ -263,6 +325,8 @@ class MindSporeEngine:
         if "python" in meta:
             version, internal, gauss = meta["python"]
             random.setstate((version, tuple(internal), gauss))
+        if self.loss_scale is not None and "scaler" in meta:
+            self.loss_scale.load(meta["scaler"])
         if "mindspore" in arrays:
             try:
                 ms.set_rng_state(Tensor(arrays["mindspore"]))

@@ -32,7 +32,7 @@ class TorchEngine:
         self.weight = None  # per-channel loss weights (DataSpec.residual_loss), (1, P, 1, 1)
         if layout is not None and getattr(layout, "loss_weight", None) is not None:
             self.weight = torch.from_numpy(np.asarray(layout.loss_weight, np.float32)).to(ctx.device)[None, :, None, None]
-        self.model = model.to(ctx.device).train()
+        self.model = tfw.mixed_precision(model.to(ctx.device).train(), plan)
         self.names = [n for n, _ in self.model.named_parameters()]
         self.params = [p for _, p in self.model.named_parameters()]
         self.world = ctx.world_size
@@ -45,7 +45,10 @@ class TorchEngine:
         self.opt = torch.optim.AdamW(
             self.params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay, foreach=False
         )
-        self.scaler = torch.amp.GradScaler(ctx.device.split(":")[0], enabled=bool(plan.grad_scaler))
+        if hasattr(torch.amp, "GradScaler"):
+            self.scaler = torch.amp.GradScaler(ctx.device.split(":")[0], enabled=bool(plan.grad_scaler))
+        else:  # torch < 2.3 (the DGL environment's 2.2): the CUDA scaler, which is what scaler plans are for
+            self.scaler = torch.cuda.amp.GradScaler(enabled=bool(plan.grad_scaler))
 
     # ------------------------------------------------------------------ step
     def _loss(self, x: torch.Tensor, y: torch.Tensor, f: torch.Tensor | None = None) -> torch.Tensor:
@@ -159,7 +162,7 @@ class TorchEngine:
             "python": json.loads(json.dumps(random.getstate())),
         }
         if self.scaler.is_enabled():
-            meta["scaler"] = {k: float(v) if isinstance(v, (int, float)) else v for k, v in self.scaler.state_dict().items()}
+            meta["scaler"] = dict(self.scaler.state_dict())  # floats and ints: JSON as it is
         return arrays, meta
 
     def set_rng_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:

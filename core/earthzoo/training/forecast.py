@@ -33,12 +33,19 @@ def rollout(step_fn, x0: np.ndarray, steps: int, next_input, config: Any, advanc
     return np.stack(outs, axis=1)
 
 
-def forecast(model_name: str, *, weights: str, framework: str = "torch", init: str, steps: int, out: str, init_indices: list[int] | None = None, backend: str = "auto", show_progress: bool = True) -> dict[str, Any]:
+def forecast(model_name: str, *, weights: str, framework: str = "torch", init: str, steps: int, out: str, init_indices: list[int] | None = None, backend: str = "auto", show_progress: bool = True,
+             config: dict[str, Any] | None = None, overwrite: bool = False, precision: str = "fp32") -> dict[str, Any]:
+    """Roll ``model_name`` forward ``steps`` steps from ``init`` and write the forecast.
+    ``config`` sets model config fields over the weights' (the CLI's --config); an
+    existing ``out`` is replaced only with ``overwrite``; ``precision`` bf16/fp16 runs
+    the model under the backend's precision plan (the spectral filters and norms stay
+    float32), the output is float32 either way."""
     import xarray as xr
 
-    from ..api import check_weights_model, load_model, model_card
+    from ..api import check_weights_model, load_model, model_card, precision_plan
     from ..cards import resolve
     from ..data.cache import write_dataset
+    from ..files import claim_output
     from ..frameworks import framework_module
     from ..weights import load_canonical
     from .data import _extras, fields_for_model, model_io, normalisation, open_source, spec_block, spec_channels
@@ -50,12 +57,15 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
     out_path = Path(out)
     if out_path.suffix not in (".nc", ".zarr"):
         raise EarthzooError(f"forecast output {out!r} is neither .nc nor .zarr", "name the output file with .nc (NetCDF) or .zarr (Zarr)")
+    claim_output(out_path, overwrite)
     if not out_path.absolute().parent.is_dir():
         raise EarthzooError(f"output folder {str(out_path.parent)!r} does not exist", "create it first, or choose another --out")
     card = model_card(model_name)
+    plan = precision_plan(backend, framework, precision) if precision != "fp32" else None
     w = load_canonical(weights)
     check_weights_model(w, model_name, weights)
-    config = card.config_from_dict(w.config if w.model == model_name else {})
+    overrides = config
+    config = card.config_from_dict({**(w.config if w.model == model_name else {}), **(overrides or {})})
     ds = open_source(init)
     channels, grid = model_io(card, config)
     spec = card.spec(config)
@@ -92,9 +102,9 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
             stats, stats_note = normalisation(fields), "normalisation from the initial data (the weights carry none)"
         x = ((fields[idx] - stats["in_mean"][None, :, None, None]) / stats["in_std"][None, :, None, None]).astype(np.float32)
         c_out = len(stats["out_mean"])
-    model = load_model(model_name, framework, weights=weights, backend=backend)
+    model = load_model(model_name, framework, weights=weights, backend=backend, config=overrides)
     check_forecast(model, framework, _device(model, framework), x, steps, c_out * x[0, 0].nbytes)
-    step_fn = framework_module(framework).inference_function(model)
+    step_fn = framework_module(framework).inference_function(model, plan)
     bar = _progress(f"forecast {model_name} ({framework})", steps) if show_progress else _nullbar()
     if spec is not None:
         cat = lambda parts: np.concatenate(parts, axis=1)  # noqa: E731
@@ -140,7 +150,7 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
             "lat": ("lat", lat, {"units": "degrees_north", "standard_name": "latitude"}),
             "lon": ("lon", ds["lon"].values, {"units": "degrees_east", "standard_name": "longitude"}),
         },
-        attrs={"Conventions": "CF-1.8", "model": model_name, "framework": framework, "weights": str(weights), "source": f"earthzoo forecast from {init}", "normalisation": stats_note},
+        attrs={"Conventions": "CF-1.8", "model": model_name, "framework": framework, "precision": precision, "weights": str(weights), "source": f"earthzoo forecast from {init}", "normalisation": stats_note},
     )
     if "depth" in ds.coords and "channel" in ds["depth"].dims:
         depth = {str(c): float(d) for c, d in zip(ds["channel"].values, ds["depth"].values)}
@@ -151,7 +161,7 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
         units = {str(c): str(u) for c, u in zip(ds["channel"].values, ds["channel_units"].values)}
         result = result.assign_coords(channel_units=("channel", np.array([units.get(c, "1") for c in out_names], dtype=object)))
     write_dataset(result, out_path)
-    return {"model": model_name, "framework": framework, "out": str(out_path), "inits": len(idx), "steps": steps, "channels": out_names, "normalisation": stats_note}
+    return {"model": model_name, "framework": framework, "precision": precision, "out": str(out_path), "inits": len(idx), "steps": steps, "channels": out_names, "normalisation": stats_note}
 
 
 def _device(model: Any, framework: str) -> str:

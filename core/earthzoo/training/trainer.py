@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -37,14 +38,13 @@ def _identity_next(x, y, step, config):
 
 
 def make_engine(framework: str, model: Any, cfg: TrainConfig, ctx: Any, card: Any, model_config: Any, layout: Any = None):
+    from ..api import precision_plan
     from ..cards import resolve
     from ..plugins import get_plugin_manager
     from ..runtime import MemoryPlan
 
     pm = get_plugin_manager()
-    plan = pm.hook.earthzoo_mixed_precision(backend=ctx.backend, framework=framework, policy=cfg.precision)
-    if plan is None:
-        raise EarthzooError(f"backend {ctx.backend!r} gives no precision plan for {cfg.precision}", "use --precision fp32")
+    plan = precision_plan(ctx.backend, framework, cfg.precision)
     memory: list[str] = []
     if cfg.checkpointing:
         memory = (
@@ -237,7 +237,14 @@ def train(
         summary["final_loss"] = records[-1]["loss"] if records else None
         summary["weights"] = str(out / "weights.safetensors")
         summary["log"] = str(log_path)
-        summary["plot"] = str(plot_loss(records, out / "loss_curve.png", f"{model_name} ({framework}, {preset})"))
+        try:
+            summary["plot"] = str(plot_loss(records, out / "loss_curve.png", f"{model_name} ({framework}, {preset})"))
+        except EarthzooError as exc:  # plotting is optional: the weights and summary are the job
+            from ..report import plot_skipped
+
+            summary["plot"] = None
+            summary["plot_skipped"] = plot_skipped(exc)
+            print(summary["plot_skipped"], file=sys.stderr)
         atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
     dist.finish_distributed()
     return summary
@@ -277,11 +284,9 @@ def _truncate_log(path: Path, start: int) -> None:
 
 
 def plot_loss(records: list[dict], target: Path, title: str) -> Path:
-    import matplotlib
+    from ..report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     steps = [r["step"] for r in records]
     ax.plot(steps, [r["loss"] for r in records], lw=1.2)

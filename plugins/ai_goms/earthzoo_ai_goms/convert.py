@@ -12,9 +12,11 @@ import dataclasses
 import math
 
 import numpy as np
-from earthzoo.convert import afno_encoder_fields, count_blocks
+from earthzoo import torchfile
+from earthzoo.convert import afno_encoder_fields, count_blocks, training_checkpoint_rest
 from earthzoo.errors import EarthzooError
 from earthzoo.frameworks import framework_module
+from earthzoo.weights import Weights, pickle_strings
 
 from .config import PAPER_DEPTHS, AIGOMSConfig
 
@@ -65,22 +67,36 @@ def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-def read_original(path: str) -> tuple[dict[str, np.ndarray], dict]:
+def read_original(path: str) -> Weights:
     """An AI-GOMS training checkpoint (or a bare, possibly 'module.'-prefixed state_dict)."""
-    tensors, rest = framework_module("torch").load_training_checkpoint(path, "AI-GOMS", "an AI-GOMS training checkpoint")
+    tensors, rest = torchfile.load_training_checkpoint(path, "AI-GOMS", "an AI-GOMS training checkpoint")
     config = infer_config(tensors)
+    sources = dict.fromkeys(config, "shapes")
     stored = rest.get("config")
     if isinstance(stored, dict):
         names = {f.name for f in dataclasses.fields(AIGOMSConfig)}
-        config.update({k: v for k, v in stored.items() if k in names})
-    return tensors, config
+        kept = {k: v for k, v in stored.items() if k in names}
+        config.update(kept)
+        sources.update(dict.fromkeys(kept, "file"))
+    attrs, dropped = training_checkpoint_rest(rest, known=("config",))
+    return Weights(tensors, "ai_goms", config, attrs=attrs, config_sources=sources, dropped=dropped)
 
 
-def write_original(path: str, tensors: dict[str, np.ndarray], config=None) -> None:
+def write_original(path: str, weights: Weights, config=None, overwrite: bool = False) -> dict:
     """Write the original training-checkpoint layout (empty optimizer state, 'module.'
     keys) plus a 'config' of plain values; loadable by the original's load_state_dict."""
-    entries = {}
+    entries: dict = {k: int(weights.attrs[k]) for k in ("iters", "epoch") if k in weights.attrs}
+    placed = list(entries)
     if config is not None:
         values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
         entries["config"] = {k: _plain(v) for k, v in values.items()}
-    framework_module("torch").save_training_checkpoint(path, tensors, **entries)
+        placed.append("config")
+    framework_module("torch", "to write AI-GOMS training checkpoints (torch pickles)").save_training_checkpoint(path, weights.tensors, **entries)
+    return {"placed": placed}
+
+
+def sniff(path: str) -> bool:
+    """A torch zip whose pickle holds a Masked_Ocean's tensor names in the training layout: under
+    'model_state', or with DDP 'module.' keys (a plain state_dict is format "torch")."""
+    names = pickle_strings(path)
+    return ("model_state" in names or any(n.startswith("module.") for n in names)) and any(n.endswith("decoder_pred.weight") for n in names) and any(n.endswith("patch_embed.proj.weight") for n in names)

@@ -56,6 +56,8 @@ def _softshrink(x, lambd: float):
 class AFNO1D(nn.Cell):
     """Adaptive Fourier mixing along the token sequence (B, N, C)."""
 
+    keep_fp32 = True  # spectral: float32 inside a mixed-precision run (earthzoo.frameworks.*.mixed_precision)
+
     def __init__(self, dim: int, num_blocks: int, sparsity_threshold: float):
         super().__init__()
         self.num_blocks = num_blocks

@@ -52,6 +52,8 @@ def earthzoo_register_weight_formats(register):
             reader=f"{PKG}.convert:read_original",
             suffixes=(".tar", ".pt", ".pth"),
             writer=f"{PKG}.convert:write_original",
+            sniff=f"{PKG}.convert:sniff",
             origin="AI-GOMS public code (Ocean_AI_model), FourCastNet checkpoint layout",
+            framework="torch",
         )
     )

@@ -19,6 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 from earthzoo.errors import EarthzooError
+from einops import rearrange
 from torch import nn
 
 from .common import sincos_pos_embed_2d
@@ -39,6 +40,8 @@ class Mlp(nn.Module):
 class AFNO1D(nn.Module):
     """Adaptive Fourier mixing along the token sequence (B, N, C): rfft over N, a
     block-diagonal complex 2-layer MLP on every mode, softshrink, irfft, + input."""
+
+    keep_fp32 = True  # spectral: float32 inside a mixed-precision run (earthzoo.frameworks.*.mixed_precision)
 
     def __init__(self, dim: int, num_blocks: int, sparsity_threshold: float):
         super().__init__()
@@ -192,8 +195,7 @@ class MaskedOcean(nn.Module):
 
 def pixel_shuffle_tokens(y, s: int, out: int):
     """(B, h, w, out*s*s) channels-last -> (B, out, h*s, w*s), the PixelShuffle order."""
-    B, h, w, _ = y.shape
-    return y.reshape(B, h, w, out, s, s).permute(0, 3, 1, 4, 2, 5).reshape(B, out, h * s, w * s)
+    return rearrange(y, "b h w (c s1 s2) -> b c (h s1) (w s2)", c=out, s1=s, s2=s)
 
 
 class Head(nn.Module):

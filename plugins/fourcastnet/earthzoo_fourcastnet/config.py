@@ -60,6 +60,11 @@ class FourCastNetConfig:
             raise EarthzooError(f"img_size {tuple(self.img_size)} is not divisible by patch_size {p}", "choose a grid whose sides are multiples of the patch size")
         if self.embed_dim % self.num_blocks:
             raise EarthzooError(f"embed_dim {self.embed_dim} is not divisible by num_blocks {self.num_blocks}", "choose embed_dim as a multiple of num_blocks")
+        if self.variables and len(self.variables) != self.in_chans:
+            raise EarthzooError(
+                f"the config names {len(self.variables)} channels (variables) for a model of {self.in_chans} input channels",
+                f"pass --config variables=NAME,... with {self.in_chans} names (or --config variables= for none), or the preset the weights were made at",
+            )
         for name, value, allowed in (("gelu", self.gelu, GELUS), ("pole_pad", self.pole_pad, POLE_PADS), ("spectral", self.spectral, SPECTRAL)):
             if value not in allowed:
                 raise EarthzooError(f"unknown {name} {value!r}", f"use one of: {', '.join(allowed)}")
@@ -85,6 +90,25 @@ class FourCastNetConfig:
 
     def replace(self, **changes) -> "FourCastNetConfig":
         return dataclasses.replace(self, **changes)
+
+
+def parameter_shapes(config: FourCastNetConfig) -> dict[str, tuple[int, ...]]:
+    """Every parameter's name and shape at ``config``, without a framework, so that
+    converting a checkpoint imports neither torch nor MindSpore. The builders must
+    agree with it (test_fourcastnet_models checks every preset)."""
+    e, p, nb = config.embed_dim, config.patch_size, config.num_blocks
+    bs, hidden = e // nb, int(e * config.mlp_ratio)
+    h, w = config.tokens
+    pre = "backbone." if config.precip else ""
+    out = {f"{pre}pos_embed": (1, h * w, e), f"{pre}patch_embed.proj.weight": (e, config.in_chans, p, p), f"{pre}patch_embed.proj.bias": (e,)}
+    for i in range(config.depth):
+        b = f"{pre}blocks.{i}."
+        out.update({b + "norm1.weight": (e,), b + "norm1.bias": (e,), b + "filter.w1": (2, nb, bs, bs), b + "filter.b1": (2, nb, bs), b + "filter.w2": (2, nb, bs, bs), b + "filter.b2": (2, nb, bs),
+                    b + "norm2.weight": (e,), b + "norm2.bias": (e,), b + "mlp.fc1.weight": (hidden, e), b + "mlp.fc1.bias": (hidden,), b + "mlp.fc2.weight": (e, hidden), b + "mlp.fc2.bias": (e,)})
+    out.update({f"{pre}norm.weight": (e,), f"{pre}norm.bias": (e,), f"{pre}head.weight": (config.out_chans * p * p, e)})
+    if config.precip:
+        out.update({"conv.weight": (config.out_chans, config.out_chans, 3, 3), "conv.bias": (config.out_chans,)})
+    return out
 
 
 PRESETS: dict[str, FourCastNetConfig] = {

@@ -75,6 +75,8 @@ class Mlp(nn.Cell):
 class AFNO2D(nn.Cell):
     """Adaptive Fourier neural operator mixing over the token grid (channels last)."""
 
+    keep_fp32 = True  # spectral: float32 inside a mixed-precision run (earthzoo.frameworks.*.mixed_precision)
+
     def __init__(self, dim: int, num_blocks: int, sparsity_threshold: float, hard_thresholding_fraction: float, hidden_size_factor: int = 1):
         super().__init__()
         self.num_blocks = num_blocks

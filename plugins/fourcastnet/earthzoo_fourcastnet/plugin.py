@@ -26,6 +26,7 @@ def earthzoo_register_models(register):
             example_input=f"{PKG}.inputs:example_input",
             next_input=f"{PKG}.inputs:next_input",
             data_spec=f"{PKG}.inputs:data_spec",
+            shapes=f"{PKG}.config:parameter_shapes",
         )
     )
 
@@ -41,6 +42,8 @@ def earthzoo_register_weight_formats(register):
             suffixes=(".ckpt", ".tar", ".pt"),
             writer=f"{PKG}.convert:write_nvlabs",
             origin="https://github.com/NVlabs/FourCastNet",
+            framework="torch",
+            sniff=f"{PKG}.convert:sniff_nvlabs",
         )
     )
     register(
@@ -50,6 +53,9 @@ def earthzoo_register_weight_formats(register):
             summary="MindEarth AFNONet MindSpore checkpoint (renamed parameters, tanh GELU -> gelu='tanh')",
             reader=f"{PKG}.convert:read_mindearth",
             suffixes=(".ckpt",),
+            writer=f"{PKG}.convert:write_mindearth",
             origin="https://gitee.com/mindspore/mindscience (MindEarth)",
+            framework="",  # read and written by earthzoo.msckpt, without MindSpore
+            sniff=f"{PKG}.convert:sniff_mindearth",
         )
     )

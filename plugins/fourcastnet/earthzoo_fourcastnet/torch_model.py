@@ -14,6 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 from earthzoo.frameworks import dft_torch
+from einops import rearrange
 from torch import nn
 
 from .config import FourCastNetConfig
@@ -36,6 +37,8 @@ class Mlp(nn.Module):
 
 class AFNO2D(nn.Module):
     """Adaptive Fourier neural operator mixing over the token grid (channels last)."""
+
+    keep_fp32 = True  # spectral: float32 inside a mixed-precision run (earthzoo.frameworks.*.mixed_precision)
 
     def __init__(self, dim: int, num_blocks: int, sparsity_threshold: float, hard_thresholding_fraction: float, hidden_size_factor: int = 1):
         super().__init__()
@@ -174,11 +177,10 @@ class AFNONet(nn.Module):
 
     def forward(self, x):
         x, had_pole = _drop_pole(x, self.config)
-        B = x.shape[0]
         h, w = self.config.tokens
-        p, c = self.config.patch_size, self.config.out_chans
+        p = self.config.patch_size
         y = self.head(self.forward_features(x))  # (B, h, w, p*p*c)
-        y = y.reshape(B, h, w, p, p, c).permute(0, 5, 1, 3, 2, 4).reshape(B, c, h * p, w * p)
+        y = rearrange(y, "b h w (p1 p2 c) -> b c (h p1) (w p2)", p1=p, p2=p)  # the original's unpatchify order
         return _pad_pole(y, self.config) if had_pole else y
 
 

@@ -28,17 +28,22 @@ def test_other_channel_count_names_tensor_and_shapes(tmp_path, capsys):
 
 
 def test_nvlabs_reader_infers_channels_then_the_model_fits(tmp_path, capsys):
-    """In the original format the channel count is read from the checkpoint, so a
-    26-channel checkpoint converts with the default preset and keeps its config."""
+    """In the original format the channel count is read from the checkpoint; the
+    default preset's 5 channel names do not fit a 26-channel checkpoint, which is an
+    error naming the fix, not a silent mismatch."""
     from earthzoo.frameworks import torch as tfw
-    from earthzoo.weights import load_canonical
+    from earthzoo.weights import Weights, load_canonical
     from earthzoo_fourcastnet.config import FourCastNetConfig
     from earthzoo_fourcastnet.convert import write_nvlabs
     from earthzoo_fourcastnet.torch_model import build
 
-    write_nvlabs(str(tmp_path / "v1.ckpt"), tfw.state_to_numpy(build(FourCastNetConfig(in_chans=26, out_chans=26))))
-    assert main(["convert", str(tmp_path / "v1.ckpt"), str(tmp_path / "v1.safetensors"), "--model", "fourcastnet", "--from", "nvlabs-fourcastnet"]) == 0
-    assert load_canonical(tmp_path / "v1.safetensors").config["in_chans"] == 26
+    write_nvlabs(str(tmp_path / "v1.ckpt"), Weights(tfw.state_to_numpy(build(FourCastNetConfig(in_chans=26, out_chans=26)))))
+    assert main(["convert", str(tmp_path / "v1.ckpt"), str(tmp_path / "v1.safetensors"), "--model", "fourcastnet"]) == 2
+    err = _errors(capsys)
+    assert "names 5 channels (variables) for a model of 26 input channels" in err and "--config variables=" in err
+    assert main(["convert", str(tmp_path / "v1.ckpt"), str(tmp_path / "v1.safetensors"), "--model", "fourcastnet", "--preset", "paper_v1"]) == 0
+    w = load_canonical(tmp_path / "v1.safetensors")
+    assert w.config["in_chans"] == 26 and len(w.config["variables"]) == 26
 
 
 def test_checkpoint_of_another_model(tmp_path, capsys):

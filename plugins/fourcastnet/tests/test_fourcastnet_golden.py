@@ -50,7 +50,10 @@ def test_nvlabs_golden_y(nvlabs, framework, tol):
 def test_nvlabs_reader_keeps_every_tensor(golden):
     from earthzoo_fourcastnet.convert import read_nvlabs
 
-    tensors, overrides = read_nvlabs(str(golden / "fourcastnet_nvlabs_tiny.ckpt"))
+    w = read_nvlabs(str(golden / "fourcastnet_nvlabs_tiny.ckpt"))
+    tensors, overrides = w.tensors, w.config
+    assert w.attrs == {"iters": "0", "epoch": "0"} and not w.dropped and not w.extras
+    assert set(w.config_sources.values()) == {"shapes"}
     state = torch.load(golden / "fourcastnet_nvlabs_tiny.ckpt", weights_only=True)["model_state"]
     assert list(tensors) == [k[len("module."):] for k in state]
     for k, v in state.items():
@@ -61,12 +64,13 @@ def test_nvlabs_reader_keeps_every_tensor(golden):
 def test_nvlabs_writer_round_trip(golden, tmp_path):
     from earthzoo_fourcastnet.convert import read_nvlabs, write_nvlabs
 
-    tensors, _ = read_nvlabs(str(golden / "fourcastnet_nvlabs_tiny.ckpt"))
-    write_nvlabs(str(tmp_path / "back.ckpt"), tensors)
+    w = read_nvlabs(str(golden / "fourcastnet_nvlabs_tiny.ckpt"))
+    tensors = w.tensors
+    write_nvlabs(str(tmp_path / "back.ckpt"), w)
     raw = torch.load(tmp_path / "back.ckpt", weights_only=True)
     assert set(raw) == {"iters", "epoch", "model_state", "optimizer_state_dict"}
     assert all(k.startswith("module.") for k in raw["model_state"])
-    again, _ = read_nvlabs(str(tmp_path / "back.ckpt"))
+    again = read_nvlabs(str(tmp_path / "back.ckpt")).tensors
     assert all(np.array_equal(again[k], tensors[k]) for k in tensors) and set(again) == set(tensors)
 
 
@@ -79,7 +83,9 @@ def mindearth(tmp_path_factory):
 def test_mindearth_reader_matches_params_npz(golden):
     from earthzoo_fourcastnet.convert import mindearth_to_canonical, read_mindearth
 
-    tensors, overrides = read_mindearth(str(golden / "mindearth_afnonet_tiny.ckpt"))
+    w = read_mindearth(str(golden / "mindearth_afnonet_tiny.ckpt"))
+    tensors, overrides = w.tensors, w.config
+    assert sorted(w.extras) == [f"mindearth-afnonet:forward_features.layer.{i}.filter.w.weight" for i in (0, 1)]
     expected = mindearth_to_canonical(dict(np.load(golden / "mindearth_afnonet_tiny_params.npz")))
     assert set(tensors) == set(expected) and all(np.array_equal(tensors[k], expected[k]) for k in tensors)
     assert overrides["gelu"] == "tanh"

@@ -52,6 +52,12 @@ class GraphCastConfig:
     def preset(cls, name: str) -> "GraphCastConfig":
         if name == "tiny":  # the golden fixture's config
             return cls()
+        if name == "tiny-synthetic":
+            # the tiny size of the embedded synthetic shallow-water atmosphere (33x64 with
+            # both poles, 5.625 deg; z, u, v, vort, div), at tiny's widths; ``tiny`` stays
+            # the golden fixture's config, which that data cannot feed (19x36, 10 channels)
+            v = ("z", "u", "v", "vort", "div")
+            return cls(resolution=5.625, mesh_size=3, input_variables=v, target_variables=v, forcing_variables=(), pressure_levels=(), input_duration="6h", n_lat=33, n_lon=64, residual=True)
         if name == "small":
             # CPU demo on the embedded synthetic shallow-water atmosphere ("small": 65x128
             # with both poles, 2.8125 deg; channels z, u, v, vort). One input time, the
@@ -62,7 +68,7 @@ class GraphCastConfig:
             # The ERA5 GraphCast: 471 grid inputs (+3 structural = 474 node features), 227 outputs.
             inputs = _PAPER_TARGETS + _PAPER_FORCINGS + ("geopotential_at_surface", "land_sea_mask")
             return cls(resolution=0.25, mesh_size=6, latent_size=512, gnn_msg_steps=16, input_variables=inputs, target_variables=_PAPER_TARGETS, forcing_variables=_PAPER_FORCINGS, pressure_levels=LEVELS_37, input_duration="12h", n_lat=721, n_lon=1440)
-        raise EarthzooError(f"graphcast has no preset {name!r}", "use one of: tiny, small, paper")
+        raise EarthzooError(f"graphcast has no preset {name!r}", "use one of: tiny, tiny-synthetic, small, paper")
 
     # ------------------------------------------------------------------ channels
 

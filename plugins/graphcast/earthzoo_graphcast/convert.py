@@ -1,4 +1,4 @@
-"""DeepMind GraphCast checkpoints (``graphcast.checkpoint.dump`` .npz) -> canonical.
+"""DeepMind GraphCast checkpoints (``graphcast.checkpoint.dump`` .npz) <-> canonical.
 
 Keys: ``params:<haiku module path>:<w|b|scale|offset>`` (Linear w is (in, out)),
 ``model_config:<field>``, ``task_config:<field>[:<i>]``. Read with
@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 from earthzoo.errors import EarthzooError
+from earthzoo.files import atomic_path
+from earthzoo.weights import Weights
 
 G2M, MESH, M2G = "grid2mesh_gnn/~_networks_builder/", "mesh_gnn/~_networks_builder/", "mesh2grid_gnn/~_networks_builder/"
 
@@ -130,17 +132,91 @@ def config_from_checkpoint(model_cfg: dict[str, Any], task_cfg: dict[str, Any]) 
     return out
 
 
-def read(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """The weight-format reader: canonical tensors and the config the file fixes."""
+FORMAT = "deepmind-graphcast"  # prefix of the checkpoint's arrays our model does not use, kept as extras
+ATTRS = ("description", "license")
+
+
+def read(path: str | Path) -> Weights:
+    """The weight-format reader: canonical tensors, the config the file fixes, and
+    what our model does not use (the discarded mesh2grid mesh-node update, the
+    description and licence), kept so that writing the format back is bit-exact."""
     params, model_cfg, task_cfg = read_npz(path)
     tensors: dict[str, np.ndarray] = {}
+    extras: dict[str, np.ndarray] = {}
     for key, value in params.items():
         _, module, leaf = key.split(":")
         if module.startswith(IGNORED):
+            extras[f"{FORMAT}:{key}"] = value
             continue
         name, arr = _canonical(module, leaf, value, key)
         tensors[name] = np.ascontiguousarray(arr)
-    return tensors, config_from_checkpoint(model_cfg, task_cfg)
+    config = config_from_checkpoint(model_cfg, task_cfg)
+    sources = {**dict.fromkeys(config, "file"), "n_lat": "derived", "n_lon": "derived", "residual": "format"}
+    with np.load(str(path), allow_pickle=False) as z:
+        attrs = {k: str(z[k]) for k in ATTRS if k in z.files}
+    return Weights(tensors, "graphcast", config, extras=extras, attrs=attrs, config_sources=sources)
+
+
+# our module path -> haiku module prefix, the inverse of MODULES (processor steps numbered)
+def _haiku_module(ours: str) -> str:
+    for haiku, target in MODULES.items():
+        m = re.match("^" + re.escape(target).replace(r"\{i\}", r"(\d+)") + "$", ours)
+        if m:
+            return haiku.replace("{i}", m.group(1)) if m.groups() else haiku
+    raise EarthzooError(f"parameter module {ours!r} has no place in DeepMind's GraphCast layout", "write these weights as safetensors instead")
+
+
+def _haiku_key(name: str) -> tuple[str, bool]:
+    """(DeepMind key, transpose?) of a canonical parameter name."""
+    m = re.match(r"^(.*)\.linear_(\d+)\.(weight|bias)$", name)
+    if m:
+        return f"params:{_haiku_module(m.group(1))}_mlp/~/linear_{m.group(2)}:{'w' if m.group(3) == 'weight' else 'b'}", m.group(3) == "weight"
+    m = re.match(r"^(.*)\.layer_norm\.(weight|bias)$", name)
+    if m:
+        return f"params:{_haiku_module(m.group(1))}_layer_norm:{'scale' if m.group(2) == 'weight' else 'offset'}", False
+    raise EarthzooError(f"parameter {name!r} has no place in DeepMind's GraphCast layout", "write these weights as safetensors instead")
+
+
+def write(path: str | Path, weights: Weights, config: Any = None, overwrite: bool = False) -> dict:
+    """Write DeepMind's checkpoint layout (what ``graphcast.checkpoint.load`` reads):
+    params with Linear w as (in, out), model_config and task_config entries, and the
+    description and licence when the weights carry them."""
+    if config is not None and getattr(config, "residual", False):
+        raise EarthzooError("a residual GraphCast (residual=True) is not DeepMind's core predictor", "write it as safetensors, torch or mindspore")
+    arrays: dict[str, np.ndarray] = {}
+    for name, value in weights.tensors.items():
+        key, transpose = _haiku_key(name)
+        arrays[key] = np.ascontiguousarray(value.T if transpose else value)
+    kept = [k for k in weights.extras if k.startswith(FORMAT + ":params:")]
+    arrays.update({k[len(FORMAT) + 1 :]: weights.extras[k] for k in kept})
+    if config is not None:
+        for f in MODEL_FIELDS:
+            v = getattr(config, f, None)
+            if v is not None:
+                arrays[f"model_config:{f}"] = np.array(v)
+        for f in TASK_FIELDS:
+            v = getattr(config, f, None)
+            if isinstance(v, (tuple, list)):
+                arrays.update({f"task_config:{f}:{i}": np.array(x) for i, x in enumerate(v)})
+            elif v is not None:
+                arrays[f"task_config:{f}"] = np.array(v)
+    placed = [k for k in ATTRS if k in weights.attrs]
+    arrays.update({k: np.array(weights.attrs[k]) for k in placed})
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        np.savez(f, **arrays)
+    return {"placed": kept + placed}
+
+
+def sniff(path: str | Path) -> bool:
+    """An .npz (zip of .npy) with DeepMind's 'params:' and 'model_config:' entries."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return any(n.startswith("params:") for n in names) and any(n.startswith("model_config:") for n in names)
 
 
 def check_matches(file_config: dict[str, Any], config: Any) -> None:
@@ -164,6 +240,6 @@ def _show(v: Any) -> str:
 
 def read_for(path: str | Path, config: Any) -> dict[str, np.ndarray]:
     """Canonical tensors of a checkpoint that must fit ``config`` exactly."""
-    tensors, file_config = read(path)
-    check_matches(file_config, config)
-    return tensors
+    w = read(path)
+    check_matches(w.config, config)
+    return w.tensors

@@ -14,7 +14,7 @@ def earthzoo_register_models(register):
             summary="GraphCast: encode-process-decode GNN on an icosahedral multi-mesh (grid2mesh, 16 unshared mesh steps, mesh2grid)",
             config=f"{PKG}.config:GraphCastConfig",
             builders={"torch": f"{PKG}.torch_model:build", "mindspore": f"{PKG}.mindspore_model:build"},
-            presets=("tiny", "small", "paper"),
+            presets=("tiny", "tiny-synthetic", "small", "paper"),
             variables=("per task config: input variables sorted by name, (time, level) stacked",),
             grid="equiangular lat-lon with both poles, north to south (paper: 0.25 deg, 721x1440)",
             time_step="6h",
@@ -38,6 +38,8 @@ def earthzoo_register_weight_formats(register):
             summary="DeepMind GraphCast checkpoint (.npz of params:<module>:<w|b|scale|offset>, model_config:*, task_config:*), read without pickle",
             reader=f"{PKG}.convert:read",
             suffixes=(".npz",),
+            writer=f"{PKG}.convert:write",
             origin="graphcast.checkpoint.dump (google-deepmind/graphcast)",
+            sniff=f"{PKG}.convert:sniff",
         )
     )

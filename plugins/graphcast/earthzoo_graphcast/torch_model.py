@@ -10,6 +10,7 @@ backend can swap the engine; the default is index_select / index_add_."""
 from __future__ import annotations
 
 import torch
+from einops import rearrange
 from torch import nn
 
 from .config import GraphCastConfig
@@ -192,14 +193,14 @@ class GraphCast(nn.Module):
             from earthzoo.errors import EarthzooError
 
             raise EarthzooError(f"graphcast expects input (B, {self.config.in_channels}, {self.config.n_lat}, {self.config.n_lon}), got {tuple(x.shape)}", "check the channels and grid against the model config")
-        nodes = x.permute(2, 3, 0, 1).reshape(h * w, b, c)
+        nodes = rearrange(x, "b c h w -> (h w) b c")  # grid nodes, latitude-major
         grid_feats = torch.cat([nodes, self.grid_node_features[:, None, :].expand(-1, b, -1).to(x.dtype)], dim=-1)
         m = self.mesh_node_features.shape[0]
         mesh_feats = torch.cat([x.new_zeros(m, b, c), self.mesh_node_features[:, None, :].expand(-1, b, -1).to(x.dtype)], dim=-1)
         out = self.forward_nodes(grid_feats, mesh_feats, self.g2m_edge_features, self.g2m_senders, self.g2m_receivers,
                                  self.mesh_edge_features, self.mesh_senders, self.mesh_receivers,
                                  self.m2g_edge_features, self.m2g_senders, self.m2g_receivers)
-        y = out.reshape(h, w, b, -1).permute(2, 3, 0, 1)
+        y = rearrange(out, "(h w) b c -> b c h w", h=h, w=w)
         if self.config.residual:
             y = y + x.index_select(1, self.residual_index)
         return y

@@ -15,7 +15,8 @@ GRAPH_ARGS = ("grid_node_features_full", "mesh_node_features_full", "g2m_edge_fe
 
 
 def _model(framework, ckpt):
-    tensors, cfg = convert.read(ckpt)
+    w = convert.read(ckpt)
+    tensors, cfg = w.tensors, w.config
     config = GraphCastConfig(**cfg)
     if framework == "torch":
         from earthzoo.frameworks import torch as fw
