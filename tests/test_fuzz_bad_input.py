@@ -2,8 +2,9 @@
 files through the public API and the CLI. Only earthzoo's own one-line errors may
 come out - never another exception - and no output file is left behind.
 
-EARTHZOO_FUZZ_EXAMPLES raises the number of examples per test (default 25) for a
-longer local run."""
+Every defect kind also runs once as an explicit example, so each is covered
+whatever the random draw. EARTHZOO_FUZZ_EXAMPLES sets the number of random
+examples per test (default 15) for a longer local run."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ import xarray as xr
 from earthzoo.cli import main
 from earthzoo.data import make_dataset, regular_lat, regular_lon
 from earthzoo.errors import EarthzooError
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-EXAMPLES = int(os.environ.get("EARTHZOO_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("EARTHZOO_FUZZ_EXAMPLES", "15"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 CHANNELS = ["z", "u", "v", "vort", "div"]  # what FourCastNet tiny reads, on 33 x 64 with both poles
 H6 = np.timedelta64(6, "h")
@@ -178,6 +179,10 @@ def test_malformed_datasets(work, tmp_path_factory, capsys, kind, seed):
         shutil.rmtree(folder / out, ignore_errors=True) if (folder / out).is_dir() else (folder / out).unlink(missing_ok=True)
 
 
+for _kind in KINDS:  # each defect at least once
+    test_malformed_datasets = example(kind=_kind, seed=1)(test_malformed_datasets)
+
+
 def _weight_defect(kind: str, good: bytes, rng: np.random.Generator) -> bytes:
     if kind == "truncated":
         return good[: int(rng.integers(0, len(good)))]
@@ -246,3 +251,10 @@ def test_malformed_weight_files(work, tmp_path_factory, capsys, kind, suffix, sr
         if _run(capsys, "convert", str(src), str(folder / dst), "--model", "fourcastnet", "--preset", "tiny", *source) != 0:
             assert _outputs(folder) == before
         (folder / dst).unlink(missing_ok=True)
+
+
+for _kind in WEIGHT_KINDS:  # each defect at least once, and the byte defects under each format's suffix
+    test_malformed_weight_files = example(kind=_kind, suffix=".safetensors", src_format=None, seed=1)(test_malformed_weight_files)
+    if _kind in ("truncated", "random", "random_after_header", "header_size", "header_garbage"):
+        for _suffix, _format in ((".pt", "torch"), (".ckpt", "mindspore"), (".tar", "nvlabs-fourcastnet")):
+            test_malformed_weight_files = example(kind=_kind, suffix=_suffix, src_format=_format, seed=1)(test_malformed_weight_files)

@@ -12,7 +12,9 @@ rolled-out forecast held for the file (three float32 copies: outputs,
 denormalised, written). Free memory: the device's own count where the framework
 gives one (torch on CUDA/ROCm), else the host's available memory (MemAvailable,
 capped by a cgroup limit); on other accelerators only the host-resident batch
-arrays are checked."""
+arrays are checked. Measured against the peak RSS growth of one training step
+(FourCastNet tiny, batch 1000, CPU): torch 0.88 GiB estimated vs 1.37 GiB used,
+MindSpore (graph mode keeps more) 0.60 vs 4.35 GiB - low, as intended."""
 
 from __future__ import annotations
 
