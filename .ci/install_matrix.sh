@@ -67,15 +67,20 @@ newenv() {  # newenv NAME REQUIREMENT...: a fresh venv holding exactly these whe
     rm -rf "$WORK/$name"
     "$PY" -m venv "$WORK/$name"
     printf '$ pip install %s\n' "${*//$WHEELS\//}"
-    "$WORK/$name/bin/pip" install -qq "$@"
+    "$WORK/$name/bin/pip" install -qq --no-compile "$@"  # no .pyc for all of torch/MindSpore up front: imports compile what they use
     "$WORK/$name/bin/pip" list 2>/dev/null | grep -E 'torch|mindspore|matplotlib' | sed 's/^/  pip list: /' || echo "  pip list: (no torch, mindspore or matplotlib)"
 }
 
 echo "=== wheels"
-WHEELS=$WORK/wheels
-rm -rf "$WHEELS"
-x "$PY" -m pip wheel -q --no-deps -w "$WHEELS" "$REPO/core" "$REPO"/plugins/fourcastnet "$REPO"/plugins/graphcast "$REPO"/plugins/ai_goms \
-    "$REPO"/plugins/backends/cuda "$REPO"/plugins/backends/ascend "$REPO"/plugins/backends/rocm_dcu
+WHEELS=$WORK/wheels SRC=$WORK/src
+rm -rf "$WHEELS" "$SRC"
+mkdir -p "$SRC"
+# a clean copy of the sources: a stale build/ from an earlier build would leak into the wheels
+tar -C "$REPO" --exclude=build --exclude='*.egg-info' --exclude=__pycache__ -cf - core plugins | tar -C "$SRC" -xf -
+# the build backend from this interpreter when it has one new enough (CI's venv does), else an isolated build
+ISOLATION=$("$PY" -c 'import setuptools; assert int(setuptools.__version__.split(".")[0]) >= 77; print("--no-build-isolation")' 2>/dev/null || true)
+x "$PY" -m pip wheel -q --no-deps $ISOLATION -w "$WHEELS" "$SRC/core" "$SRC"/plugins/fourcastnet "$SRC"/plugins/graphcast "$SRC"/plugins/ai_goms \
+    "$SRC"/plugins/backends/cuda "$SRC"/plugins/backends/ascend "$SRC"/plugins/backends/rocm_dcu
 whl() { ls "$WHEELS"/"$1"-*.whl; }
 CORE=$(whl earthzoo)
 ls "$WHEELS"
