@@ -14,10 +14,14 @@ rm -rf .venv-dgl
 python3 -m venv .venv-dgl
 . .venv-dgl/bin/activate
 mkdir -p "$WHEELS"
-if ! pip install -q --disable-pip-version-check --no-index --find-links "$WHEELS" "${REQS[@]}" 2>/dev/null; then
+pip_() {  # quiet, less the warnings about this machine's configured local index folders
+    python -m pip -q --disable-pip-version-check "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+}
+# --no-compile: Python byte-compiles what it imports, so the install skips compiling all of torch
+if ! pip_ install --no-compile --no-index --find-links "$WHEELS" "${REQS[@]}" >/dev/null; then
     echo "dgl.sh: filling the wheelhouse $WHEELS"
-    pip download -q --disable-pip-version-check -d "$WHEELS" "${REQS[@]}"
-    pip install -q --disable-pip-version-check --no-index --find-links "$WHEELS" "${REQS[@]}"
+    pip_ download -d "$WHEELS" "${REQS[@]}"
+    pip_ install --no-compile --no-index --find-links "$WHEELS" "${REQS[@]}"
 fi
 pip list 2>/dev/null | grep -E '^(torch|torchdata|dgl|numpy|earthzoo.*) '
 python -c "from earthzoo_dgl import unavailable_reason as r; import sys; sys.exit(r())"  # the engine tests must run, not skip

@@ -8,7 +8,8 @@ Two parts, each with the engines interleaved round by round so both see the same
   grid, mesh 6: 1,038,240 grid nodes, 40,962 mesh nodes) with narrower features
   (``--paper-latent``, the small preset's 4 variables) so a training step fits in memory;
 - ops: ``gather`` and ``scatter_sum`` alone, forward and backward, on the paper's three
-  graphs at the paper's latent width 512 (``--op-latent``), where the engines differ.
+  graphs at the paper's latent width 512 (``--op-latent``; narrower on a graph where
+  one message array would pass ``--op-max-gib / 4``), where the engines differ.
 
 Ratios are DGL / native (below 1: DGL is faster). Writes JSON with the load average;
 nothing is asserted.
@@ -70,14 +71,16 @@ def _interleaved(runs: dict, rounds: int, reps: int) -> dict:
         for fn in fns.values():
             fn()
     raw = {p: {e: [] for e in runs} for p in parts}
-    for _ in range(rounds):
+    for i in range(rounds):
         for p in parts:
             for e, fns in runs.items():
                 raw[p][e].append(median_ms(fns[p], reps))
+        print(f"  round {i + 1}/{rounds}: " + ", ".join(f"{p} {e} {raw[p][e][-1]:.0f} ms" for p in parts for e in runs), flush=True)
     out = {}
     for p in parts:
         out[p] = {f"{e}_ms": statistics.median(raw[p][e]) for e in runs}
-        out[p]["ratio_dgl_over_native"] = statistics.median(d / n for d, n in zip(raw[p]["dgl"], raw[p]["native"]))
+        out[p]["ratio_dgl_over_native"] = statistics.median(d / n for d, n in zip(raw[p]["dgl"], raw[p]["native"]))  # per round, then median
+        out[p]["ratio_of_medians"] = out[p]["dgl_ms"] / out[p]["native_ms"]
         out[p]["raw_rounds_ms"] = raw[p]
     return out
 
@@ -97,8 +100,9 @@ def model_part(name: str, config, batch: int, rounds: int, reps: int) -> dict:
     return res
 
 
-def op_part(graphs, latent: int, rounds: int, reps: int) -> dict:
-    """gather then scatter_sum of one (E, latent) message array per graph, forward and backward, as in an interaction step."""
+def op_part(graphs, latent: int, max_gib: float, rounds: int, reps: int) -> dict:
+    """gather then scatter_sum of one (E, width) message array per graph, forward and backward, as in an
+    interaction step; width is ``latent``, halved until one (E, width) float32 array takes at most ``max_gib / 4``."""
     import torch
     from earthzoo_dgl import engine
     from earthzoo_graphcast.torch_model import DEFAULT_OPS
@@ -112,7 +116,10 @@ def op_part(graphs, latent: int, rounds: int, reps: int) -> dict:
     ):
         s = torch.from_numpy(senders.astype("int64"))
         r = torch.from_numpy(receivers.astype("int64"))
-        x = torch.randn(n_send, 1, latent, requires_grad=True)
+        width = latent
+        while width > 1 and max(len(s), n_send, n_recv) * width * 4 > max_gib * 2**30 / 4:
+            width //= 2
+        x = torch.randn(n_send, 1, width, requires_grad=True)
 
         def runners(ops, s=s, r=r, x=x, n_recv=n_recv):
             def forward():
@@ -125,7 +132,7 @@ def op_part(graphs, latent: int, rounds: int, reps: int) -> dict:
 
             return {"forward": forward, "forward_backward": forward_backward}
 
-        out[name] = {"edges": int(s.shape[0]), "senders": n_send, "receivers": n_recv, "latent": latent}
+        out[name] = {"edges": int(s.shape[0]), "senders": n_send, "receivers": n_recv, "width": width}
         out[name].update(_interleaved({e: runners(ops) for e, ops in engines.items()}, rounds, reps))
         del x
         gc.collect()
@@ -140,6 +147,7 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=3, help="timed calls per round (median)")
     ap.add_argument("--paper-latent", type=int, default=32, help="latent width of the model at the paper's graph sizes")
     ap.add_argument("--op-latent", type=int, default=512, help="feature width of the op part (the paper's latent)")
+    ap.add_argument("--op-max-gib", type=float, default=4.0, help="memory cap of the op part: the width is halved per graph until it fits")
     ap.add_argument("--out", default="graphcast_dgl_engine.json")
     args = ap.parse_args(argv)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
@@ -173,7 +181,7 @@ def main(argv=None) -> int:
         elif part == "paper":
             result["parts"]["paper_graphs"] = model_part("paper graph sizes (0.25 deg, mesh 6)", paper_graphs, args.batch, args.rounds, args.reps)
         elif part == "ops":
-            result["parts"]["ops_paper_graphs"] = op_part(graphs_for(paper), args.op_latent, args.rounds, args.reps)
+            result["parts"]["ops_paper_graphs"] = op_part(graphs_for(paper), args.op_latent, args.op_max_gib, args.rounds, args.reps)
         else:
             raise SystemExit(f"unknown part {part!r}: use small, paper, ops")
         result["parts"][list(result["parts"])[-1]]["wall_s"] = time.perf_counter() - t0

@@ -51,10 +51,10 @@ def test_mindspore_alone_trains_forecasts_evaluates_converts(tmp_path):
     ok(without(NO_TORCH, "forecast", "fourcastnet", "--weights", "run/weights.safetensors", "--framework", "mindspore", "--init", "atmos.nc", "--steps", "2", "--out", "fc.nc"))
     scores = json.loads(ok(without(NO_TORCH, "evaluate", "fc.nc", "atmos.nc", "--json")).stdout)
     assert len(scores["lead_time_hours"]) == 2
-    ok(without(NO_TORCH, "convert", "run/weights.safetensors", "w.ckpt", "--model", "fourcastnet", "--verify"))
+    ok(without(NO_TORCH, "convert", "run/weights.safetensors", "w.ckpt", "--model", "fourcastnet", "--to", "mindspore", "--verify"))
     back = ok(without(NO_TORCH, "convert", "w.ckpt", "back.safetensors", "--model", "fourcastnet", "--verify"))
     assert "verified bit-exact" in back.stdout
-    one_line_torch_needed(without(NO_TORCH, "convert", "run/weights.safetensors", "w.pt", "--model", "fourcastnet"))
+    one_line_torch_needed(without(NO_TORCH, "convert", "run/weights.safetensors", "w.pt", "--model", "fourcastnet", "--to", "torch"))
     assert not os.path.exists("w.pt")
 
 

@@ -243,6 +243,9 @@ def test_truth_coordinates_in_any_order_or_refused():
     shuffled = truth.isel(lon=rng.permutation(16), lat=rng.permutation(9), time=rng.permutation(12))
     assert evaluate(fc, shuffled) == base
     assert evaluate(fc, truth.roll(lon=5, roll_coords=True)) == base
+    moved = evaluate(fc.isel(lon=rng.permutation(16), lat=rng.permutation(9)), truth)  # the forecast keeps its order
+    for k in ("rmse", "acc", "bias"):
+        assert np.allclose(moved["metrics"]["forecast"]["c0"][k], base["metrics"]["forecast"]["c0"][k], rtol=1e-12)
     with pytest.raises(EarthzooError, match="truth coordinate 'lon' has repeated values"):
         evaluate(fc, truth.isel(lon=[0, 0, *range(1, 15)]))
     with pytest.raises(EarthzooError, match="forecast coordinate 'lat' has repeated values"):

@@ -101,16 +101,17 @@ def test_mindspore_initialisation_follows_the_seed(model):
 
 
 @pytest.mark.slow
-def test_mindspore_same_seed_same_losses_and_weights(tmp_path):
+@pytest.mark.parametrize("framework", ["torch", "mindspore"])
+def test_same_seed_same_losses_and_weights(tmp_path, framework):
     data = str(wave_dataset(tmp_path / "waves.nc", times=24))
     runs = []
     for name in ("a", "b"):
-        r = earthzoo("train", "fourcastnet", "--framework", "mindspore", "--data", data, "--out", str(tmp_path / name), "--preset", "tiny", "--steps", "4", "--batch-size", "2", "--seed", "7")
+        r = earthzoo("train", "fourcastnet", "--framework", framework, "--data", data, "--out", str(tmp_path / name), "--preset", "tiny", "--steps", "4", "--batch-size", "2", "--seed", "7")
         assert r.returncode == 0, r.stderr
         losses = [json.loads(line)["loss"] for line in (tmp_path / name / "train_log.jsonl").read_text().splitlines()]
         runs.append((losses, load_canonical(tmp_path / name / "weights.safetensors").tensors))
     (la, wa), (lb, wb) = runs
     assert la == lb and len(la) == 4
     worst = max(float(np.abs(wa[k] - wb[k]).max()) for k in wa)
-    print(f"mindspore same seed: losses {la}; max |w_a - w_b| = {worst:.3e}")
+    print(f"{framework} same seed: losses {la}; max |w_a - w_b| = {worst:.3e}")
     assert worst == 0.0

@@ -90,9 +90,10 @@ def test_pickles_are_still_never_unpickled(tmp_path):
     assert not (tmp_path / "ran").exists()
 
 
-@pytest.fixture
-def padded(zoo, tmp_path):
-    """Toy weights whose safetensors header is 0x580 bytes (file starts 80 05), and data to run them on."""
+@pytest.fixture(params=[0x480, 0x580])
+def padded(request, zoo, tmp_path):
+    """Toy weights whose safetensors header is 0x480 or 0x580 bytes (the file starts 80 04 / 80 05,
+    like a pickle), and data to run them on."""
     import earthzoo
     from earthzoo.frameworks import torch as tfw
 
@@ -103,13 +104,13 @@ def padded(zoo, tmp_path):
     from earthzoo.training.data import fields_for_model, normalisation, open_source
 
     f, _ = fields_for_model(open_source(str(data)), 3, (8, 16))
-    path = tmp_path / "w0580.safetensors"
-    canonical_with_header(path, Weights(tensors, "toy", {"channels": 3, "depth": 2, "lat": 8, "lon": 16, "tag": ""}, "test", normalisation(f)), 0x580)
-    assert Path(path).read_bytes()[:2] == b"\x80\x05" and old_sniff_said_pickle(path)
+    path = tmp_path / "padded.safetensors"
+    canonical_with_header(path, Weights(tensors, "toy", {"channels": 3, "depth": 2, "lat": 8, "lon": 16, "tag": ""}, "test", normalisation(f)), request.param)
+    assert Path(path).read_bytes()[:2] == bytes([0x80, request.param >> 8]) and old_sniff_said_pickle(path)
     return path, data, tensors
 
 
-def test_header_0x580_converts_forecasts_and_trains_from(padded, tmp_path, capsys):
+def test_headers_that_start_like_a_pickle_convert_forecast_and_train(padded, tmp_path, capsys):
     import earthzoo
     from earthzoo.data import read_dataset
     from earthzoo.frameworks import torch as tfw
@@ -201,3 +202,107 @@ def test_killed_run_whose_checkpoints_start_80_05_resumes_to_the_same_weights(tm
     steps = [json.loads(line)["step"] for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 9))
     print(f"killed after {[c.name for c in ckpts]} (weights headers {[hex(h) for h in headers]}); resumed run bit-identical to the uninterrupted one")
+
+
+class _SecondFormat:
+    """A plugin that registers a second .npz format for the toy model."""
+
+    from earthzoo.plugins import hookimpl
+
+    @staticmethod
+    @hookimpl
+    def earthzoo_register_weight_formats(register):
+        from earthzoo.cards import WeightFormat
+
+        register(WeightFormat(name="toy-npz-b", model="toy", summary="another npz", reader="toyzoo:read_toy_npz", suffixes=(".npz",)))
+        register(WeightFormat(name="toy-sniffed", model="toy", summary="recognised by content", reader="toyzoo:read_toy_npz", suffixes=(".bin",), sniff="test_weights_detect:_sniff_magic"))
+        register(WeightFormat(name="toy-broken-sniff", model="toy", summary="a sniff that raises", reader="toyzoo:read_toy_npz", suffixes=(".bin",), sniff="test_weights_detect:_sniff_raises"))
+
+
+def _sniff_magic(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"TOY!"
+
+
+def _sniff_raises(path: str) -> bool:
+    raise RuntimeError("a buggy sniff must not break detection")
+
+
+def test_plugin_formats_detected_by_suffix_and_sniff_and_ambiguity_is_one_line(zoo, tmp_path, capsys):
+    import earthzoo.plugins as plugins
+
+    tensors = toy_tensors()
+    np.savez(tmp_path / "toy.npz", **{k.replace(".", "/"): v for k, v in tensors.items()})
+    # one plugin format declares .npz: detected by its suffix, no --from needed
+    assert detect_format(tmp_path / "toy.npz", "toy") == "toy-npz"
+    assert main(["convert", str(tmp_path / "toy.npz"), str(tmp_path / "a.safetensors"), "--model", "toy", "--verify"]) == 0
+    assert verify(tensors, load_canonical(tmp_path / "a.safetensors").tensors).equal
+    plugins.register(_SecondFormat, "second", "test")
+    assert main(["convert", str(tmp_path / "toy.npz"), str(tmp_path / "b.safetensors"), "--model", "toy"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {str(tmp_path / 'toy.npz')!r} could be any of: toy-npz, toy-npz-b - name one with --from"
+    assert main(["convert", str(tmp_path / "toy.npz"), str(tmp_path / "b.safetensors"), "--model", "toy", "--from", "toy-npz-b"]) == 0
+    # a sniff recognises its file whatever the suffix says; a failing sniff says no
+    (tmp_path / "magic.bin").write_bytes(b"TOY!" + b"\0" * 60)
+    (tmp_path / "other.bin").write_bytes(b"NOPE" + b"\0" * 60)
+    assert detect_format(tmp_path / "magic.bin", "toy") == "toy-sniffed"
+    with pytest.raises(Exception, match="cannot tell the format"):
+        detect_format(tmp_path / "other.bin", "toy")
+
+
+def test_canonical_targets_and_basic_formats_by_content(zoo, tmp_path, capsys):
+    from earthzoo.frameworks import mindspore as msfw
+    from earthzoo.frameworks import torch as tfw
+
+    tensors = toy_tensors()
+    tfw.save_state_file(tmp_path / "w.bin", tensors)  # a torch zip under a suffix nobody declares
+    msfw.save_checkpoint_file(tmp_path / "w.data", tensors)  # a MindSpore checkpoint likewise
+    assert sniff(tmp_path / "w.bin") == "torch" and detect_format(tmp_path / "w.bin") == "torch"
+    assert sniff(tmp_path / "w.data") == "mindspore" and detect_format(tmp_path / "w.data") == "mindspore"
+    assert main(["convert", str(tmp_path / "w.data"), str(tmp_path / "w.pt"), "--model", "toy", "--verify"]) == 0
+    assert main(["convert", str(tmp_path / "w.pt"), str(tmp_path / "back.safetensors"), "--model", "toy", "--verify"]) == 0
+    assert verify(tensors, load_canonical(tmp_path / "back.safetensors").tensors).equal
+
+
+def test_mindspore_checkpoints_without_mindspore_match_mindspore(tmp_path):
+    """Our checkpoint reader/writer against MindSpore's own save_checkpoint/load_checkpoint:
+    the same arrays, dtypes and shapes (scalars included) both ways."""
+    import mindspore as ms
+    from earthzoo import msckpt
+
+    rng = np.random.default_rng(0)
+    tensors = {"scalar": np.array(3.5, np.float32), "w": rng.standard_normal((7, 5)).astype(np.float32), "h": np.arange(6, dtype=np.float16).reshape(2, 3),
+               "i": np.array([1, -2], np.int64), "b": np.array([True, False]), "d": rng.standard_normal(4)}
+    msckpt.save(tmp_path / "ours.bin", tensors)  # any suffix
+    ms.save_checkpoint([{"name": k, "data": ms.Tensor(v)} for k, v in tensors.items()], str(tmp_path / "theirs.ckpt"))
+    (tmp_path / "ours.ckpt").write_bytes((tmp_path / "ours.bin").read_bytes())
+    for got in (ms.load_checkpoint(str(tmp_path / "ours.ckpt")), msckpt.read(tmp_path / "theirs.ckpt")):
+        for k, v in tensors.items():
+            a = got[k].asnumpy() if hasattr(got[k], "asnumpy") else got[k]
+            assert a.dtype == v.dtype and a.shape == v.shape and np.array_equal(a, v), k
+    assert (tmp_path / "ours.ckpt").read_bytes() == (tmp_path / "theirs.ckpt").read_bytes()
+    assert msckpt.names(tmp_path / "ours.bin") == list(tensors) and sniff(tmp_path / "ours.bin") == "mindspore"
+
+
+def test_torch_files_without_torch_match_torch_and_stay_inside_the_file(tmp_path):
+    """earthzoo.torchfile reads torch.save zips as torch does (views, transposes, shared
+    storages, scalars, nested entries), copies them file to file, and refuses tensors
+    that would reach outside their storage instead of reading memory it does not own."""
+    import torch
+    from earthzoo import torchfile
+
+    t = torch.arange(24.0).reshape(2, 3, 4)
+    obj = {"a": t, "row": t[1], "transposed": t.transpose(0, 2), "scalar": torch.tensor(2.5), "empty": torch.zeros(0, 3),
+           "ints": torch.arange(3), "param": torch.nn.Parameter(torch.ones(2)), "nested": {"n": 5, "l": [1, "x"]}}
+    torch.save(obj, tmp_path / "t.pt")
+    got, ref = torchfile.load(tmp_path / "t.pt"), torch.load(tmp_path / "t.pt", weights_only=True)
+    for k in ("a", "row", "transposed", "scalar", "empty", "ints", "param"):
+        assert got[k].dtype == ref[k].detach().numpy().dtype and got[k].shape == tuple(ref[k].shape) and np.array_equal(got[k], ref[k].detach().numpy()), k
+    assert got["nested"] == {"n": 5, "l": [1, "x"]}
+    assert torchfile.file_region(got["row"]) is not None and torchfile.file_region(got["transposed"]) is None
+    storage = np.arange(6, dtype=np.float32)
+    for offset, size, stride in ((4, (3,), (1,)), (-1, (2,), (1,)), (0, (2, 3), (1, 3)), (0, (4, 2), (1, 4))):
+        with pytest.raises((torchfile._Unsupported, ValueError)):
+            torchfile._rebuild_tensor_v2(storage, offset, size, stride)
+    torch.save({"b": torch.ones(2, dtype=torch.bfloat16)}, tmp_path / "bf16.pt")
+    assert torchfile.load(tmp_path / "bf16.pt") is None  # NumPy has no bfloat16: torch.load reads it (as float32)

@@ -74,6 +74,12 @@ def build_model(name: str, framework: str = "torch", preset: str | None = None, 
     return model
 
 
+def check_weights_model(w: Any, name: str, path: Any) -> None:
+    """Weights written for another model are refused (their names could even fit)."""
+    if w.model and w.model != name:
+        raise EarthzooError(f"weights {str(path)!r} are for model {w.model!r}, not {name!r}", f"use them with model {w.model!r}, or pass weights of {name!r}")
+
+
 def load_model(name: str, framework: str = "torch", preset: str | None = None, weights: str | None = None, backend: str = "auto", config: dict[str, Any] | None = None) -> Any:
     """Build ``name`` in ``framework`` and, when given, load canonical ``weights``.
 
@@ -87,8 +93,8 @@ def load_model(name: str, framework: str = "torch", preset: str | None = None, w
     fw = framework_module(framework)
     ctx = setup_device(backend, framework)
     w = load_canonical(weights) if weights else None
-    if w is not None and w.model and w.model != name:
-        raise EarthzooError(f"weights {weights!r} are for model {w.model!r}, not {name!r}", f"load them with load_model({w.model!r}, ...)")
+    if w is not None:
+        check_weights_model(w, name, weights)
     config = card.config_from_dict({**(w.config if w is not None and preset is None else {}), **(config or {})}, preset)
     model = build_model(name, framework, config=config)
     if w is not None:

@@ -79,7 +79,9 @@ class ModelCard:
     ``f(x, y, step, config) -> np.ndarray`` that builds step+1's input from the
     last input and output (default: the output itself). ``data_spec`` names
     ``f(config) -> DataSpec``: the data channels the model reads and predicts, so
-    that training and forecasting take them from a data set by name."""
+    that training and forecasting take them from a data set by name. ``shapes``
+    optionally names ``f(config) -> {name: shape}``, the parameters without building
+    the model, so that converting weights needs no framework."""
 
     name: str
     summary: str
@@ -98,6 +100,7 @@ class ModelCard:
     next_input: str = ""
     data_spec: str = ""
     originals: tuple[OriginalCheckpoint, ...] = ()
+    shapes: str = ""
 
     @property
     def frameworks(self) -> tuple[str, ...]:
@@ -157,6 +160,8 @@ class ModelCard:
         return out
 
     def _replace(self, cfg: Any, values: dict[str, Any]) -> Any:
+        if not isinstance(values, dict):
+            raise EarthzooError(f"config for {self.name!r} is a {type(values).__name__}, not a mapping of fields", "re-convert the weights (the file's earthzoo.config is damaged)")
         names = {f.name for f in dataclasses.fields(cfg)}
         unknown = sorted(set(values) - names)
         if unknown:
@@ -298,7 +303,7 @@ class WeightFormat:
     does not place goes to a sidecar. A file is this format when ``sniff`` (naming
     ``f(path) -> bool``, which reads as little as it can) says so; a format without
     one is recognised by its ``suffixes``.
-    ``framework``: the one the reader/writer imports ("" for none), so that
+    ``framework``: the one the reader or writer imports ("" for none), so that
     ``earthzoo doctor`` can say whether the format is usable here."""
 
     name: str

@@ -4,6 +4,7 @@ out; and the shape reading that original-checkpoint readers share."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 from .errors import EarthzooError
 from .files import claim_output
 from .registry import get_registry
-from .weights import Tensors, check_fits, config_to_dict, read_weights, target_format, verify, write_weights
+from .weights import Tensors, check_fits, config_to_dict, detect_format, read_weights, target_format, verify, write_weights
 
 
 def count_blocks(tensors: Tensors, prefix: str) -> int:
@@ -42,10 +43,14 @@ def afno_encoder_fields(tensors: Tensors, prefix: str, embed: int, patch: int, t
 
 def model_shapes(name: str, config: Any) -> dict[str, tuple[int, ...]]:
     """Parameter names and shapes of ``name`` at ``config``, from whichever framework
-    is installed (torch builds on the meta device, allocating nothing)."""
+    is installed (torch builds on the meta device, allocating nothing), or from the
+    card's framework-free ``shapes`` function when it names one."""
     from .api import build_model
+    from .cards import resolve
     from .frameworks import framework_module
 
+    if get_registry().model(name).shapes:
+        return {k: tuple(v) for k, v in resolve(get_registry().model(name).shapes)(config).items()}
     errors = []
     for framework in get_registry().model(name).frameworks:
         try:
@@ -112,6 +117,7 @@ def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_f
         raise EarthzooError("source and destination are the same file", "write the converted weights to a new path")
     claim_output(dst, overwrite)
     used = dst_format or target_format(dst, model)
+    src_format = src_format or detect_format(src, model)
     weights = read_weights(src, src_format, model)
     if weights.model and weights.model != model:
         raise EarthzooError(f"{src!r} holds weights of model {weights.model!r}, not {model!r}", f"pass --model {weights.model}")
@@ -128,7 +134,7 @@ def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_f
     weights.extras.update(load_statistics(means, stds))
     written = write_weights(dst, weights, used, cfg, overwrite=overwrite, drop_extras=drop_extras)
     report: dict = {
-        "src": str(src), "dst": str(dst), "model": model, "from": weights.source.partition(":")[0], "to": written["format"],
+        "src": str(src), "dst": str(dst), "model": model, "from": src_format, "to": written["format"],
         "tensors": len(weights.tensors), "parameters": int(sum(v.size for v in weights.tensors.values())),
         "config": {k: {"value": v, "source": sources[k]} for k, v in weights.config.items()},
         "extras": sorted(weights.extras), "attrs": sorted(weights.attrs), "files": written["files"], "sidecar": written["sidecar"],
@@ -138,15 +144,17 @@ def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_f
     if check:
         back = read_weights(dst, written["format"], model)
         keep = lambda d: {k: v for k, v in d.items() if k not in written["dropped"]}  # noqa: E731
-        result = verify(weights.tensors, back.tensors)
-        extras = verify(keep(weights.extras), back.extras)
-        attrs_equal = keep(weights.attrs) == back.attrs
-        report["verify"] = {**result.to_json(), "equal": result.equal and extras.equal and attrs_equal, "extras": extras.to_json(), "extras_compared": sorted(back.extras), "attrs_equal": attrs_equal, "attrs_compared": sorted(back.attrs)}
-        if not report["verify"]["equal"]:
+        tensors, extras = verify(weights.tensors, back.tensors), verify(keep(weights.extras), back.extras)
+        attrs_equal = all(back.attrs.get(k) == v for k, v in keep(weights.attrs).items())  # a format may add its own (NVlabs' iters)
+        config_equal = "config" in written["dropped"] or _plain(back.config) == _plain(weights.config)
+        equal = tensors.equal and extras.equal and attrs_equal and config_equal
+        report["verify"] = {**tensors.to_json(), "equal": equal, "extras": extras.to_json(), "extras_compared": sorted(back.extras),
+                            "attrs_compared": sorted(back.attrs), "attrs_equal": attrs_equal, "config_equal": config_equal}
+        if not equal:
             for f in written["files"]:
                 Path(f).unlink(missing_ok=True)
-            bad = result if not result.equal else extras
-            what = f"{bad.worst!r} differs by {bad.max_abs_diff:g}" if not bad.equal else "the attrs differ"
+            bad = tensors if not tensors.equal else extras
+            what = f"{bad.worst!r} differs by {bad.max_abs_diff:g}" if not bad.equal else ("the attrs differ" if not attrs_equal else "the config differs")
             raise EarthzooError(f"verification failed: {what} after writing {dst!r} (removed)", "report this as a bug in the format's writer")
     return report
 
@@ -161,6 +169,10 @@ def describe_config(report: dict) -> list[str]:
         hint = " (not in the file: set with --config KEY=VALUE if wrong)" if source.startswith("assumed") else ""
         lines.append(f"  {source}{hint}: {', '.join(fields)}")
     return lines
+
+
+def _plain(config: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(config, sort_keys=True))
 
 
 def _show(value: Any) -> str:

@@ -65,6 +65,27 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def write_array(fd: int, a, region: tuple[int, int] | None = None) -> None:
+    """Append a C-contiguous array's bytes to the open file ``fd``: copied file to file
+    inside the kernel when ``region`` = (open file descriptor, offset) holds them (as
+    cp does), else written from memory."""
+    n = left = a.nbytes
+    if region is not None and n and hasattr(os, "copy_file_range"):
+        try:
+            offset = region[1]
+            while left:
+                done = os.copy_file_range(region[0], fd, left, offset)
+                if done <= 0:
+                    raise OSError("copy_file_range copied nothing")
+                offset, left = offset + done, left - done
+            return
+        except OSError:
+            os.lseek(fd, -(n - left), os.SEEK_CUR)  # back to where this array starts, then write it
+    view = memoryview(a.reshape(-1).view("uint8")) if n else memoryview(b"")
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def writable_dir(target: str | os.PathLike) -> Path:
     """Create the output folder ``target`` and prove it is writable, before any
     work starts, with one-line errors (a run must not fail at its last write)."""

@@ -31,23 +31,40 @@ class Forecaster:
     name; ``init`` one or several initial times (datetimes, or integer positions)."""
 
     def __init__(self, model: str, weights: str, framework: str = "torch", backend: str = "auto", precision: str = "fp32", config: dict[str, Any] | None = None):
-        from .api import load_model, model_card, precision_plan
+        from .api import check_weights_model, model_card, precision_plan
         from .cards import resolve
-        from .frameworks import framework_module
         from .training.data import model_io
         from .weights import load_canonical
 
-        self.name, self.framework, self.precision, self.weights = model, framework, precision, str(weights)
+        self.name, self.framework, self.precision, self.weights, self.backend = model, framework, precision, str(weights), backend
         self.card = card = model_card(model)
-        plan = precision_plan(backend, framework, precision) if precision != "fp32" else None
+        self._plan = precision_plan(backend, framework, precision) if precision != "fp32" else None
         w = load_canonical(weights)
+        check_weights_model(w, model, weights)
+        self._overrides = config
         self.config = card.config_from_dict({**(w.config if w.model == model else {}), **(config or {})})
-        self.model = load_model(model, framework, weights=weights, backend=backend, config=config)
         self.spec = card.spec(self.config)
         self.channels, self.grid = model_io(card, self.config)
         self.stats = {k: np.asarray(w.extras[k], np.float32) for k in STATS_KEYS} if set(STATS_KEYS) <= set(w.extras) else None
-        self.step = framework_module(framework).inference_function(self.model, plan)
         self.next_input = resolve(card.next_input) if card.next_input else None
+        self._model = self._step = None  # built on first use: bad data is refused before the model is built
+
+    @property
+    def model(self) -> Any:
+        """The framework model (nn.Module / Cell), in inference mode on the backend."""
+        if self._model is None:
+            from .api import load_model
+            from .frameworks import framework_module
+
+            self._model = load_model(self.name, self.framework, weights=self.weights, backend=self.backend, config=self._overrides)
+            self._step = framework_module(self.framework).inference_function(self._model, self._plan)
+        return self._model
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """One model call on a normalised NumPy input (B, C_in, H, W) -> (B, C_out, H, W)."""
+        if self._step is None:
+            self.model  # noqa: B018 - builds the model and its inference function
+        return self._step(x)
 
     # ------------------------------------------------------------------ public
 
@@ -125,6 +142,11 @@ class Forecaster:
             def nxt(x, y, k):
                 return ni(x, y, k, cfg) if ni else y
 
+        from .training.memory import check_forecast
+
+        c_out = len(self.spec.prognostic) if self.spec is not None else len(stats["out_mean"])
+        check_forecast(self.model, self.framework, _device(self.model, self.framework), x, steps, c_out * x[0, 0].nbytes)
+
         def outputs():
             xk = x
             for k in range(steps):
@@ -177,6 +199,15 @@ class Forecaster:
         return to_variables(result)
 
 
+def _device(model: Any, framework: str) -> str:
+    """Where the model's parameters live (the forecast's batch goes there too)."""
+    if framework == "torch":
+        return str(next(iter(model.parameters())).device)
+    import mindspore as ms
+
+    return ms.get_context("device_target")
+
+
 def init_indices(ds: Any, init: Any, what: str = "the data") -> list[int]:
     """Positions in ``ds.time`` of ``init``: one or several datetimes (anything
     numpy.datetime64 takes) or integer positions (negative from the end)."""
@@ -187,7 +218,7 @@ def init_indices(ds: Any, init: Any, what: str = "the data") -> list[int]:
     for item in items:
         if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
             if not -n <= int(item) < n:
-                raise EarthzooError(f"initial time index {int(item)} of {what} ({n} times) is outside it", f"use an index from 0 to {n - 1}")
+                raise EarthzooError(f"initial time index {int(item)} of {what} ({n} times) is outside it", f"use an index from 0 to {n - 1} (or from -{n}: -1 is the last)")
             out.append(int(item) % n)
             continue
         try:

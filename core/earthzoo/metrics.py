@@ -151,7 +151,8 @@ def _check_finite(arrays: dict[str, xr.DataArray], counted: xr.DataArray) -> Non
     """Refuse NaN/inf at scored points (where the weights are > 0): xarray's sums
     skip NaN, so an all-NaN field would otherwise score a perfect RMSE of 0."""
     for what, a in arrays.items():
-        bad = (~np.isfinite(a) & counted).sum(tuple(d for d in a.dims if d != "channel"))
+        scored = counted.isel(init_time=0, lead_time=0, drop=True) if "init_time" not in a.dims else counted
+        bad = (~np.isfinite(a) & scored).sum(tuple(d for d in a.dims if d != "channel"))
         if int(bad.sum()):
             listing = ", ".join(f"{str(c)!r} ({int(n)})" for c, n in zip(bad["channel"].values, bad.values) if n)
             raise NonFiniteError(f"{what} has NaN or inf values at scored points: channel {listing}", "fill them, or pass skipna=True to score the finite points only")
@@ -195,22 +196,21 @@ def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = Non
          "scored_points": n, "skipped_points": 0}
 
     NaN (the climatology's ACC is undefined: its anomaly is zero) becomes null."""
-    f = _lead_as_timedelta(_fields(forecast, "forecast"))
+    f = _fields(forecast, "forecast")
     init_dim = _init_dim(f)
     if init_dim != "init_time":
         f = f.rename({init_dim: "init_time"})
     need = ("init_time", "lead_time", "channel", "lat", "lon")
-    if set(f.dims) != set(need):
-        raise EarthzooError(
-            f"forecast has dims {f.dims}, expected {need}", "reshape the forecast to (init_time, lead_time, channel, lat, lon)"
-        )
-    _check_numeric(f, "forecast")
+    _check_form(f, "forecast", need, "reshape the forecast to (init_time, lead_time, channel, lat, lon)")
+    lead = f["lead_time"].values
+    if not (np.issubdtype(lead.dtype, np.timedelta64) or np.issubdtype(lead.dtype, np.number)):
+        raise EarthzooError(f"forecast lead_time has dtype {lead.dtype}", "give lead_time as timedelta64 or as numbers of hours")
+    f = _lead_as_timedelta(f)
     f = _ordered(f.transpose(*need), "forecast", need, sort=False).astype(np.float64)
     tds = truth
     t = _fields(truth, "truth")
-    _check_numeric(t, "truth")
-    if "time" not in t.dims:
-        raise EarthzooError("truth has no time dim", "pass the truth in the earthzoo form (time, channel, lat, lon)")
+    _check_form(t, "truth", ("time", "channel", "lat", "lon"), "pass the truth in the earthzoo form (time, channel, lat, lon)")
+    t = t.transpose("time", "channel", "lat", "lon")
     chans = [str(c) for c in f["channel"].values]
     have = [str(c) for c in t["channel"].values]
     missing = [c for c in chans if c not in have]
@@ -244,9 +244,9 @@ def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = Non
     truth_v = xr.DataArray(tv[pos], dims=dims, coords=coords)
     persist = xr.DataArray(np.broadcast_to(tv[pos0][:, None], truth_v.shape), dims=dims, coords=coords)
 
-    if climatology is None:
+    if climatology is None:  # the truth's time mean: NaN at any of its times reaches every score
         c = xr.DataArray(
-            tv.mean(axis=0), dims=("channel", "lat", "lon"), coords={"channel": chans, "lat": f["lat"].values, "lon": f["lon"].values}
+            (_nanmean0(tv) if skipna else tv.mean(axis=0)), dims=("channel", "lat", "lon"), coords={"channel": chans, "lat": f["lat"].values, "lon": f["lon"].values}
         )
         clim_v = c
     else:
@@ -266,7 +266,12 @@ def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = Non
         else:
             clim_v = ca.transpose("channel", "lat", "lon")
     clim_full = clim_v if "init_time" in clim_v.dims else xr.broadcast(clim_v, truth_v)[0]
-    arrays = {"forecast": f, "truth": truth_v, "truth at the init times (persistence)": persist, "climatology": clim_full}
+    arrays = {"forecast": f, "truth": truth_v, "truth at the init times (persistence)": persist}
+    if climatology is None:
+        all_times = xr.DataArray(tv, dims=("time", "channel", "lat", "lon"), coords={"channel": chans})
+        arrays["truth (its time mean is the climatology)"] = all_times
+    else:
+        arrays["climatology"] = clim_full
     counted = xr.broadcast(w > 0, truth_v)[0]
     skipped = 0
     if skipna:
@@ -291,9 +296,29 @@ def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = Non
     return out
 
 
+def _check_form(a: xr.DataArray, what: str, dims: tuple[str, ...], fix: str) -> None:
+    """Exactly ``dims``, each with a coordinate and at least one value, and numbers."""
+    if set(a.dims) != set(dims):
+        raise EarthzooError(f"{what} has dims {tuple(a.dims)}, expected {dims}", fix)
+    for d in dims:
+        if d not in a.coords:
+            raise EarthzooError(f"{what} has no coordinate {d!r}", f"assign the {d} coordinate")
+        if a.sizes[d] == 0:
+            raise EarthzooError(f"{what} has no {d} values (size 0)", f"give the {what} at least one {d}")
+    _check_numeric(a, what)
+
+
 def _check_numeric(a: xr.DataArray, what: str) -> None:
     if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
         raise EarthzooError(f"{what} values have dtype {a.dtype}, not numbers", f"write the {what} as float32 or float64")
+
+
+def _nanmean0(a: np.ndarray) -> np.ndarray:
+    """Mean over axis 0 of the finite values (NaN where there is none, without a warning)."""
+    finite = np.isfinite(a)
+    n = finite.sum(axis=0)
+    total = np.where(finite, a, 0.0).sum(axis=0)
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
 
 
 def _num(v: Any) -> float | None:

@@ -7,6 +7,7 @@ unpickles: torch files are read with ``weights_only=True``."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import EarthzooError
-from .files import atomic_path, claim_output
+from .files import atomic_path, claim_output, write_array
 
 FORMAT_VERSION = "1"
 # Non-parameter arrays (normalisation statistics...) ride in the same file under this
@@ -56,7 +57,7 @@ class Weights:
 
 # How a config field's value is known: the keys readers put in ``config_sources``,
 # then what ModelCard.config_with_sources adds.
-SOURCES = {"file": "read from file", "shapes": "inferred from tensor shapes", "derived": "derived from other fields of the file", "format": "fixed by the format"}
+SOURCES = {"file": "read from file", "sidecar": "read from the .extras.npz beside the file", "shapes": "inferred from tensor shapes", "derived": "derived from other fields of the file", "format": "fixed by the format"}
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -136,46 +137,10 @@ def _is_pickle(path: Path) -> bool:
 
 
 def mindspore_names(path: str | Path) -> list[str] | None:
-    """Parameter names of a MindSpore protobuf checkpoint (``Checkpoint{repeated
-    Value value = 1 {string tag = 1; TensorProto tensor = 2}}``), read by walking
-    the top-level records; None when the file is not one."""
-    path = Path(path)
-    size = path.stat().st_size
-    names = []
-    with path.open("rb") as f:
-        pos = 0
-        while pos < size:
-            f.seek(pos)
-            buf = f.read(64)
-            try:
-                key, i = _varint(buf, 0)
-                if key != 0x0A:  # field 1, length-delimited
-                    return None
-                length, i = _varint(buf, i)
-                if pos + i + length > size or buf[i] != 0x0A:
-                    return None
-                f.seek(pos + i + 1)
-                inner = f.read(16)
-                n, j = _varint(inner, 0)
-                f.seek(pos + i + 1 + j)
-                names.append(f.read(n).decode())
-            except (IndexError, UnicodeDecodeError):
-                return None
-            pos += i + length
-    return names or None
+    """Parameter names of a MindSpore checkpoint, read from its structure; None when the file is not one."""
+    from . import msckpt
 
-
-def _varint(buf: bytes, i: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        b = buf[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            return value, i
-        if shift > 63:
-            raise IndexError("varint too long")
+    return msckpt.names(path)
 
 
 def sniff(path: str | Path) -> str:
@@ -234,10 +199,15 @@ def _require_file(path: str | Path) -> Path:
 # --------------------------------------------------------------------------- canonical safetensors
 
 
-def save_canonical(path: str | Path, weights: Weights) -> None:
-    """Write canonical safetensors atomically."""
-    from safetensors.numpy import save
+# safetensors dtype names of the NumPy dtypes canonical files hold
+ST_DTYPES = {np.dtype(t): n for t, n in ((np.float32, "F32"), (np.float16, "F16"), (np.float64, "F64"), (np.int64, "I64"), (np.int32, "I32"), (np.int16, "I16"),
+                                         (np.int8, "I8"), (np.uint8, "U8"), (np.uint16, "U16"), (np.uint32, "U32"), (np.uint64, "U64"), (np.bool_, "BOOL"))}
 
+
+def save_canonical(path: str | Path, weights: Weights) -> None:
+    """Write canonical safetensors atomically, streaming each tensor to the file (no
+    copy of the whole set in memory): the header is JSON padded with spaces to a
+    multiple of 8 bytes, as the safetensors library writes it."""
     metadata = {
         "earthzoo.model": weights.model,
         "earthzoo.config": json.dumps(weights.config, sort_keys=True),
@@ -246,11 +216,30 @@ def save_canonical(path: str | Path, weights: Weights) -> None:
     }
     if weights.attrs:
         metadata["earthzoo.attrs"] = json.dumps(weights.attrs, sort_keys=True)
-    tensors = {k: np.ascontiguousarray(v) for k, v in weights.tensors.items()}
-    tensors.update({EXTRA_PREFIX + k: np.ascontiguousarray(v) for k, v in weights.extras.items()})
-    data = save(tensors, metadata=metadata)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    arrays = sorted({**weights.tensors, **{EXTRA_PREFIX + k: v for k, v in weights.extras.items()}}.items())
+    header: dict[str, Any] = {"__metadata__": metadata}
+    offset = 0
+    for name, value in arrays:
+        a = np.asarray(value)
+        if a.dtype.newbyteorder("=") not in ST_DTYPES:
+            raise EarthzooError(f"tensor {name!r} has dtype {a.dtype}, which safetensors cannot hold here", "cast it to a float or integer type first")
+        header[name] = {"dtype": ST_DTYPES[a.dtype.newbyteorder("=")], "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    from .torchfile import file_region
+
+    sources: dict[str, Any] = {}  # files that arrays view, open once
+    # "r+b", not "wb": the temporary file is new and empty, and truncating it makes ext4 flush it on close
+    with atomic_path(path) as tmp, tmp.open("r+b", buffering=0) as f, contextlib.ExitStack() as stack:
+        write_array(f.fileno(), np.frombuffer(struct.pack("<Q", len(raw)) + raw, np.uint8))
+        for _, value in arrays:
+            a = np.asarray(value)
+            a = np.require(a, a.dtype.newbyteorder("<"), requirements="C")  # (ascontiguousarray would make a scalar 1-d)
+            region = file_region(a)
+            if region is not None and region[0] not in sources:
+                sources[region[0]] = stack.enter_context(open(region[0], "rb"))
+            write_array(f.fileno(), a, (sources[region[0]].fileno(), region[1]) if region else None)
 
 
 def load_canonical(path: str | Path) -> Weights:
@@ -290,31 +279,36 @@ def load_canonical(path: str | Path) -> Weights:
 
 
 # --------------------------------------------------------------------------- sidecar of extras
-# Formats with no place for extras (a plain torch state_dict, a MindSpore checkpoint)
-# get them in ``<file>.extras.npz`` beside the file, read back with the file.
+# Formats with no place for extras or the config (a plain torch state_dict, a
+# MindSpore checkpoint) get them in ``<file>.extras.npz`` beside the file, read back
+# with it: arrays under their names, attrs as "attr:<name>" and the config as JSON.
 
 ATTR_PREFIX = "attr:"
+CONFIG_KEY = "earthzoo.config"
 
 
 def sidecar_path(path: str | Path) -> Path:
     return Path(f"{path}.extras.npz")
 
 
-def write_sidecar(path: str | Path, extras: Tensors, attrs: dict[str, str]) -> None:
-    arrays = {k: np.ascontiguousarray(v) for k, v in extras.items()}
+def write_sidecar(path: str | Path, extras: Tensors, attrs: dict[str, str], config: dict[str, Any] | None) -> None:
+    arrays = dict(extras)
     arrays.update({ATTR_PREFIX + k: np.array(str(v)) for k, v in attrs.items()})
+    if config is not None:
+        arrays[CONFIG_KEY] = np.array(json.dumps(config, sort_keys=True))
     with atomic_path(path) as tmp, tmp.open("wb") as f:
         np.savez(f, **arrays)
 
 
-def read_sidecar(path: str | Path) -> tuple[Tensors, dict[str, str]]:
+def read_sidecar(path: str | Path) -> tuple[Tensors, dict[str, str], dict[str, Any] | None]:
     try:
         with np.load(str(path), allow_pickle=False) as z:
             items = {k: z[k] for k in z.files}
+        config = json.loads(str(items.pop(CONFIG_KEY))) if CONFIG_KEY in items else None
     except (OSError, ValueError) as exc:
         raise EarthzooError(f"cannot read the extras file {str(path)!r} ({exc})", "restore it from where the weights came from, or delete it to go without") from exc
     attrs = {k[len(ATTR_PREFIX):]: str(v) for k, v in items.items() if k.startswith(ATTR_PREFIX)}
-    return {k: v for k, v in items.items() if not k.startswith(ATTR_PREFIX)}, attrs
+    return {k: v for k, v in items.items() if not k.startswith(ATTR_PREFIX)}, attrs, config
 
 
 # --------------------------------------------------------------------------- any format
@@ -374,14 +368,14 @@ def read_weights(path: str | Path, fmt: str | None = None, model: str | None = N
     fmt = fmt or detect_format(path, model)
     if fmt == "safetensors":
         return load_canonical(path)
-    from .frameworks import framework_module
-
     if fmt == "torch":
-        fw = framework_module("torch", "to read PyTorch .pt files")
-        w = Weights(fw.load_state_file(path, _format_names(model)), model or "", {}, f"torch:{path.name}")
+        from . import torchfile
+
+        w = Weights(torchfile.load_state_file(path, _format_names(model)), model or "", {}, f"torch:{path.name}")
     elif fmt == "mindspore":
-        fw = framework_module("mindspore", "to read MindSpore .ckpt files")
-        w = Weights(fw.load_checkpoint_file(path), model or "", {}, f"mindspore:{path.name}")
+        from . import msckpt
+
+        w = Weights(msckpt.load(path), model or "", {}, f"mindspore:{path.name}")
     else:
         from .registry import get_registry
 
@@ -397,21 +391,26 @@ def read_weights(path: str | Path, fmt: str | None = None, model: str | None = N
             w = Weights(tensors, wf.model, dict(config), f"{fmt}:{path.name}", config_sources={k: "file" for k in config})
     side = sidecar_path(path)
     if side.exists():
-        extras, attrs = read_sidecar(side)
+        extras, attrs, config = read_sidecar(side)
         w.extras = {**extras, **w.extras}
         w.attrs = {**attrs, **w.attrs}
+        if config:  # what the weights were made as, written beside a format that cannot say
+            w.config.update(config)
+            w.config_sources.update(dict.fromkeys(config, "sidecar"))
+        w.notes.append(f"extras{' and config' if config else ''} read from {side.name}")
     return w
 
 
 def write_weights(path: str | Path, weights: Weights, fmt: str | None = None, config: Any = None, overwrite: bool = False, drop_extras: bool = False) -> dict[str, Any]:
-    """Write ``weights`` atomically in ``fmt`` (default: from the suffix). Extras and
-    attrs the format has no place for go to the sidecar ``<file>.extras.npz``, or
-    are dropped with ``drop_extras``. Nothing is overwritten without ``overwrite``.
+    """Write ``weights`` atomically in ``fmt`` (default: from the suffix). Extras,
+    attrs and the config the format has no place for go to the sidecar
+    ``<file>.extras.npz``, or are dropped with ``drop_extras``. Nothing is overwritten without ``overwrite``.
     Returns {"format", "files", "sidecar", "dropped", "notes"}."""
     fmt = fmt or target_format(path, weights.model)
     side = sidecar_path(path)
     claim_output(path, overwrite)
-    claim_output(side, overwrite)
+    if fmt != "safetensors":  # (a canonical file is never read with a sidecar)
+        claim_output(side, overwrite)
     placed: set[str] = set()
     notes: list[str] = []
     more: list[str] = []
@@ -419,11 +418,13 @@ def write_weights(path: str | Path, weights: Weights, fmt: str | None = None, co
 
     if fmt == "safetensors":
         save_canonical(path, weights)
-        placed = set(weights.extras) | set(weights.attrs)
+        placed = set(weights.extras) | set(weights.attrs) | {"config"}
     elif fmt == "torch":
         framework_module("torch", "to write PyTorch .pt files").save_state_file(path, weights.tensors)
     elif fmt == "mindspore":
-        framework_module("mindspore", "to write MindSpore .ckpt files").save_checkpoint_file(path, weights.tensors)
+        from . import msckpt
+
+        msckpt.save(path, weights.tensors)
     else:
         from .registry import get_registry
 
@@ -431,13 +432,15 @@ def write_weights(path: str | Path, weights: Weights, fmt: str | None = None, co
         placed, notes, more = set(result.get("placed", ())), list(result.get("notes", ())), list(result.get("files", ()))
     rest = {k: v for k, v in weights.extras.items() if k not in placed}
     rest_attrs = {k: v for k, v in weights.attrs.items() if k not in placed}
+    config_rest = weights.config if weights.config and "config" not in placed else None
     files, dropped, sidecar = [str(path), *more], [], None
-    side.unlink(missing_ok=True)  # claimed above: a stale sidecar would be read back with the new file
-    if rest or rest_attrs:
+    if fmt != "safetensors":
+        side.unlink(missing_ok=True)  # claimed above: a stale sidecar would be read back with the new file
+    if rest or rest_attrs or config_rest:
         if drop_extras:
-            dropped = sorted(rest) + sorted(rest_attrs)
+            dropped = sorted(rest) + sorted(rest_attrs) + (["config"] if config_rest else [])
         else:
-            write_sidecar(side, rest, rest_attrs)
+            write_sidecar(side, rest, rest_attrs, config_rest)
             sidecar = str(side)
             files.append(sidecar)
     return {"format": fmt, "files": files, "sidecar": sidecar, "dropped": dropped, "notes": notes}

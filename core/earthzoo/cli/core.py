@@ -101,14 +101,14 @@ def convert(src, dst, model, src_format, dst_format, preset, original, config_pa
     if as_json:
         emit_json(report)
         return
-    line = f"wrote {report['dst']} ({report['to']}, {report['tensors']} tensors, {report['parameters']:,} parameters)"
-    click.echo(line)
-    if report["extras"] or report["attrs"]:
-        where = f"in {report['sidecar']}" if report["sidecar"] else "with the weights"
-        click.echo(f"extras: {', '.join(report['extras'] + report['attrs'])} ({where})")
+    click.echo(f"wrote {report['dst']} ({report['to']}, {report['tensors']} tensors, {report['parameters']:,} parameters)")
     for f in report["files"][1:]:
         if f != report["sidecar"]:
-            click.echo(f"also wrote {f}")
+            click.echo(f"wrote {f}")
+    if report["sidecar"]:
+        click.echo(f"wrote {report['sidecar']}: what {report['to']} has no place for (extras, attrs, config); it is read back with {report['dst']}")
+    if report["extras"] or report["attrs"]:
+        click.echo(f"kept: extras {', '.join(report['extras']) or '(none)'}; attrs {', '.join(report['attrs']) or '(none)'}")
     if report["dropped"]:
         click.echo(f"dropped (--drop-extras): {', '.join(report['dropped'])}")
     click.echo("config:")
@@ -118,4 +118,5 @@ def convert(src, dst, model, src_format, dst_format, preset, original, config_pa
         click.echo(f"note: {note}")
     if "verify" in report:
         v = report["verify"]
-        click.echo(f"verified bit-exact: {v['compared']} tensors, {len(v['extras_compared'])} extras ({', '.join(v['extras_compared']) or 'none'}), {len(v['attrs_compared'])} attrs")
+        click.echo(f"verified bit-exact: {v['compared']} tensors, {len(v['extras_compared'])} extras ({', '.join(v['extras_compared']) or 'none'}), "
+                   f"{len(v['attrs_compared'])} attrs{'' if 'config' in report['dropped'] else ' and the config'}")

@@ -117,7 +117,7 @@ def evaluate(forecast: str, truth: str, clim: str | None, skipna: bool, as_json:
     from .output import emit_json, table
 
     fc = read_dataset(forecast, load=True)
-    tr = open_source(truth).load()  # a file, a source name or name:size, as train and forecast take it
+    tr = open_source(truth, check=False).load()  # a file, a source name or name:size, as train and forecast take it; checked by the scoring
     cl = read_dataset(clim, load=True) if clim else None
     try:
         result = run(fc, tr, cl, skipna=skipna)

@@ -150,6 +150,8 @@ def check_dataset(
     for name in FIELD_DIMS:
         if name not in ds.coords:
             raise EarthzooError(f"{what} has no coordinate {name!r}", f"assign one: ds.assign_coords({name}=...)")
+        if ds.sizes[name] == 0:
+            raise EarthzooError(f"{what} has no {name} values (size 0)", f"give it at least one {name}")
     lat = np.asarray(ds["lat"].values, dtype=float)
     lon = np.asarray(ds["lon"].values, dtype=float)
     if lat.size > 1 and not np.all(np.diff(lat) < 0):
@@ -201,18 +203,21 @@ def check_dataset(
 
 
 def _check_nans(f: xr.DataArray, names: list[str], what: str) -> None:
-    """Scan the fields a few time steps at a time (the data may be lazy on disk)."""
+    """Scan the fields for NaN and inf a few time steps at a time (the data may be lazy on disk)."""
     n = f.sizes["time"]
     per = max(1, int(2e7 // max(1, f[0].size)))
-    counts = np.zeros(len(names), dtype=np.int64)
+    nans = np.zeros(len(names), dtype=np.int64)
+    infs = np.zeros(len(names), dtype=np.int64)
     for start in range(0, n, per):
         block = np.asarray(f[start : start + per].values)
-        counts += np.isnan(block).sum(axis=(0, 2, 3))
-    bad = [(names[i], int(c)) for i, c in enumerate(counts) if c]
+        nans += np.isnan(block).sum(axis=(0, 2, 3))
+        infs += np.isinf(block).sum(axis=(0, 2, 3))
+    bad = [(names[i], int(a), int(b)) for i, (a, b) in enumerate(zip(nans, infs)) if a or b]
     if bad:
-        listing = ", ".join(f"{name!r} ({c} NaN values)" for name, c in bad[:5])
+        kinds = " and ".join(k for k, c in (("NaNs", nans.sum()), ("infs", infs.sum())) if c)
+        listing = ", ".join(f"{name!r} ({', '.join(f'{c} {k} values' for k, c in (('NaN', a), ('inf', b)) if c)})" for name, a, b in bad[:5])
         raise EarthzooError(
-            f"{what} has NaNs in input fields: channel {listing}",
+            f"{what} has {kinds} in input fields: channel {listing}",
             "fill or mask them before use (ocean land points: fill with 0 and set ocean_mask)",
         )
 

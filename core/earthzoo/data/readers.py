@@ -30,7 +30,10 @@ from .variables import FOURCASTNET_V0, FOURCASTNET_V1
 
 def _require(path: str | None, source: str) -> Path:
     if path is None:
-        raise EarthzooError(f"data source {source!r} reads files and needs a path", f"pass one: open_source({source!r}, path=...)")
+        raise EarthzooError(
+            f"data source {source!r} reads files and needs a path",
+            f"convert them first: earthzoo data make {source} --path PATH --out data.nc, then use data.nc (in Python: open_source({source!r}, path=PATH))",
+        )
     p = Path(path)
     if not p.exists():
         raise EarthzooError(f"{source} path {str(p)!r} does not exist", "check the path")

@@ -15,7 +15,6 @@ import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..errors import EarthzooError  # noqa: E402
-from ..files import atomic_path  # noqa: E402
 from ..weights import Tensors, check_fits  # noqa: E402
 
 NAME = "mindspore"
@@ -72,16 +71,15 @@ def load_numpy_state(net: Any, tensors: Tensors, what: str = "the model") -> Non
 
 
 def load_checkpoint_file(path: str | Path) -> Tensors:
-    try:
-        params = ms.load_checkpoint(str(path))
-    except Exception as exc:  # noqa: BLE001
-        raise EarthzooError(f"{str(path)!r} is not a readable MindSpore checkpoint ({type(exc).__name__})", "check the file, or name its format with --from") from exc
-    return {k: to_numpy(v) for k, v in params.items()}
+    from .. import msckpt
+
+    return msckpt.load(path)
 
 
 def save_checkpoint_file(path: str | Path, tensors: Tensors) -> None:
-    with atomic_path(path) as tmp:
-        ms.save_checkpoint([{"name": k, "data": ms.Tensor(np.ascontiguousarray(v))} for k, v in tensors.items()], str(tmp))
+    from .. import msckpt
+
+    msckpt.save(path, tensors)
 
 
 def synchronize(device: str = "CPU") -> None:

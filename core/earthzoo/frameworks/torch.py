@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.utils.checkpoint
 
+from .. import torchfile
 from ..errors import EarthzooError
 from ..files import atomic_path
 from ..weights import Tensors, check_fits
@@ -60,39 +61,30 @@ def _torch_load(path: str | Path, fix: str) -> Any:
         raise EarthzooError(f"{str(path)!r} is not a loadable torch checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})", fix) from exc
 
 
-def _all_tensors(obj: Any) -> bool:
-    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+def load_object(path: str | Path, fix: str) -> Any:
+    """``torch.load(weights_only=True)`` with every tensor as a NumPy array (for what
+    earthzoo.torchfile cannot read itself: bfloat16, legacy files)."""
+    def numpy(obj: Any) -> Any:
+        if isinstance(obj, torch.Tensor):
+            return to_numpy(obj).copy()
+        if isinstance(obj, dict):
+            return type(obj)((k, numpy(v)) for k, v in obj.items())
+        if isinstance(obj, (list, tuple)):
+            return type(obj)(numpy(v) for v in obj)
+        return obj
+
+    return numpy(_torch_load(path, fix))
 
 
-def load_state_file(path: str | Path, formats: str = "") -> Tensors:
-    """Read a plain torch state_dict file (``torch.save`` of name -> tensor), never unpickling code."""
-    obj = _torch_load(path, "check the file, or name its original format with --from")
-    if not _all_tensors(obj):
-        keys = ", ".join(list(obj)[:4]) if isinstance(obj, dict) else type(obj).__name__
-        raise EarthzooError(f"{str(path)!r} is not a plain state_dict (it holds: {keys})", f"name its original format with --from ({formats})" if formats else "name its original format with --from")
-    return {k: to_numpy(v).copy() for k, v in obj.items()}
+# read without torch where possible; kept here for callers of the framework module
+load_state_file = torchfile.load_state_file
+load_training_checkpoint = torchfile.load_training_checkpoint
+DDP_PREFIX = torchfile.DDP_PREFIX
 
 
 def save_state_file(path: str | Path, tensors: Tensors) -> None:
     with atomic_path(path) as tmp:
-        torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}, str(tmp))
-
-
-DDP_PREFIX = "module."
-
-
-def load_training_checkpoint(path: str | Path, model: str, source: str) -> tuple[Tensors, dict[str, Any]]:
-    """The FourCastNet training-checkpoint layout, which AI-GOMS shares: ``{'iters',
-    'epoch', 'model_state': {'module.<name>': tensor}, 'optimizer_state_dict', ...}``,
-    or a bare, possibly 'module.'-prefixed state_dict. Returns the tensors under their
-    names without the DDP prefix, and the file's other top-level entries."""
-    obj = _torch_load(path, "check the file, or name its format with --from")
-    state = obj.get("model_state", obj) if isinstance(obj, dict) else None
-    if not _all_tensors(state):
-        raise EarthzooError(f"{str(path)!r} holds no {model} 'model_state' of tensors", f"pass {source}, or another --from")
-    tensors = {(k[len(DDP_PREFIX) :] if k.startswith(DDP_PREFIX) else k): to_numpy(v).copy() for k, v in state.items()}
-    rest = {k: v for k, v in obj.items() if k != "model_state"} if state is not obj else {}
-    return tensors, rest
+        torch.save({k: torch.from_numpy(np.require(v, requirements=("C", "W"))) for k, v in tensors.items()}, str(tmp))
 
 
 def save_training_checkpoint(path: str | Path, tensors: Tensors, **entries: Any) -> None:

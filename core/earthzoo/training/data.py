@@ -142,9 +142,11 @@ class SpecData:
 # --------------------------------------------------------------------------- sources
 
 
-def open_source(spec: str) -> Any:
+def open_source(spec: str, check: bool = True) -> Any:
     """An internal-form dataset from a NetCDF/Zarr path, a registered data source
-    name, or ``name:size`` (``synthetic-ocean:small``) for an embedded source's size."""
+    name, or ``name:size`` (``synthetic-ocean:small``) for an embedded source's size.
+    ``check=False`` leaves the checks to the caller (evaluate sorts coordinates and
+    scores NaN-aware with --skipna, which check_dataset would refuse)."""
     from ..data.form import check_dataset
 
     path = Path(spec)
@@ -168,7 +170,7 @@ def open_source(spec: str) -> Any:
             known = ", ".join(sorted(reg.datasources)) or "none registered"
             raise EarthzooError(f"data {spec!r} is neither a file nor a data source (sources: {known})", "give a NetCDF/Zarr path or a registered data source name (name:size for an embedded size, e.g. synthetic-ocean:small)")
         ds = reg.datasource(name).open(None, size=size) if size else reg.datasource(name).open(None)
-    return check_dataset(ds, what=f"data {spec!r}")
+    return check_dataset(ds, what=f"data {spec!r}") if check else ds
 
 
 def fields_for_model(ds: Any, channels: int, grid: tuple[int, int], what: str = "data") -> tuple[np.ndarray, list[str]]:

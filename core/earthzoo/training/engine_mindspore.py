@@ -218,6 +218,12 @@ class MindSporeEngine:
             return loss
 
         @ms.jit
+        def zero():
+            for i in range(len(acc)):
+                ops.assign(acc[i], ops.zeros_like(acc[i]))
+            return ops.zeros((), ms.float32)
+
+        @ms.jit
         def finite():
             ok = []
             for i in range(len(acc)):
@@ -234,12 +240,12 @@ class MindSporeEngine:
                 ops.assign(acc[i], ops.zeros_like(acc[i]))
             return norm
 
-        self._accumulate, self._apply, self._finite = accumulate, apply, finite
+        self._accumulate, self._apply, self._finite, self._zero = accumulate, apply, finite, zero
         self._allreduce = allreduce
 
     def _zero_acc(self) -> None:
-        for a in self.acc:
-            a.set_data(ms.Tensor(np.zeros(a.shape, np.float32)))
+        """Inside the graph: ``set_data`` on the accumulators is not seen by the compiled steps."""
+        self._zero()
 
     def step(self, micro_batches: list[tuple[np.ndarray, ...]], lr: float) -> float:
         n = len(micro_batches)

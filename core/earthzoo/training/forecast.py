@@ -31,6 +31,8 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
     if out_path.suffix not in (".nc", ".zarr"):
         raise EarthzooError(f"forecast output {out!r} is neither .nc nor .zarr", "name the output file with .nc (NetCDF) or .zarr (Zarr)")
     claim_output(out_path, overwrite)
+    if not out_path.absolute().parent.is_dir():
+        raise EarthzooError(f"output folder {str(out_path.parent)!r} does not exist", "create it first, or choose another --out")
     fc = Forecaster(model_name, weights, framework=framework, backend=backend, precision=precision, config=config)
     ds = open_source(init)
     bar = _progress(f"forecast {model_name} ({framework})", steps) if show_progress else _nullbar()

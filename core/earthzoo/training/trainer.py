@@ -19,6 +19,7 @@ from . import checkpoint as ckpt_mod
 from . import masking
 from .config import TrainConfig
 from .data import ArrayData, BatchPlan, SpecData, training_data
+from .memory import check_training
 
 LOG = "train_log.jsonl"
 
@@ -87,15 +88,26 @@ def train(
     """Train ``model_name`` on ``data`` (a data source name, a NetCDF/Zarr path or
     in-memory :class:`ArrayData` / :class:`SpecData`) for ``cfg.steps`` optimizer updates, writing
     logs, checkpoints and final canonical weights to ``out``. Returns a summary."""
-    from ..api import build_model, model_card, setup_device
+    from ..api import build_model, check_weights_model, model_card, setup_device
     from ..frameworks import framework_module
     from ..ops import apply_custom_ops
     from ..weights import config_to_dict, load_canonical
 
     card = model_card(model_name)
-    fw = framework_module(framework)
     model_config = card.make_config(preset)
     preset = preset or card.presets[0]
+    # The checks of the arguments and the data (channels, grid, length, batch size) need no framework: they come first.
+    start_weights = load_canonical(weights) if weights else None
+    if start_weights is not None:
+        check_weights_model(start_weights, model_name, weights)
+    dataset = data if isinstance(data, (ArrayData, SpecData)) else training_data(data, card, model_config, cfg.rollout_steps)
+    data_id = data if isinstance(data, str) else f"arrays:{dataset.description}:{len(dataset)}"
+    if cfg.batch_size > len(dataset):
+        raise EarthzooError(
+            f"--batch-size {cfg.batch_size} is larger than the {len(dataset)} training samples of {dataset.description}",
+            f"use --batch-size {len(dataset)} or less, or more data (a batch would hold samples twice)",
+        )
+    fw = framework_module(framework)
     rank, world = world_from_env(framework)
     ctx = setup_device(backend, framework, max(rank, 0), world)
     dist = _dist(framework)
@@ -106,11 +118,7 @@ def train(
         ctx.rank = rank = get_rank()
     main = rank == 0
 
-    dataset = data if isinstance(data, (ArrayData, SpecData)) else training_data(data, card, model_config, cfg.rollout_steps)
-    data_id = data if isinstance(data, str) else f"arrays:{dataset.description}:{len(dataset)}"
     out = Path(out)
-    if main:
-        ckpt_mod.prepare_output(out)
     found = ckpt_mod.latest(out) if out.is_dir() else None
     if found is not None and not resume:
         raise EarthzooError(
@@ -130,13 +138,12 @@ def train(
         "train_config": cfg.to_json(),
         "world_size": world,
     }
-    if weights:
-        w = load_canonical(weights)
-        if w.model and w.model != model_name:
-            raise EarthzooError(
-                f"weights {weights!r} are for model {w.model!r}, not {model_name!r}", f"start from weights of {model_name!r}"
-            )
-        fw.load_numpy_state(model, w.tensors, f"model {model_name!r} ({preset})")
+    if start_weights is not None:
+        fw.load_numpy_state(model, start_weights.tensors, f"model {model_name!r} ({preset})")
+    sample = dataset.get(np.arange(1))
+    memory_check = check_training(model, framework, ctx.device, sample, cfg.batch_size // world, cfg.rollout_steps, cfg.checkpointing)
+    if main:  # only now: a refused run leaves no folder and no empty log behind
+        ckpt_mod.prepare_output(out)
     if world > 1 and not weights:
         _start_from_rank0(fw, model, out, main, dist, model_name, meta)
     layout = getattr(dataset, "layout", None)
@@ -216,6 +223,7 @@ def train(
         "out": str(out),
         "seconds": time.perf_counter() - t_start,
         "memory": engine.memory_applied,
+        "memory_check": memory_check,
     }
     if main:
         from ..weights import Weights, save_canonical

@@ -12,6 +12,7 @@ import dataclasses
 import math
 
 import numpy as np
+from earthzoo import torchfile
 from earthzoo.convert import afno_encoder_fields, count_blocks, training_checkpoint_rest
 from earthzoo.errors import EarthzooError
 from earthzoo.frameworks import framework_module
@@ -68,7 +69,7 @@ def _plain(value):
 
 def read_original(path: str) -> Weights:
     """An AI-GOMS training checkpoint (or a bare, possibly 'module.'-prefixed state_dict)."""
-    tensors, rest = framework_module("torch", "to read AI-GOMS training checkpoints (torch pickles)").load_training_checkpoint(path, "AI-GOMS", "an AI-GOMS training checkpoint")
+    tensors, rest = torchfile.load_training_checkpoint(path, "AI-GOMS", "an AI-GOMS training checkpoint")
     config = infer_config(tensors)
     sources = dict.fromkeys(config, "shapes")
     stored = rest.get("config")
@@ -89,11 +90,13 @@ def write_original(path: str, weights: Weights, config=None, overwrite: bool = F
     if config is not None:
         values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
         entries["config"] = {k: _plain(v) for k, v in values.items()}
+        placed.append("config")
     framework_module("torch", "to write AI-GOMS training checkpoints (torch pickles)").save_training_checkpoint(path, weights.tensors, **entries)
     return {"placed": placed}
 
 
 def sniff(path: str) -> bool:
-    """A torch zip whose pickle holds a Masked_Ocean's tensor names."""
+    """A torch zip whose pickle holds a Masked_Ocean's tensor names in the training layout: under
+    'model_state', or with DDP 'module.' keys (a plain state_dict is format "torch")."""
     names = pickle_strings(path)
-    return any(n.endswith("decoder_pred.weight") for n in names) and any(n.endswith("patch_embed.proj.weight") for n in names)
+    return ("model_state" in names or any(n.startswith("module.") for n in names)) and any(n.endswith("decoder_pred.weight") for n in names) and any(n.endswith("patch_embed.proj.weight") for n in names)

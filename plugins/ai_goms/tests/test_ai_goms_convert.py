@@ -83,3 +83,55 @@ def test_wrong_checkpoint_is_one_line_error(tmp_path):
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(EarthzooError, match="not a loadable torch checkpoint"):
         read_original(str(junk))
+
+
+def test_round_trip_through_every_format_is_bit_exact(tmp_path, capsys):
+    """original -> safetensors -> torch -> MindSpore -> original, each format detected
+    (the original by content, from a .pt that is also a plain torch suffix), keeps every
+    tensor, the normalisation, the epoch and the config."""
+    import json
+
+    from earthzoo.cli import main
+    from earthzoo.weights import detect_format, load_canonical, save_canonical
+
+    config = AIGOMSConfig.preset("tiny")
+    torch.manual_seed(5)
+    state = {k: v.detach().numpy() for k, v in tm.build(config).state_dict().items()}
+    c = config.out_chans
+    extras = {"in_mean": np.linspace(0, 1, config.in_chans, dtype=np.float32), "in_std": np.full(config.in_chans, 2, np.float32),
+              "out_mean": np.linspace(0, 1, c, dtype=np.float32), "out_std": np.full(c, 3, np.float32)}
+    original = tmp_path / "orig.pt"
+    torch.save({"iters": 7, "epoch": 3, "model_state": {"module." + k: torch.from_numpy(v) for k, v in state.items()}, "optimizer_state_dict": {}}, original)
+    assert detect_format(original, "ai_goms") == "ai-goms" and detect_format(original) == "ai-goms"
+    assert main(["convert", str(original), str(tmp_path / "a.safetensors"), "--model", "ai_goms", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["from"] == "ai-goms" and first["attrs"] == ["epoch", "iters"]
+    w = load_canonical(tmp_path / "a.safetensors")
+    w.extras = extras
+    save_canonical(tmp_path / "a.safetensors", w)
+    prev = "a.safetensors"
+    for name, fmt in (("t.pt", "torch"), ("m.ckpt", "mindspore"), ("back.pt", "ai-goms"), ("z.safetensors", "safetensors")):
+        assert main(["convert", str(tmp_path / prev), str(tmp_path / name), "--model", "ai_goms", "--to", fmt, "--verify", "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        v = report["verify"]
+        assert report["from"] == {"t.pt": "torch", "m.ckpt": "mindspore", "back.pt": "ai-goms", "z.safetensors": "safetensors"}.get(prev, report["from"]), (prev, report["from"])
+        assert v["equal"] and v["config_equal"] and v["extras_compared"] == sorted(extras), (fmt, v)
+        prev = name
+    raw = torch.load(tmp_path / "back.pt", weights_only=True)
+    assert (raw["iters"], raw["epoch"]) == (7, 3) and all(np.array_equal(raw["model_state"]["module." + k].numpy(), v) for k, v in state.items())
+    z = load_canonical(tmp_path / "z.safetensors")
+    assert all(np.array_equal(z.tensors[k], v) for k, v in state.items()) and all(np.array_equal(z.extras[k], v) for k, v in extras.items())
+    assert z.config == w.config
+
+
+def test_optimizer_state_is_not_dropped_silently(tmp_path, capsys):
+    from earthzoo.cli import main
+
+    config = AIGOMSConfig.preset("tiny")
+    state = {"module." + k: v for k, v in tm.build(config).state_dict().items()}
+    path = tmp_path / "with_opt.pt"
+    torch.save({"model_state": state, "optimizer_state_dict": {"state": {0: {"exp_avg": torch.zeros(2)}}, "param_groups": []}}, path)
+    assert main(["convert", str(path), str(tmp_path / "o.safetensors"), "--model", "ai_goms"]) == 2
+    assert "holds an optimizer state ('optimizer_state_dict'), which no weight format keeps - pass --drop-extras" in capsys.readouterr().err
+    assert main(["convert", str(path), str(tmp_path / "o.safetensors"), "--model", "ai_goms", "--drop-extras"]) == 0
+    assert "dropped (--drop-extras): an optimizer state" in capsys.readouterr().out

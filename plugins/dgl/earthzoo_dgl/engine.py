@@ -36,11 +36,16 @@ def incidence_graph(index: torch.Tensor, num_nodes: int) -> dgl.DGLGraph:
     return g
 
 
+def _kernel_dtype(t: torch.Tensor) -> torch.Tensor:
+    """DGL's CPU kernels take bfloat16/float32/float64: float16 (CPU fp16 autocast) goes through float32."""
+    return t.float() if t.dtype == torch.float16 and t.device.type == "cpu" else t
+
+
 def gather(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """x (N, ...) -> (E, ...): row index[e] for every edge e."""
-    return dgl.ops.copy_v(incidence_graph(index, x.shape[0]), x)
+    return dgl.ops.copy_v(incidence_graph(index, x.shape[0]), _kernel_dtype(x)).to(x.dtype)
 
 
 def scatter_sum(src: torch.Tensor, index: torch.Tensor, num: int) -> torch.Tensor:
     """src (E, ...) -> (num, ...): the sum of the rows of the edges pointing at each node."""
-    return dgl.ops.copy_e_sum(incidence_graph(index, num), src)
+    return dgl.ops.copy_e_sum(incidence_graph(index, num), _kernel_dtype(src)).to(src.dtype)

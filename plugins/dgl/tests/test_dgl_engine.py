@@ -51,6 +51,23 @@ def test_ops_equal_the_native_ones_with_gradients():
         assert results[1][1][n - 2:].abs().max() == 0  # nodes without edges sum to zero
 
 
+def test_float16_goes_through_float32_on_cpu():
+    """DGL's CPU kernels have no float16 (CPU fp16 autocast): gathered exactly, summed in float32."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    index = torch.randint(0, 5, (30,), generator=g)
+    x = torch.randn((6, 4), generator=g).half().requires_grad_()
+    ops = _dgl_ops()
+    y = ops["gather"](x, index)
+    assert y.dtype == torch.float16 and torch.equal(y, x[index])
+    s = ops["scatter_sum"](y, index, 6)
+    assert s.dtype == torch.float16
+    torch.testing.assert_close(s, torch.zeros(6, 4).index_add_(0, index, y.float()).half(), rtol=0, atol=0)
+    s.float().sum().backward()
+    torch.testing.assert_close(x.grad, torch.bincount(index, minlength=6).half()[:, None].expand(6, 4), rtol=0, atol=0)
+
+
 def _golden_model(ckpt, ops):
     from earthzoo.frameworks import torch as fw
     from earthzoo_graphcast import convert

@@ -92,6 +92,25 @@ class FourCastNetConfig:
         return dataclasses.replace(self, **changes)
 
 
+def parameter_shapes(config: FourCastNetConfig) -> dict[str, tuple[int, ...]]:
+    """Every parameter's name and shape at ``config``, without a framework, so that
+    converting a checkpoint imports neither torch nor MindSpore. The builders must
+    agree with it (test_fourcastnet_models checks every preset)."""
+    e, p, nb = config.embed_dim, config.patch_size, config.num_blocks
+    bs, hidden = e // nb, int(e * config.mlp_ratio)
+    h, w = config.tokens
+    pre = "backbone." if config.precip else ""
+    out = {f"{pre}pos_embed": (1, h * w, e), f"{pre}patch_embed.proj.weight": (e, config.in_chans, p, p), f"{pre}patch_embed.proj.bias": (e,)}
+    for i in range(config.depth):
+        b = f"{pre}blocks.{i}."
+        out.update({b + "norm1.weight": (e,), b + "norm1.bias": (e,), b + "filter.w1": (2, nb, bs, bs), b + "filter.b1": (2, nb, bs), b + "filter.w2": (2, nb, bs, bs), b + "filter.b2": (2, nb, bs),
+                    b + "norm2.weight": (e,), b + "norm2.bias": (e,), b + "mlp.fc1.weight": (hidden, e), b + "mlp.fc1.bias": (hidden,), b + "mlp.fc2.weight": (e, hidden), b + "mlp.fc2.bias": (e,)})
+    out.update({f"{pre}norm.weight": (e,), f"{pre}norm.bias": (e,), f"{pre}head.weight": (config.out_chans * p * p, e)})
+    if config.precip:
+        out.update({"conv.weight": (config.out_chans, config.out_chans, 3, 3), "conv.bias": (config.out_chans,)})
+    return out
+
+
 PRESETS: dict[str, FourCastNetConfig] = {
     # the golden fixture (fourcastnet_nvlabs_tiny / mindearth_afnonet_tiny with gelu="tanh")
     # (its 5 channels are named after the synthetic atmosphere's, so it trains on it by name)

@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+from earthzoo import msckpt, torchfile
 from earthzoo.convert import afno_encoder_fields, count_blocks, training_checkpoint_rest
 from earthzoo.errors import EarthzooError
 from earthzoo.files import atomic_path, claim_output
@@ -63,7 +64,7 @@ MINDEARTH = "mindearth-afnonet"  # prefix of the MindEarth-only parameters kept 
 def read_nvlabs(path: str) -> Weights:
     """An NVlabs training checkpoint (or a bare, possibly 'module.'-prefixed state_dict),
     with global_means.npy / global_stds.npy from beside it when they fit its channels."""
-    tensors, rest = framework_module("torch", "to read NVlabs FourCastNet checkpoints (torch pickles)").load_training_checkpoint(path, "FourCastNet", "an NVlabs FourCastNet training checkpoint")
+    tensors, rest = torchfile.load_training_checkpoint(path, "FourCastNet", "an NVlabs FourCastNet training checkpoint")
     config = infer_config(tensors)
     attrs, dropped = training_checkpoint_rest(rest)
     w = Weights(tensors, "fourcastnet", config, attrs=attrs, config_sources=dict.fromkeys(config, "shapes"), dropped=dropped)
@@ -102,9 +103,10 @@ def write_nvlabs(path: str, weights: Weights, config=None, overwrite: bool = Fal
 
 
 def sniff_nvlabs(path: str) -> bool:
-    """A torch zip whose pickle holds 'model_state' and an AFNONet's (not AI-GOMS's) tensor names."""
+    """A torch zip whose pickle holds an AFNONet's (not AI-GOMS's) tensor names in the training
+    layout: under 'model_state', or with DDP 'module.' keys (a plain state_dict is format "torch")."""
     names = pickle_strings(path)
-    return "model_state" in names and any(n.endswith("patch_embed.proj.weight") for n in names) and any(n.endswith("head.weight") for n in names) and not any(n.endswith("decoder_pred.weight") for n in names)
+    return ("model_state" in names or "module.patch_embed.proj.weight" in names) and any(n.endswith("patch_embed.proj.weight") for n in names) and any(n.endswith("head.weight") for n in names) and not any(n.endswith("decoder_pred.weight") for n in names)
 
 
 def sniff_mindearth(path: str) -> bool:
@@ -153,15 +155,12 @@ def write_mindearth(path: str, weights: Weights, config=None, overwrite: bool = 
     """Write MindEarth's AFNONet checkpoint: renamed parameters plus its unused
     high-frequency Dense weights when the weights carry them (MindEarth leaves them
     at their initial values otherwise; they do not affect the output)."""
-    import mindspore as ms
-
     if config is not None and getattr(config, "precip", False):
         raise EarthzooError("MindEarth's AFNONet has no PrecipNet head", "write the precip model as safetensors, torch or nvlabs-fourcastnet")
     params = {canonical_to_mindearth(k): v for k, v in weights.tensors.items()}
     kept = [k for k in weights.extras if k.startswith(MINDEARTH + ":")]
     params.update({k[len(MINDEARTH) + 1 :]: weights.extras[k] for k in kept})
-    with atomic_path(path) as tmp:
-        ms.save_checkpoint([{"name": k, "data": ms.Tensor(np.ascontiguousarray(v))} for k, v in params.items()], str(tmp))
+    msckpt.save(path, params)
     notes = []
     if config is not None and getattr(config, "gelu", "tanh") != "tanh":
         notes.append(f"MindEarth's AFNONet computes the tanh GELU; these weights are configured for gelu={config.gelu!r}, so MindEarth's outputs will differ from theirs by about 1e-4")
@@ -169,16 +168,6 @@ def write_mindearth(path: str, weights: Weights, config=None, overwrite: bool = 
 
 
 def _load_mindspore(path: str) -> dict[str, np.ndarray]:
-    try:
-        import mindspore as ms
-    except ImportError as exc:
-        from earthzoo.errors import missing_dependency
-
-        raise missing_dependency("mindspore", "mindspore==2.10.0 'numpy<2'", "to read MindEarth checkpoints") from exc
     if not Path(path).is_file():
         raise EarthzooError(f"weights file {str(path)!r} does not exist", "check the path")
-    try:
-        params = ms.load_checkpoint(str(path))
-    except Exception as exc:  # noqa: BLE001
-        raise EarthzooError(f"{str(path)!r} is not a readable MindSpore checkpoint ({type(exc).__name__})", "pass a MindEarth AFNONet .ckpt, or another --from") from exc
-    return {k: v.asnumpy().copy() for k, v in params.items()}
+    return msckpt.load(path)

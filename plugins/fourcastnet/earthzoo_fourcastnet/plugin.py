@@ -31,6 +31,7 @@ def earthzoo_register_models(register):
                 OriginalCheckpoint("nvlabs-fourcastnet-v0-backbone", "NVlabs/FourCastNet, FCN_weights_v0", "BSD-3-Clause (NVlabs/FourCastNet)", "paper", "nvlabs-fourcastnet", 150, "backbone.ckpt"),
                 OriginalCheckpoint("nvlabs-fourcastnet-v0-precip", "NVlabs/FourCastNet, FCN_weights_v0", "BSD-3-Clause (NVlabs/FourCastNet)", "precip", "nvlabs-fourcastnet", 152, "precip.ckpt"),
             ),
+            shapes=f"{PKG}.config:parameter_shapes",
         )
     )
 
@@ -59,7 +60,7 @@ def earthzoo_register_weight_formats(register):
             suffixes=(".ckpt",),
             writer=f"{PKG}.convert:write_mindearth",
             origin="https://gitee.com/mindspore/mindscience (MindEarth)",
-            framework="mindspore",
+            framework="",  # read and written by earthzoo.msckpt, without MindSpore
             sniff=f"{PKG}.convert:sniff_mindearth",
         )
     )

@@ -50,8 +50,8 @@ def test_file_round_trip_through_every_format(tmp_path):
 
     t, _ = _pair(FourCastNetConfig(), seed=4)
     save_canonical(tmp_path / "a.safetensors", Weights(tfw.state_to_numpy(t), "fourcastnet", {}))
-    for src, dst in (("a.safetensors", "b.pt"), ("b.pt", "c.ckpt"), ("c.ckpt", "d.safetensors")):
-        assert main(["convert", str(tmp_path / src), str(tmp_path / dst), "--model", "fourcastnet", "--verify"]) == 0
+    for src, dst, to in (("a.safetensors", "b.pt", "torch"), ("b.pt", "c.ckpt", "mindspore"), ("c.ckpt", "d.safetensors", "safetensors")):
+        assert main(["convert", str(tmp_path / src), str(tmp_path / dst), "--model", "fourcastnet", "--to", to, "--verify"]) == 0
     a, d = load_canonical(tmp_path / "a.safetensors").tensors, load_canonical(tmp_path / "d.safetensors").tensors
     assert set(a) == set(d) and all(np.array_equal(a[k], d[k]) for k in a)
 
@@ -241,3 +241,16 @@ def test_data_spec_names_the_small_presets_channels():
     assert card.spec(card.make_config("tiny", variables=())) is None  # unnamed channels are taken in order
     assert card.spec(card.make_config("precip")) is None
     assert card.spec(card.make_config("paper_v1")).out_channels == 26
+
+
+@pytest.mark.parametrize("preset", ["tiny", "small", "paper", "paper_v1", "precip"])
+def test_framework_free_shapes_agree_with_both_builders(preset):
+    """The card's parameter_shapes (what convert checks against, importing no framework)
+    are exactly the torch and MindSpore models' parameters."""
+    from earthzoo_fourcastnet.config import parameter_shapes
+
+    config = model_card("fourcastnet").make_config(preset)
+    want = parameter_shapes(config)
+    assert tfw.shapes_of(lambda: build_model("fourcastnet", "torch", config=config)) == want
+    if preset in ("tiny", "small"):  # MindSpore allocates: the small presets only
+        assert mfw.shapes_of(lambda: build_model("fourcastnet", "mindspore", config=config)) == want
