@@ -52,14 +52,13 @@ def initial_weights(model: str, config, path: Path) -> str:
 
 
 def forecast_fields(model: str, weights: str, framework: str, precision: str, init: str, inits: list[int], leads: int, out: Path) -> np.ndarray:
-    import xarray as xr
-
+    from earthzoo.data import read_dataset
     from earthzoo.training.forecast import forecast
 
     path = out / f"{model}-{framework}-{precision}.nc"
     forecast(model, weights=weights, framework=framework, init=init, steps=leads, out=str(path), init_indices=inits, show_progress=False, precision=precision)
-    with xr.open_dataset(path) as ds:
-        return ds["fields"].values.astype(np.float64)  # (init, lead, channel, lat, lon); NaN on land
+    ds = read_dataset(path, load=True)  # the per-variable file, stacked
+    return ds["fields"].values.astype(np.float64)  # (init, lead, channel, lat, lon); NaN on land
 
 
 def forecast_difference(a: np.ndarray, ref: np.ndarray) -> list[float]:

@@ -12,11 +12,10 @@ import shutil
 
 import numpy as np
 import pytest
-from training_helpers import earthzoo, wave_dataset
-
 from earthzoo.training import TrainConfig, train
 from earthzoo.training.trainer import read_log
 from earthzoo.weights import load_canonical
+from training_helpers import earthzoo, wave_dataset
 
 # (model, preset, data kind): every model's tiny-sized preset on data that fits it
 MODELS = [("fourcastnet", "tiny", "atmosphere"), ("graphcast", "tiny-synthetic", "atmosphere"), ("ai_goms", "tiny", "ocean")]
@@ -65,7 +64,6 @@ def test_torch_autocast_keeps_norms_and_spectral_filters_in_fp32():
     """Under the bf16/fp16 plans the Linear layers compute in the low dtype, while
     every LayerNorm and AFNO filter (FFT or DFT-by-matmul) gets and gives float32."""
     import torch
-
     from earthzoo.api import build_model
     from earthzoo.frameworks import torch as tfw
     from earthzoo.runtime import PrecisionPlan
@@ -128,9 +126,8 @@ def test_forecast_in_low_precision_is_close_to_fp32(model, kind, data_files, tmp
     from the fp32 forecast by rounding, small next to the fields' spread (FourCastNet:
     nonzero; an untrained AI-GOMS adds a residual so small, exp(residual_log_scale)
     times its output, that its rounding vanishes in the float32 state)."""
-    import xarray as xr
-
     from earthzoo.api import build_model, model_card
+    from earthzoo.data import read_dataset
     from earthzoo.frameworks import torch as tfw
     from earthzoo.training.forecast import forecast
     from earthzoo.weights import Weights, config_to_dict, save_canonical
@@ -143,9 +140,9 @@ def test_forecast_in_low_precision_is_close_to_fp32(model, kind, data_files, tmp
     for prec in PRECISIONS["torch"]:
         out = tmp_path / f"{prec}.nc"
         forecast(model, weights=str(weights), init=data_files[kind], steps=3, out=str(out), init_indices=[5], show_progress=False, precision=prec)
-        with xr.open_dataset(out) as ds:
-            assert ds.attrs["precision"] == prec and ds["fields"].dtype == np.float32
-            fields[prec] = ds["fields"].values.astype(np.float64)
+        ds = read_dataset(out, load=True)  # the per-variable file, stacked
+        assert ds.attrs["precision"] == prec and ds["fields"].dtype == np.float32
+        fields[prec] = ds["fields"].values.astype(np.float64)
     ref = fields["fp32"]
     spread = np.nanstd(ref)
     for prec in ("bf16", "fp16"):

@@ -111,6 +111,8 @@ def from_variables(raw: xr.Dataset, variables: Sequence[str] | None = None, leve
     ``variables`` picks and orders channels by (any) name; ``levels`` pressure levels."""
     if "fields" in raw.data_vars:
         return raw
+    if "channel" in raw.dims:  # the stacked form under another name
+        raise EarthzooError(f"{what} has a channel dim but no variable 'fields' (it has: {', '.join(map(str, raw.data_vars)) or 'none'})", "name the stacked variable 'fields', or give one variable per field")
     lat = next((n for n in ("lat", "latitude") if n in raw.dims), None)
     lon = next((n for n in ("lon", "longitude") if n in raw.dims), None)
     if lat is None or lon is None:

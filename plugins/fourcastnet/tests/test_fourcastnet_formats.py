@@ -73,13 +73,13 @@ def test_round_trip_through_every_format_keeps_everything_and_forecasts_identica
     from earthzoo.training.forecast import forecast
 
     data = wave_dataset(tmp_path / "waves.nc", times=8)
-    import xarray as xr
+    from earthzoo.data import read_dataset
 
     runs = []
     for i, w in enumerate(("c0.safetensors", "c1.safetensors")):
         s = forecast("fourcastnet", weights=str(tmp_path / w), init=str(data), steps=3, out=str(tmp_path / f"f{i}.nc"), show_progress=False)
-        with xr.open_dataset(s["out"]) as ds:
-            runs.append((ds["fields"].values.copy(), ds.attrs["normalisation"]))
+        ds = read_dataset(s["out"], load=True)  # the per-variable file, stacked
+        runs.append((ds["fields"].values.copy(), ds.attrs["normalisation"]))
     assert runs[0][1] == runs[1][1] == "normalisation from the weights"
     assert np.isfinite(runs[0][0]).all() and np.array_equal(runs[0][0], runs[1][0])
 
@@ -125,14 +125,14 @@ def test_each_config_field_says_where_it_came_from_and_config_changes_the_output
     assert main(["parity", "fourcastnet", "--weights", str(tmp_path / "a.safetensors"), "--config", "gelu=tanh", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["max_abs_err"] < 1e-3
     # and forecast --config
-    import xarray as xr
+    from earthzoo.data import read_dataset
 
     data = wave_dataset(tmp_path / "waves.nc", times=4)
     fields = []
     for name, extra in (("f0.nc", []), ("f1.nc", ["--config", "gelu=tanh"])):
         assert main(["forecast", "fourcastnet", "--weights", str(tmp_path / "a.safetensors"), "--init", str(data), "--steps", "2", "--out", str(tmp_path / name), *extra]) == 0
-        with xr.open_dataset(tmp_path / name) as ds:
-            fields.append(ds["fields"].values.copy())
+        ds = read_dataset(tmp_path / name, load=True)  # the per-variable file, stacked
+        fields.append(ds["fields"].values.copy())
     assert np.abs(fields[1] - fields[0]).max() > 1e-4
     capsys.readouterr()
     # people read the same per source
