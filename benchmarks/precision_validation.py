@@ -59,7 +59,8 @@ def forecast_fields(model: str, weights: str, framework: str, precision: str, in
     path = out / f"{model}-{framework}-{precision}.nc"
     forecast(model, weights=weights, framework=framework, init=init, steps=leads, out=str(path), init_indices=inits, show_progress=False, precision=precision)
     with xr.open_dataset(path) as ds:
-        return ds["fields"].values.astype(np.float64)  # (init, lead, channel, lat, lon); NaN on land
+        # one variable per channel, in the order of the channels attribute -> (init, lead, channel, lat, lon); NaN on land
+        return np.stack([ds[c].values for c in ds.attrs["channels"].split(",")], axis=2).astype(np.float64)
 
 
 def forecast_difference(a: np.ndarray, ref: np.ndarray) -> list[float]:

@@ -144,8 +144,9 @@ def test_forecast_in_low_precision_is_close_to_fp32(model, kind, data_files, tmp
         out = tmp_path / f"{prec}.nc"
         forecast(model, weights=str(weights), init=data_files[kind], steps=3, out=str(out), init_indices=[5], show_progress=False, precision=prec)
         with xr.open_dataset(out) as ds:
-            assert ds.attrs["precision"] == prec and ds["fields"].dtype == np.float32
-            fields[prec] = ds["fields"].values.astype(np.float64)
+            channels = ds.attrs["channels"].split(",")
+            assert ds.attrs["precision"] == prec and all(ds[c].dtype == np.float32 for c in channels)
+            fields[prec] = np.stack([ds[c].values for c in channels], axis=2).astype(np.float64)
     ref = fields["fp32"]
     spread = np.nanstd(ref)
     for prec in ("bf16", "fp16"):
