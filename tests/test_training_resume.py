@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 from earthzoo.weights import load_canonical
-from training_helpers import earthzoo, wave_dataset
+from training_helpers import earthzoo, kill_at_checkpoint, wave_dataset
 
 ARGS = ["--preset", "tiny", "--steps", "8", "--checkpoint-every", "2", "--batch-size", "2", "--lr", "2e-3", "--warmup", "2", "--accum", "2", "--seed", "7"]
 
@@ -29,16 +26,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path, framework):
 
     out = tmp_path / "killed"
     env = dict(os.environ, GLOG_v="3")
-    proc = subprocess.Popen([sys.executable, "-m", "earthzoo", "train", "fourcastnet", "--data", data, "--out", str(out), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.time() + 300
-    while not (out / "checkpoints" / "step-000004").exists():
-        assert proc.poll() is None, "the run ended before it could be killed"
-        assert time.time() < deadline
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    assert not (out / "weights.safetensors").exists()  # it really died mid-way
+    kill_at_checkpoint([sys.executable, "-m", "earthzoo", "train", "fourcastnet", "--data", data, "--out", str(out), *args], out, env=env)
     killed_at = max(int(p.name[5:]) for p in (out / "checkpoints").glob("step-*"))
     assert 4 <= killed_at < 8
 

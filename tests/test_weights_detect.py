@@ -9,18 +9,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from earthzoo.cli import main
 from earthzoo.weights import Weights, detect_format, load_canonical, save_canonical, sniff, verify
-from training_helpers import wave_dataset
+from training_helpers import kill_at_checkpoint, wave_dataset
 
 TESTS = Path(__file__).resolve().parent
 
@@ -179,15 +177,7 @@ def test_killed_run_whose_checkpoints_start_80_05_resumes_to_the_same_weights(tm
     assert full.returncode == 0, full.stderr
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen([*_driver(tmp_path, tag, 0.5), "train", "toy", "--out", str(out), *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not (out / "checkpoints" / "step-000004").exists():
-        assert proc.poll() is None, "the run ended before it could be killed"
-        assert time.time() < deadline
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL and not (out / "weights.safetensors").exists()
+    kill_at_checkpoint([*_driver(tmp_path, tag, 0.5), "train", "toy", "--out", str(out), *args], out, env=env)
     ckpts = sorted((out / "checkpoints").glob("step-*"))
     headers = [header_length(c / "weights.safetensors") for c in ckpts]
     for c in ckpts:  # every checkpoint hits the old false positive

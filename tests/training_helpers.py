@@ -5,12 +5,13 @@ travelling waves so that there is something to learn, and subprocess runners."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
-
 from earthzoo.data.form import make_dataset, regular_lat, regular_lon
 
 
@@ -35,3 +36,18 @@ def wave_dataset(path: str | os.PathLike, times: int = 40, channels: int = 5, nl
 def earthzoo(*args: str, env: dict | None = None, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
     e = dict(os.environ, GLOG_v="3", **(env or {}))
     return subprocess.run([sys.executable, "-m", "earthzoo", *args], capture_output=True, text=True, env=e, timeout=timeout, **kw)
+
+
+def kill_at_checkpoint(cmd: list[str], out: Path, step: int = 4, env: dict | None = None, timeout: float = 300) -> None:
+    """Run the training command ``cmd`` (writing to ``out``) and SIGKILL it as soon as
+    checkpoint ``step`` exists: a real mid-run death for the resume tests."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + timeout
+    while not (out / "checkpoints" / f"step-{step:06d}").exists():
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (out / "weights.safetensors").exists()  # it really died mid-way
