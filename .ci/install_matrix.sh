@@ -2,7 +2,7 @@
 # The install matrix: every distribution built as a wheel (pip wheel --no-deps) and
 # installed, without the others, into its own fresh virtual environment, then used:
 #   torch      earthzoo[torch,synthetic] + earthzoo-fourcastnet: data make, train, forecast,
-#              evaluate, convert; parity and MindSpore checkpoints refused in one line
+#              evaluate, convert (MindSpore checkpoints too, without MindSpore); parity refused in one line
 #   mindspore  earthzoo[mindspore,plot] + earthzoo-ai-goms + earthzoo-fourcastnet, no torch
 #              importable: train, forecast, evaluate, convert safetensors <-> MindSpore ckpt
 #   graphcast  earthzoo[torch] + earthzoo-graphcast
@@ -100,7 +100,7 @@ newenv torch "$CORE[torch,synthetic]" "$(whl earthzoo_fourcastnet)"
     x earthzoo convert run/weights.safetensors w.pt --model fourcastnet --verify
     x earthzoo convert w.pt back.safetensors --model fourcastnet --verify
     refused mindspore earthzoo parity fourcastnet --preset tiny
-    refused mindspore earthzoo convert run/weights.safetensors w.ckpt --model fourcastnet
+    x earthzoo convert run/weights.safetensors w.ckpt --model fourcastnet --to mindspore --verify  # MindSpore checkpoints need no MindSpore
     doctor "fourcastnet in mindspore=pip install 'earthzoo-fourcastnet[mindspore]'" "figures (loss curves, report)=pip install 'earthzoo[plot]'"
 )
 
@@ -124,9 +124,9 @@ newenv mindspore "$CORE[mindspore,plot]" "$(whl earthzoo_ai_goms)" "$(whl earthz
     x earthzoo convert run-ocean/weights.safetensors goms.ckpt --model ai_goms --verify
     x earthzoo convert goms.ckpt goms.safetensors --model ai_goms --verify
     refused torch earthzoo parity ai_goms --preset tiny
-    refused torch earthzoo convert run/weights.safetensors w.pt --model fourcastnet
+    refused torch earthzoo convert run/weights.safetensors w.pt --model fourcastnet --to torch
     absent torch  # still: nothing above installed or imported it
-    doctor "parity (torch vs MindSpore)=pip install 'earthzoo[torch,mindspore]'" "convert --from ai-goms=pip install 'earthzoo-ai-goms[torch]'"
+    doctor "parity (torch vs MindSpore)=pip install 'earthzoo[torch,mindspore]'" "convert --to ai-goms=pip install 'earthzoo-ai-goms[torch]'"
 )
 
 # ---------------------------------------------------------------- GraphCast alone

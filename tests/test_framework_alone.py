@@ -62,10 +62,10 @@ def test_doctor_says_per_distribution_what_is_usable_and_the_pip_command_for_the
     r = without(NO_TORCH, "doctor", "--json")
     assert r.returncode == 0, r.stderr  # a missing optional feature is no failure
     feats = {(c["distribution"], c["feature"]): c for c in json.loads(r.stdout) if "feature" in c}
-    assert feats[("earthzoo", "--framework mindspore, .ckpt files")]["usable"]
+    assert feats[("earthzoo", "--framework mindspore")]["usable"]
     assert feats[("earthzoo", "parity (torch vs MindSpore)")]["pip"] == "pip install 'earthzoo[torch,mindspore]'"
     assert feats[("earthzoo", "figures (loss curves, report)")]["pip"] == "pip install 'earthzoo[plot]'"
     assert feats[("earthzoo-fourcastnet", "fourcastnet in torch")]["pip"] == "pip install 'earthzoo-fourcastnet[torch]'"
-    assert feats[("earthzoo-fourcastnet", "convert --from mindearth-afnonet")]["usable"]
-    assert not feats[("earthzoo-fourcastnet", "convert --from nvlabs-fourcastnet")]["usable"]
-    assert feats[("earthzoo-graphcast", "convert --from deepmind-graphcast")]["usable"]  # numpy only
+    assert feats[("earthzoo-fourcastnet", "convert --to mindearth-afnonet")]["usable"]
+    assert not feats[("earthzoo-fourcastnet", "convert --to nvlabs-fourcastnet")]["usable"]  # written with torch.save
+    assert feats[("earthzoo-graphcast", "convert --to deepmind-graphcast")]["usable"]  # numpy only

@@ -303,8 +303,8 @@ class WeightFormat:
     does not place goes to a sidecar. A file is this format when ``sniff`` (naming
     ``f(path) -> bool``, which reads as little as it can) says so; a format without
     one is recognised by its ``suffixes``.
-    ``framework``: the one the reader or writer imports ("" for none), so that
-    ``earthzoo doctor`` can say whether the format is usable here."""
+    ``framework``: the one the writer imports ("" for none; readers import none), so
+    that ``earthzoo doctor`` can say whether writing the format is possible here."""
 
     name: str
     model: str

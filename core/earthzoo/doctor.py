@@ -22,12 +22,12 @@ def _check(name: str, status: str, detail: str) -> dict:
 
 # what core's own features import beyond its dependencies, and the extra that adds it
 CORE_FEATURES = (
-    ("--framework torch, .pt files", ("torch",), "torch"),
-    ("--framework mindspore, .ckpt files", ("mindspore",), "mindspore"),
+    ("--framework torch, writing .pt files", ("torch",), "torch"),
+    ("--framework mindspore", ("mindspore",), "mindspore"),
     ("parity (torch vs MindSpore)", ("torch", "mindspore"), "torch,mindspore"),
     ("data make synthetic-atmosphere", ("torch", "torch_harmonics"), "synthetic"),
     ("figures (loss curves, report)", ("matplotlib",), "plot"),
-    ("data make synthetic-ocean, evaluate, safetensors weights", (), ""),
+    ("data make synthetic-ocean, evaluate, safetensors and .ckpt weights, reading .pt", (), ""),
 )
 
 
@@ -65,7 +65,7 @@ def feature_checks() -> list[dict]:
         checks += [_feature(dist, f"{name} in {fw}", (fw,), fw) for fw in card.frameworks]
         for wf in sorted((w for w in reg.weight_formats.values() if w.model == name), key=lambda w: w.name):
             fws = (wf.framework,) if wf.framework else ()
-            checks.append(_feature(dist, f"convert --from {wf.name}", fws, wf.framework))
+            checks.append(_feature(dist, f"convert --to {wf.name}", fws, wf.framework))
     for name, card in sorted(reg.backends.items()):
         if name != "cpu":
             dist = dist_of(getattr(card.probe, "__module__", "") or "")
