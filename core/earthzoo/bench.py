@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import EarthzooError
-from .files import atomic_write_text, writable_dir
+from .files import atomic_write_text, json_text, writable_dir
 
 SCHEMA = "earthzoo-bench/1"
 SOURCES = {"atmosphere": "synthetic-atmosphere", "ocean": "synthetic-ocean"}
@@ -539,16 +539,10 @@ def run(
 
 def write_json(result: dict[str, Any], path: str | os.PathLike) -> Path:
     path = Path(path)
-    atomic_write_text(path, json.dumps(result, indent=1, default=_plain))
+    atomic_write_text(path, json_text(result))
     return path
 
 
-def _plain(obj: Any) -> Any:
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if hasattr(obj, "to_json"):
-        return obj.to_json()
-    return str(obj)
 
 
 # --------------------------------------------------------------------------- compare

@@ -9,7 +9,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from .errors import EarthzooError
 
@@ -122,3 +122,19 @@ def _write_error(target: Path, exc: OSError) -> EarthzooError:
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return EarthzooError(f"cannot write {str(target)!r}: permission denied", "choose a writable output folder")
     return EarthzooError(f"cannot write {str(target)!r}: {exc.strerror or exc}", "check the output path")
+
+
+def json_text(obj: Any, indent: int = 1) -> str:
+    """``obj`` as JSON, the one encoding of earthzoo's outputs (--json, bench.json,
+    report.json): cards and records by their ``to_json``, arrays by ``tolist``, the
+    rest as text."""
+    import json
+
+    def encode(value: Any) -> Any:
+        if hasattr(value, "to_json"):
+            return value.to_json()
+        if hasattr(value, "tolist"):
+            return value.tolist()
+        return str(value)
+
+    return json.dumps(obj, indent=indent, default=encode)

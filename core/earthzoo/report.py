@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .errors import EarthzooError
-from .files import atomic_path, atomic_write_text, writable_dir
+from .files import atomic_path, atomic_write_text, json_text, writable_dir
 
 FW_LABEL = {"torch": "PyTorch", "mindspore": "MindSpore"}
 FW_COLOR = {"torch": "tab:red", "mindspore": "tab:blue"}
@@ -389,12 +389,8 @@ def write(result: dict, folder: str | os.PathLike) -> dict[str, Any]:
         lines += ["", "Figures that could not be drawn:", ""] + [f"- {e}" for e in fig_errors]
     lines.append("")
     doc = {"schema": "earthzoo-report/1", "models": summary, "figures": figures, "figure_errors": fig_errors, "bench": result}
-    atomic_write_text(folder / "report.json", json.dumps(doc, indent=1, default=_plain))
+    atomic_write_text(folder / "report.json", json_text(doc))
     atomic_write_text(folder / "report.md", "\n".join(lines))
     return {"report_md": str(folder / "report.md"), "report_json": str(folder / "report.json"), "figures": [str(folder / f) for f in figures], "figure_errors": fig_errors, "models": summary}
 
 
-def _plain(obj: Any) -> Any:
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    return str(obj)

@@ -3,22 +3,17 @@ that fall back to plain lines when stdout is not a terminal."""
 
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 
+from ..files import json_text
+
 
 def emit_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=_jsonable) + "\n")
+    sys.stdout.write(json_text(obj, indent=2) + "\n")
 
 
-def _jsonable(obj: Any) -> Any:
-    if hasattr(obj, "to_json"):
-        return obj.to_json()
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    return str(obj)
 
 
 def console():
