@@ -127,10 +127,9 @@ def validate(model: str, preset: str, source: str, steps: int, leads: int, work:
 
 
 def figure(records: list[dict], path: Path) -> None:
-    import matplotlib
+    from earthzoo.report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(records), figsize=(4.5 * len(records), 3.4), squeeze=False)
     styles = {"fp32": "-", "bf16": "--", "fp16": ":"}
