@@ -138,3 +138,9 @@ def json_text(obj: Any, indent: int = 1) -> str:
         return str(value)
 
     return json.dumps(obj, indent=indent, default=encode)
+
+
+def cache_root() -> Path:
+    """Where earthzoo keeps what it can make again (generated data, GraphCast graphs):
+    ``$EARTHZOO_CACHE``, by default ``~/.cache/earthzoo``."""
+    return Path(os.environ.get("EARTHZOO_CACHE") or Path.home() / ".cache" / "earthzoo")

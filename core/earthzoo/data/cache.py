@@ -17,14 +17,14 @@ import numpy as np
 import xarray as xr
 
 from ..errors import EarthzooError
-from ..files import atomic_dir, atomic_path
+from ..files import atomic_dir, atomic_path, cache_root
 from .form import LIST_ATTRS
 
 GENERATOR_VERSION = 3  # 3: synthetic atmosphere gained ``div``; bump when a generator's numbers change, to invalidate old entries
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("EARTHZOO_CACHE") or Path.home() / ".cache" / "earthzoo")
+    return cache_root()
 
 
 def cache_key(name: str, params: dict[str, Any]) -> str:

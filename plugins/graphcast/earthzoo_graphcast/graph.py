@@ -12,13 +12,12 @@ the face's vertex order. Graphs are cached on disk keyed by (grid, mesh levels).
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 from earthzoo.errors import EarthzooError
-from earthzoo.files import atomic_path
+from earthzoo.files import atomic_path, cache_root
 from scipy.spatial import cKDTree
 
 GRAPH_VERSION = 1
@@ -249,8 +248,7 @@ def build_graphs(lat: np.ndarray, lon: np.ndarray, mesh_size: int, radius_fracti
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("EARTHZOO_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "earthzoo")
-    return Path(root) / "graphcast"
+    return cache_root() / "graphcast"
 
 
 def cache_key(lat, lon, mesh_size: int, radius_fraction: float, m2g_normaliser) -> str:
