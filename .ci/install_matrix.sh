@@ -97,7 +97,7 @@ newenv torch "$CORE[torch,synthetic]" "$(whl earthzoo_fourcastnet)"
     x earthzoo forecast fourcastnet --weights run/weights.safetensors --framework torch --init atmos.nc --steps 2 --out fc.nc
     x earthzoo evaluate fc.nc atmos.nc --json > scores.json
     x earthzoo evaluate fc.nc synthetic-atmosphere:tiny > /dev/null
-    x earthzoo convert run/weights.safetensors w.pt --model fourcastnet --verify
+    x earthzoo convert run/weights.safetensors w.pt --model fourcastnet --to torch --verify
     x earthzoo convert w.pt back.safetensors --model fourcastnet --verify
     refused mindspore earthzoo parity fourcastnet --preset tiny
     x earthzoo convert run/weights.safetensors w.ckpt --model fourcastnet --to mindspore --verify  # MindSpore checkpoints need no MindSpore
@@ -115,13 +115,13 @@ newenv mindspore "$CORE[mindspore,plot]" "$(whl earthzoo_ai_goms)" "$(whl earthz
     test -s run/loss_curve.png
     x earthzoo forecast fourcastnet --weights run/weights.safetensors --framework mindspore --init atmos.nc --steps 2 --out fc.nc
     x earthzoo evaluate fc.nc atmos.nc --json > scores.json
-    x earthzoo convert run/weights.safetensors fcn.ckpt --model fourcastnet --verify
+    x earthzoo convert run/weights.safetensors fcn.ckpt --model fourcastnet --to mindspore --verify
     x earthzoo convert fcn.ckpt fcn.safetensors --model fourcastnet --verify
     x earthzoo data make synthetic-ocean --size tiny --out ocean.nc
     x earthzoo train ai_goms --framework mindspore --preset tiny --data ocean.nc --steps 3 --out run-ocean
     x earthzoo forecast ai_goms --weights run-ocean/weights.safetensors --framework mindspore --init ocean.nc --steps 2 --out fc-ocean.nc
     x earthzoo evaluate fc-ocean.nc synthetic-ocean:tiny --json > scores-ocean.json
-    x earthzoo convert run-ocean/weights.safetensors goms.ckpt --model ai_goms --verify
+    x earthzoo convert run-ocean/weights.safetensors goms.ckpt --model ai_goms --to mindspore --verify
     x earthzoo convert goms.ckpt goms.safetensors --model ai_goms --verify
     refused torch earthzoo parity ai_goms --preset tiny
     refused torch earthzoo convert run/weights.safetensors w.pt --model fourcastnet --to torch
