@@ -1,22 +1,4 @@
-"""GraphCast test helpers: the golden arrays, and a private graph cache per test session."""
+"""GraphCast test helpers: the golden arrays, and a private graph cache per test session
+(the fixtures live in gc_helpers, which earthzoo-dgl's tests share)."""
 
-from __future__ import annotations
-
-import numpy as np
-import pytest
-
-
-@pytest.fixture(autouse=True)
-def _graph_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("EARTHZOO_CACHE", str(tmp_path_factory.getbasetemp() / "earthzoo-cache"))
-
-
-@pytest.fixture
-def gio(golden):
-    with np.load(golden / "graphcast_deepmind_tiny_io.npz") as z:
-        return {k: z[k] for k in z.files}
-
-
-@pytest.fixture
-def ckpt(golden):
-    return golden / "graphcast_deepmind_tiny.npz"
+from gc_helpers import _graph_cache, ckpt, gio  # noqa: F401 - fixtures
