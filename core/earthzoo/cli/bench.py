@@ -81,6 +81,7 @@ def bench(models, frameworks, backend, preset, train_steps, leads, reps, threads
     from .. import bench as b
     from ..api import list_models
     from ..errors import EarthzooError
+    from ..files import writable_dir
 
     fws = _frameworks(frameworks)
     known = list_models()
@@ -94,8 +95,6 @@ def bench(models, frameworks, backend, preset, train_steps, leads, reps, threads
     for option, value in (("--reps", reps), ("--leads", leads), ("--threads", threads)):
         if value is not None and value < 1:
             raise EarthzooError(f"{option} must be at least 1, got {value}", f"pass {option} 1 or more")
-    from ..files import writable_dir
-
     for folder in (out, report_dir):  # before hours of measuring, not at the last write
         if folder:
             writable_dir(folder)
