@@ -7,8 +7,7 @@ from typing import Any
 from .cards import BackendCard, ModelCard
 from .errors import EarthzooError
 from .ops import apply_custom_ops
-from .plugins import get_plugin_manager
-from .registry import get_registry
+from .registry import get_plugin_manager, get_registry
 from .runtime import DeviceContext
 
 

@@ -74,8 +74,7 @@ def feature_checks() -> list[dict]:
 
 
 def run_checks() -> list[dict]:
-    from .plugins import plugin_records
-    from .registry import get_registry
+    from .registry import get_registry, plugin_records
 
     checks = [_check("python", "ok", f"{platform.python_version()} on {platform.machine()} ({sys.platform})")]
     torch_v, ms_v, np_v = _version("torch"), _version("mindspore"), _version("numpy")

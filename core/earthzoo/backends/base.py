@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..cards import BackendCard
-from ..plugins import hookimpl
+from ..hookspecs import hookimpl
 
 
 class BackendPlugin:

@@ -14,7 +14,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 @json_option
 def plugins(as_json: bool) -> None:
     """List loaded plugins, their hooks, and any that failed to load."""
-    from ..plugins import plugin_records
+    from ..registry import plugin_records
 
     app.add_plugin_commands()  # their failures are part of the report
     records = plugin_records()
@@ -29,8 +29,7 @@ def plugins(as_json: bool) -> None:
 @json_option
 def models(pattern: str, as_json: bool) -> None:
     """List installed models (their cards); PATTERN is a wildcard such as 'four*'."""
-    from ..plugins import plugin_records
-    from ..registry import get_registry
+    from ..registry import get_registry, plugin_records
 
     cards = get_registry().match_models(pattern)
     for r in plugin_records():  # a model may be missing because its plugin failed: say so

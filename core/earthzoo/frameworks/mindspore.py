@@ -15,7 +15,7 @@ import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..errors import EarthzooError  # noqa: E402
-from ..weights import Tensors, check_fits  # noqa: E402
+from ..tensors import Tensors, check_fits  # noqa: E402
 
 NAME = "mindspore"
 _DEVICE_SET: str | None = None

@@ -16,7 +16,7 @@ import torch.utils.checkpoint
 from .. import torchfile
 from ..errors import EarthzooError
 from ..files import atomic_path
-from ..weights import Tensors, check_fits
+from ..tensors import Tensors, check_fits
 
 NAME = "torch"
 
