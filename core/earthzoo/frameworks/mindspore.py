@@ -90,6 +90,14 @@ def synchronize(device: str = "CPU") -> None:
         ms.runtime.synchronize()
 
 
+def peak_memory_bytes(device: str = "CPU") -> int | None:
+    """Peak device memory held by tensors (``mindspore.runtime.max_memory_allocated``);
+    None on the host, where MindSpore 2.10 does not track it (the call returns 0)."""
+    if ms.get_context("device_target") == "CPU":
+        return None
+    return int(ms.runtime.max_memory_allocated())
+
+
 def checkpoint_units(net: Any) -> Iterable[Any]:
     for attr in getattr(net, "checkpoint_modules", ()):
         yield from getattr(net, attr)
