@@ -15,6 +15,7 @@ import numpy as np
 from .cards import ModelCard, OriginalCheckpoint, resolve
 from .errors import EarthzooError
 from .files import claim_output
+from .pins import framework_pip
 from .registry import get_registry
 from .weights import Tensors, check_fits, config_to_dict, detect_format, read_weights, target_format, verify, write_weights
 
@@ -59,7 +60,7 @@ def model_shapes(name: str, config: Any) -> dict[str, tuple[int, ...]]:
             errors.append(str(exc))
             continue
         return fw.shapes_of(lambda framework=framework: build_model(name, framework, config=config))
-    raise EarthzooError(f"cannot check weights of {name!r}: no framework is installed ({'; '.join(errors)})", "pip install torch==2.13.0")
+    raise EarthzooError(f"cannot check weights of {name!r}: no framework is installed ({'; '.join(errors)})", f"pip install {framework_pip('torch')}")
 
 
 def identify_original(card: ModelCard, fmt: str, tensors: Tensors, name: str | None = None) -> OriginalCheckpoint | None:
