@@ -8,6 +8,8 @@ from pathlib import Path
 from .backends.cpu import plugin as _cpu
 from .cards import WeightFormat, resolve
 from .data.sources import earthzoo_register_datasources  # noqa: F401 - core's data sources
+from .errors import EarthzooError
+from .frameworks import framework_module
 from .hookspecs import hookimpl
 
 # The CPU backend's hooks answer as part of this module (one "earthzoo.builtin" record);
@@ -23,12 +25,8 @@ earthzoo_energy_meter = _cpu.earthzoo_energy_meter
 @hookimpl(trylast=True)
 def earthzoo_build_model(card, config, framework):
     """Import the card's builder for ``framework`` and call it with the config."""
-    from .errors import EarthzooError
-
     if framework not in card.builders:
         raise EarthzooError(f"model {card.name!r} has no {framework} implementation", f"use one of: {', '.join(card.frameworks)}")
-    from .frameworks import framework_module
-
     framework_module(framework)  # a clear error when the framework is not installed
     return resolve(card.builders[framework])(config)
 
@@ -57,8 +55,6 @@ def read_torch(path: str):
 
 
 def write_torch(path: str, weights, config, overwrite: bool = False) -> None:
-    from .frameworks import framework_module
-
     framework_module("torch", "to write PyTorch .pt files").save_state_file(Path(path), weights.tensors)
 
 

@@ -8,6 +8,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from .data.lexicon import lookup
 from .errors import EarthzooError
 
 FRAMEWORKS = ("torch", "mindspore")
@@ -181,8 +182,6 @@ class ModelCard:
         raise EarthzooError(f"model {self.name!r} knows no original checkpoint {name!r} (it knows: {known})", f"see `earthzoo models {self.name} --json`")
 
     def to_json(self) -> dict[str, Any]:
-        from .data.lexicon import lookup
-
         d = dataclasses.asdict(self)
         d["frameworks"] = list(self.frameworks)
         # what each named variable is, from the lexicon (units, CF standard_name, other tools' names)

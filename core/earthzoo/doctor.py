@@ -9,6 +9,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, packages_distributions, version
 
 from .pins import framework_pip, pins, pip_args, satisfied
+from .registry import get_registry, plugin_records
 
 
 def _version(dist: str) -> str | None:
@@ -53,8 +54,6 @@ def feature_checks() -> list[dict]:
     """Per installed earthzoo distribution, which features are usable here: core's
     (CORE_FEATURES), each model in each framework and each of its weight formats,
     each backend with each framework."""
-    from .registry import get_registry
-
     owner = packages_distributions()
 
     def dist_of(ref: str) -> str:
@@ -76,8 +75,6 @@ def feature_checks() -> list[dict]:
 
 
 def run_checks() -> list[dict]:
-    from .registry import get_registry, plugin_records
-
     checks = [_check("python", "ok", f"{platform.python_version()} on {platform.machine()} ({sys.platform})")]
     torch_v, ms_v, np_v = _version("torch"), _version("mindspore"), _version("numpy")
     checks.append(_check("torch", "ok" if torch_v else "warn", torch_v or f"not installed: pip install {framework_pip('torch')}"))
