@@ -129,6 +129,9 @@ class FrameworkModule(Protocol):
     def peak_memory_bytes(self, device: str) -> int | None:
         """Peak device memory held by tensors in this process; None where the framework cannot tell."""
 
+    def free_memory_bytes(self, device: str) -> int | None:
+        """Free device memory; None where the framework cannot tell (the host's is read elsewhere)."""
+
     def checkpoint_units(self, model: Any) -> Iterable[Any]:
         """The blocks the model names in ``checkpoint_modules``."""
 

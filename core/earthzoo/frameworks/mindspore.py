@@ -98,6 +98,12 @@ def peak_memory_bytes(device: str = "CPU") -> int | None:
     return int(ms.runtime.max_memory_allocated())
 
 
+def free_memory_bytes(device: str = "CPU") -> int | None:
+    """None: MindSpore 2.10 reports what it allocated, not what the device has free, so
+    earthzoo.training.memory checks MindSpore batches against the host's memory only."""
+    return None
+
+
 def checkpoint_units(net: Any) -> Iterable[Any]:
     for attr in getattr(net, "checkpoint_modules", ()):
         yield from getattr(net, attr)

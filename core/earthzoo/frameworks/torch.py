@@ -186,6 +186,16 @@ def peak_memory_bytes(device: str) -> int | None:
         return None
 
 
+def free_memory_bytes(device: str) -> int | None:
+    """Free accelerator memory on ``device``; None on the host (earthzoo.training.memory reads that)."""
+    if not _on_accelerator(device):
+        return None
+    try:
+        return int(torch.accelerator.get_memory_info(torch.device(device))[0])
+    except (RuntimeError, NotImplementedError):
+        return None
+
+
 def prepare_for_inference(model: torch.nn.Module, ctx) -> torch.nn.Module:
     return model.to(ctx.device).eval()
 
