@@ -90,3 +90,24 @@ def test_the_plugin_guide_lists_the_contracts():
     assert BEGIN in text and END in text, "docs/writing-a-plugin.md lacks the generated contracts section"
     documented = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
     assert documented == contracts.markdown(), "regenerate the section: python -c 'from earthzoo.contracts import markdown; print(markdown())'"
+
+
+def test_device_queries_follow_the_context_device(monkeypatch):
+    """Device queries go to the accelerator the DeviceContext's device names (fake queries
+    here: this machine has no accelerator); the host answers None."""
+    import torch
+
+    fw = framework_module("torch")
+    synced = []
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda check_available=False: torch.device("cuda"))
+    monkeypatch.setattr(torch.accelerator, "max_memory_allocated", lambda device=None: 123 if str(device) == "cuda:1" else -1)
+    monkeypatch.setattr(torch.accelerator, "synchronize", lambda device=None: synced.append(str(device)))
+    assert fw.peak_memory_bytes("cuda:1") == 123 and fw.peak_memory_bytes("cpu") is None
+    fw.synchronize("cuda:1")
+    fw.synchronize("cpu")
+    assert synced == ["cuda:1"]
+
+    ms_fw = framework_module("mindspore")
+    monkeypatch.setattr(ms_fw.ms, "get_context", lambda key: "Ascend" if key == "device_target" else None)
+    monkeypatch.setattr(ms_fw.ms.runtime, "max_memory_allocated", lambda *a: 456)
+    assert ms_fw.peak_memory_bytes("Ascend") == 456
