@@ -7,7 +7,7 @@ import json
 import types
 
 import pytest
-from earthzoo import plugins
+from earthzoo import plugins, registry
 from earthzoo.cards import ModelCard
 from earthzoo.cli import main
 from earthzoo.errors import EarthzooError, PluginUnavailable
@@ -48,7 +48,7 @@ DUPLICATE = lambda: _module("dup", earthzoo_register_models=lambda register: reg
 @pytest.fixture
 def entry_points(monkeypatch):
     def install(*eps):
-        monkeypatch.setattr(plugins, "entry_points", lambda group: list(eps) if group == "earthzoo" else [])
+        monkeypatch.setattr(registry, "entry_points", lambda group: list(eps) if group == "earthzoo" else [])
         plugins.reset()
 
     monkeypatch.delenv("EARTHZOO_LOAD_PLUGINS", raising=False)

@@ -217,7 +217,7 @@ def measure_training(
     per_epoch_steps = math.ceil(samples / batch_size)
     device = _device(framework, name)
     fw = framework_module(framework)
-    peak_dev = fw.peak_memory_bytes(device) if hasattr(fw, "peak_memory_bytes") else None
+    peak_dev = fw.peak_memory_bytes(device)
 
     return {
         "steps": steps,
@@ -313,7 +313,7 @@ def measure_inference(model: str, framework: str, preset: str, weights: str | No
         "steps_per_s": 1.0 / med,
         "samples_per_s": batch / med,
         "peak_rss_mb": rss.peak,
-        "device_peak_bytes": fw.peak_memory_bytes(str(ctx.device)) if hasattr(fw, "peak_memory_bytes") else None,
+        "device_peak_bytes": fw.peak_memory_bytes(str(ctx.device)),
         "energy": _energy_json(meter.reading, float(reps), "forecast steps"),
     }
 

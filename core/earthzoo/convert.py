@@ -12,8 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from .cards import ModelCard, OriginalCheckpoint, resolve
 from .errors import EarthzooError
 from .files import claim_output
+from .pins import framework_pip
 from .registry import get_registry
 from .weights import Tensors, check_fits, config_to_dict, detect_format, read_weights, target_format, verify, write_weights
 
@@ -46,7 +48,6 @@ def model_shapes(name: str, config: Any) -> dict[str, tuple[int, ...]]:
     is installed (torch builds on the meta device, allocating nothing), or from the
     card's framework-free ``shapes`` function when it names one."""
     from .api import build_model
-    from .cards import resolve
     from .frameworks import framework_module
 
     if get_registry().model(name).shapes:
@@ -59,7 +60,30 @@ def model_shapes(name: str, config: Any) -> dict[str, tuple[int, ...]]:
             errors.append(str(exc))
             continue
         return fw.shapes_of(lambda framework=framework: build_model(name, framework, config=config))
-    raise EarthzooError(f"cannot check weights of {name!r}: no framework is installed ({'; '.join(errors)})", "pip install torch==2.13.0")
+    raise EarthzooError(f"cannot check weights of {name!r}: no framework is installed ({'; '.join(errors)})", f"pip install {framework_pip('torch')}")
+
+
+def identify_original(card: ModelCard, fmt: str, tensors: Tensors, name: str | None = None) -> OriginalCheckpoint | None:
+    """Which of ``card``'s originals a file read as ``fmt`` is: the entry of that
+    format whose tensor count and preset shapes fit ``tensors``; None when none
+    does. With ``name`` the file must be that entry: a one-line error says how it differs."""
+    candidates = [card.original(name)] if name else [o for o in card.originals if o.format == fmt]
+    for o in candidates:
+        problem = ""
+        if o.format != fmt:
+            problem = f"is a {fmt} file, {o.name!r} is {o.format}"
+        elif len(tensors) != o.tensors:
+            problem = f"holds {len(tensors)} tensors, {o.name!r} has {o.tensors}"
+        else:
+            try:
+                check_fits(tensors, model_shapes(card.name, card.make_config(o.preset)), f"{o.name!r} (preset {o.preset!r})")
+            except EarthzooError as exc:
+                problem = f"does not fit its shapes: {exc.problem}"
+        if not problem:
+            return o
+        if name:
+            raise EarthzooError(f"the file {problem}", f"check the download (expected {o.file or o.name} from {o.origin})")
+    return None
 
 
 def training_checkpoint_rest(rest: dict[str, Any], known: tuple[str, ...] = ()) -> tuple[dict[str, str], list[str]]:
@@ -124,7 +148,7 @@ def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_f
     if weights.dropped and not drop_extras:
         raise EarthzooError(f"{src!r} holds {weights.dropped[0]}, which no weight format keeps", "pass --drop-extras to convert without it")
     fmt = weights.source.partition(":")[0]
-    known = card.identify_original(fmt, weights.tensors, original) if original or card.originals else None
+    known = identify_original(card, fmt, weights.tensors, original) if original or card.originals else None
     preset = preset or (known.preset if original else None)
     cfg, sources = card.config_with_sources(weights.config, weights.config_sources, preset, config)
     check_fits(weights.tensors, model_shapes(model, cfg), f"model {model!r} ({preset or 'config from the file'})")

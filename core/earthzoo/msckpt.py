@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import EarthzooError
 from .files import atomic_path
+from .pins import framework_pip
 
 DTYPES = {
     "Float16": np.float16, "Float32": np.float32, "Float64": np.float64, "Bool": np.bool_,
@@ -166,7 +167,7 @@ def load(path: str | Path) -> dict[str, np.ndarray]:
     try:
         import mindspore as ms
     except ImportError as exc:
-        raise EarthzooError(f"{str(path)!r} is not a MindSpore checkpoint this reader knows, and MindSpore is not installed to try", "pip install mindspore==2.10.0 'numpy<2'") from exc
+        raise EarthzooError(f"{str(path)!r} is not a MindSpore checkpoint this reader knows, and MindSpore is not installed to try", f"pip install {framework_pip('mindspore')}") from exc
     try:
         params = ms.load_checkpoint(str(path)) if str(path).endswith(".ckpt") else None
     except Exception:  # noqa: BLE001 - MindSpore raises several types for foreign files

@@ -40,7 +40,7 @@ def _identity_next(x, y, step, config):
 def make_engine(framework: str, model: Any, cfg: TrainConfig, ctx: Any, card: Any, model_config: Any, layout: Any = None):
     from ..api import precision_plan
     from ..cards import resolve
-    from ..plugins import get_plugin_manager
+    from ..registry import get_plugin_manager
     from ..runtime import MemoryPlan
 
     pm = get_plugin_manager()
