@@ -6,7 +6,7 @@ import copy
 import json
 
 import pytest
-from earthzoo import bench, report
+from earthzoo import bench, report, scoring
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_a_model_worse_than_persistence_is_said_so(tiny, tmp_path):
     for ch in m["accuracy"]["channels"]:
         p = m["accuracy"]["metrics"]["persistence"][ch]["rmse"]
         m["accuracy"]["metrics"]["forecast"][ch]["rmse"] = [2 * v for v in p]
-    m["persistence"] = bench.persistence_verdict(m["accuracy"])
+    m["persistence"] = scoring.persistence_verdict(m["accuracy"])
     rep = report.write(result, tmp_path / "r")
     assert rep["models"]["fourcastnet"]["beats_persistence"] is False
     assert "does NOT beat persistence" in open(rep["report_md"]).read()

@@ -29,7 +29,7 @@ def _frameworks(value: str) -> tuple[str, ...]:
 
 
 def _compare(a: str, b: str, as_json: bool) -> None:
-    from ..bench import compare, load_result
+    from ..results import compare, load_result
 
     ra, rb = load_result(a), load_result(b)
     rows = compare(ra, rb)
