@@ -252,7 +252,7 @@ def run(
     train_steps: int | None = 20,
     out: str | os.PathLike = "bench",
     leads: int | None = None,
-    n_init: int = 4,
+    n_init: int = 16,
     reps: int = 5,
     threads: int | None = None,
     train_seconds: float | None = None,
