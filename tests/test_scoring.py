@@ -100,7 +100,7 @@ def test_verdict_beats_at_the_first_lead_and_names_where_each_channel_stops():
     assert v["beats_persistence"] is True
     assert math.isclose(v["rmse_ratio_vs_persistence"]["z"], 0.5) and math.isclose(v["rmse_ratio_vs_persistence"]["u"], 0.6)
     assert "over 16 initial times" in v["verdict"] and "worst channel u" in v["verdict"]
-    assert "stops beating persistence at: z 18 h, u never (to 24 h)" in v["verdict"]
+    assert v["verdict"].endswith("; stops beating persistence at 18 h on z; still beats it at the last lead (24 h) on u")
     assert v["channels"]["level"] == 0.9 and set(v["channels"]) >= {"persistence", "climatology"}
 
 
@@ -138,3 +138,14 @@ def test_evaluate_per_init_errors_average_to_the_rmse():
 def test_test_inits_gives_16_held_out_times_when_there_are_enough(inits):
     idx = scoring.test_inits(70, 70 + inits + 8, 8, 16)
     assert len(idx) == 16 and len(set(idx)) == 16 and idx[0] == 70 and idx[-1] == 70 + inits - 1
+
+
+def test_a_model_that_is_persistence_to_a_hair_is_marginal_not_a_win():
+    # 0.01 % better than persistence at every initial time: significant, and still not a win
+    acc = _acc({"z": [_const(0.9998)] * 4, "u": [_const(0.25)] * 4})
+    s = scoring.skill(acc, "persistence")["z"]
+    assert s["high"][0] < 1 and s["calls"] == ["marginal"] * 4 and s["beats_at_hours"] == [] and s["stops_at_hours"] is None
+    v = scoring.persistence_verdict(acc)
+    assert v["beats_persistence"] is False
+    assert "on z 0.999900 (90% interval 0.999900-0.999900, under 1% better: marginal)" in v["verdict"]
+    assert scoring.fmt_ratio(0.99996) == "0.999960" and scoring.fmt_ratio(0.7014) == "0.7014"

@@ -27,7 +27,7 @@ import numpy as np
 from .convert import weights_round_trip
 from .errors import EarthzooError
 from .files import writable_dir
-from .machine import RssPeak, machine
+from .machine import LoadWatch, RssPeak, machine
 from .results import write_json  # noqa: F401 - the callers' bench.write_json
 from .scoring import forecast_and_score, persistence_verdict, splits
 
@@ -127,7 +127,7 @@ def measure_training(
     name = backend_name(backend, framework)
     cfg = TrainConfig(steps=steps, batch_size=batch_size, seed=seed, checkpoint_every=0, lr=5e-4, warmup_steps=min(5, max(0, steps // 10)))
     meter = energy_meter(name)
-    with RssPeak() as rss, meter:
+    with RssPeak() as rss, LoadWatch() as load, meter:
         summary = train(model, framework=framework, preset=preset, data=data, out=out, cfg=cfg, backend=backend, show_progress=show_progress)
     log = read_log(out / "train_log.jsonl")
     times = [r["step_time_s"] for r in log]
@@ -155,6 +155,7 @@ def measure_training(
         "loss": [r["loss"] for r in log],
         "weights": summary.get("weights"),
         "log": summary.get("log"),
+        "load": load.to_json(),
         "peak_rss_mb": rss.peak,
         "rss_growth_mb": rss.peak - rss.start,
         "device_peak_bytes": peak_dev,
@@ -178,57 +179,101 @@ def _device(framework: str, backend: str) -> str:
 # --------------------------------------------------------------------------- inference
 
 
-def measure_inference(model: str, framework: str, preset: str, weights: str | None = None, backend: str = "auto", batch: int = 1, warmup: int = 2, reps: int = 5, seed: int = 0) -> dict[str, Any]:
-    """Time one forecast step: ``warmup`` calls (compilation), then ``reps`` calls each
-    closed by a device synchronize; the median is the figure, as in the study's Table 4."""
-    from .api import build_model, load_model, model_card, setup_device
-    from .cards import resolve
-    from .frameworks import framework_module
+class _Stepper:
+    """One framework's forecast step on the example input, built and warmed up
+    (``warmup`` calls: graph compilation), each call closed by a device synchronize."""
 
-    card = model_card(model)
-    name = backend_name(backend, framework)
-    ctx = setup_device(name, framework)
-    fw = framework_module(framework)
-    if weights:
-        net = load_model(model, framework, weights=weights, backend=name)
-        from .weights import load_canonical
+    def __init__(self, model: str, framework: str, preset: str, weights: str | None, backend: str, batch: int, warmup: int, seed: int) -> None:
+        from .api import build_model, load_model, model_card, setup_device
+        from .cards import resolve
+        from .frameworks import framework_module
 
-        config = card.config_from_dict(load_canonical(weights).config)
-    else:
-        config = card.make_config(preset)
-        fw.seed_everything(seed)
-        net = fw.prepare_for_inference(build_model(model, framework, config=config), ctx)
-    x = np.asarray(resolve(card.example_input)(config, batch, seed), np.float32)
-    step = fw.inference_function(net)
-    sync = ctx.synchronize if getattr(ctx, "synchronize", None) else (lambda: fw.synchronize(str(ctx.device)))
-    t0 = time.perf_counter()
-    for _ in range(max(1, warmup)):
-        step(x)
-    sync()
-    warm_s = time.perf_counter() - t0
-    meter = energy_meter(name)
-    times = []
-    with RssPeak() as rss, meter:
-        for _ in range(reps):
-            t = time.perf_counter()
-            step(x)
-            sync()
-            times.append(time.perf_counter() - t)
-    med = statistics.median(times)
-    return {
-        "batch": batch,
-        "warmup": warmup,
-        "reps": reps,
-        "warmup_s": warm_s,
-        "step_time_s_median": med,
-        "step_time_s_min": min(times),
-        "step_times_s": times,
-        "steps_per_s": 1.0 / med,
-        "samples_per_s": batch / med,
-        "peak_rss_mb": rss.peak,
-        "device_peak_bytes": fw.peak_memory_bytes(str(ctx.device)) if hasattr(fw, "peak_memory_bytes") else None,
-        "energy": _energy_json(meter.reading, float(reps), "forecast steps"),
-    }
+        card = model_card(model)
+        self.backend = backend_name(backend, framework)
+        ctx = setup_device(self.backend, framework)
+        self.fw = framework_module(framework)
+        self.device = str(ctx.device)
+        if weights:
+            net = load_model(model, framework, weights=weights, backend=self.backend)
+            from .weights import load_canonical
+
+            config = card.config_from_dict(load_canonical(weights).config)
+        else:
+            config = card.make_config(preset)
+            self.fw.seed_everything(seed)
+            net = self.fw.prepare_for_inference(build_model(model, framework, config=config), ctx)
+        self.x = np.asarray(resolve(card.example_input)(config, batch, seed), np.float32)
+        self.step = self.fw.inference_function(net)
+        self.sync = ctx.synchronize if getattr(ctx, "synchronize", None) else (lambda: self.fw.synchronize(self.device))
+        t0 = time.perf_counter()
+        for _ in range(max(1, warmup)):
+            self.step(self.x)
+        self.sync()
+        self.warmup_s = time.perf_counter() - t0
+
+    def __call__(self) -> float:
+        t = time.perf_counter()
+        self.step(self.x)
+        self.sync()
+        return time.perf_counter() - t
+
+
+def measure_inference(
+    model: str, frameworks: tuple[str, ...], preset: str, weights: str | None = None, backend: str = "auto", batch: int = 1, warmup: int = 2, reps: int = 5, seed: int = 0
+) -> dict[str, dict[str, Any] | Exception]:
+    """Time one forecast step in each framework, interleaved: round k calls every
+    framework once (the order alternating between rounds), so a change of load
+    during the phase falls on all frameworks alike; the median is the figure, as in
+    the study's Table 4, with the load average before and after. Energy and peak
+    memory come from a separate block of ``reps`` calls per framework (a meter
+    cannot split interleaved calls). A framework that fails gets its exception
+    in place of its record; the others are still timed."""
+    out: dict[str, Any] = {}
+    steppers: dict[str, _Stepper] = {}
+    for fw in frameworks:
+        try:
+            steppers[fw] = _Stepper(model, fw, preset, weights, backend, batch, warmup, seed)
+        except Exception as exc:  # noqa: BLE001 - recorded as that framework's problem
+            out[fw] = exc
+    times: dict[str, list[float]] = {fw: [] for fw in steppers}
+    with LoadWatch() as load:
+        for k in range(reps):
+            for fw in list(steppers)[:: 1 if k % 2 == 0 else -1]:
+                if fw in out:
+                    continue
+                try:
+                    times[fw].append(steppers[fw]())
+                except Exception as exc:  # noqa: BLE001
+                    out[fw] = exc
+    for fw, st in steppers.items():
+        if fw in out:
+            continue
+        meter = energy_meter(st.backend)
+        try:
+            with RssPeak() as rss, meter:
+                for _ in range(reps):
+                    st()
+        except Exception as exc:  # noqa: BLE001
+            out[fw] = exc
+            continue
+        med = statistics.median(times[fw])
+        out[fw] = {
+            "batch": batch,
+            "warmup": warmup,
+            "reps": reps,
+            "warmup_s": st.warmup_s,
+            "interleaved_with": [f for f in frameworks if f != fw and f in steppers],
+            "step_time_s_median": med,
+            "step_time_s_min": min(times[fw]),
+            "step_times_s": times[fw],
+            "steps_per_s": 1.0 / med,
+            "samples_per_s": batch / med,
+            "load": load.to_json(),
+            "peak_rss_mb": rss.peak,
+            "device_peak_bytes": st.fw.peak_memory_bytes(st.device) if hasattr(st.fw, "peak_memory_bytes") else None,
+            "energy": _energy_json(meter.reading, float(reps), "forecast steps"),
+        }
+    return {fw: out[fw] for fw in frameworks}
 
 
 # --------------------------------------------------------------------------- the run
@@ -328,10 +373,13 @@ def run(
                 summary["conversion"] = weights_round_trip(model, weights, mdir, preset)
             except Exception as exc:  # noqa: BLE001
                 summary["problems"].append(f"weight conversion: {exc}")
+        say(f"{model}: timing inference in {' and '.join(frameworks)}, interleaved")
+        timed = measure_inference(model, frameworks, preset, weights, backend, reps=reps)
         for fw in frameworks:
             try:
-                say(f"{model}: timing inference in {fw}")
-                recs[fw]["inference"] = measure_inference(model, fw, preset, weights, backend, reps=reps)
+                if isinstance(timed[fw], Exception):
+                    raise timed[fw]
+                recs[fw]["inference"] = timed[fw]
                 recs[fw]["inference"]["weights"] = "trained" if weights else "random init"
                 if recs[fw]["status"] == "failed":
                     recs[fw]["status"] = "partial"

@@ -16,6 +16,7 @@ from .errors import EarthzooError
 
 LEVEL = 0.9  # the bootstrap interval's coverage
 N_BOOT = 2000  # bootstrap resamples of the initial times
+MARGIN = 0.01  # a gain in RMSE under 1 % of the baseline's is 'marginal', not a win
 
 def splits(ds: Any) -> dict[str, slice]:
     """The engine's train/valid/test split of a data set (earthzoo.data.time_splits)."""
@@ -85,12 +86,21 @@ def rmse_ratio(mse_model: Any, mse_ref: Any, level: float = LEVEL, n_boot: int =
 
 
 def _call(ratio: float | None, low: float | None, high: float | None) -> str:
-    """'beats' when the whole interval is below 1, 'worse' when above, else 'tie'
+    """'beats' when the whole interval is below 1 and the gain is at least MARGIN,
+    'marginal' when below 1 by less (a model that is persistence to 0.01 % is not
+    called better than it), 'worse' when the interval is above 1, else 'tie'
     (without an interval, the ratio alone decides)."""
     if ratio is None:
         return "unknown"
     lo, hi = (ratio, ratio) if low is None or high is None else (low, high)
-    return "beats" if hi < 1 else "worse" if lo > 1 else "tie"
+    if hi < 1:
+        return "beats" if ratio <= 1 - MARGIN else "marginal"
+    return "worse" if lo > 1 else "tie"
+
+
+def fmt_ratio(x: float) -> str:
+    """A ratio with the digits that tell it from 1."""
+    return f"{x:.4g}" if abs(x - 1) >= 5e-4 else f"{x:.6f}"
 
 
 def skill(acc: dict[str, Any], reference: str, level: float = LEVEL, n_boot: int = N_BOOT) -> dict[str, dict[str, Any]]:
@@ -132,7 +142,25 @@ def _interval(s: dict[str, Any], k: int, level: float | None) -> str:
     r, lo, hi = s["ratio"][k], s["low"][k], s["high"][k]
     if r is None:
         return "n/a"
-    return f"{r:.3f}" if lo is None or level is None else f"{r:.3f} ({level:.0%} interval {lo:.3f}-{hi:.3f})"
+    notes = ([] if lo is None or level is None else [f"{level:.0%} interval {fmt_ratio(lo)}-{fmt_ratio(hi)}"]) + ([f"under {MARGIN:.0%} better: marginal"] if s["calls"][k] == "marginal" else [])
+    return fmt_ratio(r) + (f" ({', '.join(notes)})" if notes else "")
+
+
+def _stops_text(pers: dict[str, dict[str, Any]], hours: list[float]) -> str:
+    """'; stops beating persistence at 18 h on z, at 30 h on u; still beats it at 48 h
+    on v': the channels that beat it at the first lead, grouped by where they stop."""
+    stops: dict[float, list[str]] = {}
+    still = []
+    for ch, s in pers.items():
+        if s["stops_at_hours"] is not None:
+            stops.setdefault(s["stops_at_hours"], []).append(ch)
+        elif s["calls"] and s["calls"][0] == "beats":
+            still.append(ch)
+    parts = [f"at {h:g} h on {', '.join(chs)}" for h, chs in sorted(stops.items())]
+    text = f"; stops beating persistence {'; '.join(parts)}" if parts else ""
+    if still:
+        text += f"; still beats it at the last lead ({hours[-1]:g} h) on {'every channel' if len(still) == len(pers) else ', '.join(still)}"
+    return text
 
 
 def persistence_verdict(acc: dict[str, Any], short_leads: int = 1) -> dict[str, Any]:
@@ -158,16 +186,11 @@ def persistence_verdict(acc: dict[str, Any], short_leads: int = 1) -> dict[str, 
     else:
         named = ", ".join(f"{ch} {_interval(pers[ch], 0, level)}" for ch in not_beating) or "any channel"
         head = f"does NOT beat persistence up to {lead_txt}{over} on {named}"
-    last = acc["lead_time_hours"][-1] if acc["lead_time_hours"] else None
-    stops = "; stops beating persistence at: " + ", ".join(
-        f"{ch} {s['stops_at_hours']:g} h" if s["stops_at_hours"] is not None else (f"{ch} never (to {last:g} h)" if s["calls"] and s["calls"][0] == "beats" else f"{ch} -")
-        for ch, s in pers.items()
-    )
     return {
         "beats_persistence": beats,
         "rmse_ratio_vs_persistence": ratios,
         "mean_ratio": float(np.mean(known)) if known else None,
         "lead_hours": hours,
-        "verdict": head + stops,
+        "verdict": head + _stops_text(pers, acc["lead_time_hours"]),
         "channels": v,
     }
