@@ -17,7 +17,7 @@ from .errors import EarthzooError
 from .files import claim_output
 from .pins import framework_pip
 from .registry import get_registry
-from .weights import Tensors, check_fits, config_to_dict, detect_format, read_weights, target_format, verify, write_weights
+from .weights import Tensors, check_fits, config_to_dict, detect_format, load_canonical, read_weights, target_format, verify, write_weights
 
 
 def count_blocks(tensors: Tensors, prefix: str) -> int:
@@ -201,3 +201,21 @@ def _plain(config: dict[str, Any]) -> dict[str, Any]:
 
 def _show(value: Any) -> str:
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def weights_round_trip(model: str, weights: str, folder: Path, preset: str) -> dict[str, Any]:
+    """canonical -> MindSpore checkpoint -> canonical, each step verified tensor by tensor."""
+    ckpt = folder / "weights_mindspore.ckpt"
+    back = folder / "weights_roundtrip.safetensors"
+    to_ms = convert(weights, str(ckpt), model, dst_format="mindspore", check=True)
+    to_canon = convert(str(ckpt), str(back), model, src_format="mindspore", dst_format="safetensors", preset=preset, check=True)
+    final = verify(load_canonical(weights).tensors, load_canonical(back).tensors)
+    return {
+        "mindspore_checkpoint": str(ckpt),
+        "round_trip": str(back),
+        "tensors": to_ms["tensors"],
+        "parameters": to_ms["parameters"],
+        "equal": final.equal,
+        "verify": final.to_json(),
+        "steps": [to_ms.get("verify"), to_canon.get("verify")],
+    }
