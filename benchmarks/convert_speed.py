@@ -85,7 +85,7 @@ def main(argv=None) -> int:
         Path(f"{outs['mindspore']}.extras.npz").unlink(missing_ok=True)
 
     load_before = os.getloadavg()
-    for name, cmd in commands.items():  # warm the page cache and the imports alike
+    for cmd in commands.values():  # warm the page cache and the imports alike
         wall(cmd, env)
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.repeats):  # in turn, so all see the same machine; all write new files
