@@ -60,6 +60,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--dir", default=None, help="Folder for the files (default: a temporary one beside --out).")
     ap.add_argument("--out", default="convert_speed.json")
+    ap.add_argument("--before", default=None, metavar="PYTHONPATH", help="Also run the conversions with this PYTHONPATH (an earlier tree's core and plugins), in the same rounds.")
     args = ap.parse_args(argv)
 
     from earthzoo.files import atomic_write_text
@@ -78,20 +79,26 @@ def main(argv=None) -> int:
         "mindspore": [*convert, str(outs["mindspore"]), "--model", "fourcastnet", "--preset", "paper", "--to", "mindspore"],
         "python": [sys.executable, "-c", "pass"],
     }
+    envs = {name: env for name in commands}
+    if args.before:
+        for target in ("safetensors", "mindspore"):
+            outs[f"{target}_before"] = outs[target].with_stem("before")
+            commands[f"{target}_before"] = [*commands[target][:5], str(outs[f"{target}_before"]), *commands[target][6:]]
+            envs[f"{target}_before"] = {**env, "PYTHONPATH": args.before}
 
     def clear() -> None:
         for f in outs.values():
             f.unlink(missing_ok=True)
-        Path(f"{outs['mindspore']}.extras.npz").unlink(missing_ok=True)
+            Path(f"{f}.extras.npz").unlink(missing_ok=True)
 
     load_before = os.getloadavg()
-    for cmd in commands.values():  # warm the page cache and the imports alike
-        wall(cmd, env)
+    for name, cmd in commands.items():  # warm the page cache and the imports alike
+        wall(cmd, envs[name])
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.repeats):  # in turn, so all see the same machine; all write new files
         clear()
         for name, cmd in commands.items():
-            times[name].append(wall(cmd, env, name))
+            times[name].append(wall(cmd, envs[name], name))
     load_after = os.getloadavg()
     import numpy as np
     from earthzoo import msckpt
@@ -113,6 +120,13 @@ def main(argv=None) -> int:
             "convert_cpu_s": CPU[target], "ratio_cpu_median": statistics.median(CPU[target]) / statistics.median(CPU["cp"]),
             "converted_bit_exact": exact[target],
         }
+        if args.before:
+            before = times[f"{target}_before"]
+            targets[target]["before"] = {
+                "pythonpath": args.before, "convert_s": before, "convert_median_s": statistics.median(before),
+                "ratio_convert_over_cp": statistics.median(before) / med["cp"], "ratio_per_round_median": statistics.median(b / p for b, p in zip(before, times["cp"])),
+                "ratio_cpu_median": statistics.median(CPU[f"{target}_before"]) / statistics.median(CPU["cp"]),
+            }
     result = {
         "benchmark": "convert NVlabs FourCastNet checkpoint (paper preset, random weights) -> canonical safetensors / MindSpore .ckpt, whole process, vs cp",
         "bytes": src.stat().st_size, "parameters": int(params), "repeats": args.repeats, "targets": targets,
