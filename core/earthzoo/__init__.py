@@ -2,18 +2,15 @@
 
 Importing this package imports neither torch nor mindspore."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("earthzoo")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
-
-from .api import build_model, list_backends, list_models, load_model, model_card, select_backend, setup_device  # noqa: E402
-from .errors import EarthzooError  # noqa: E402
+from .api import build_model, list_backends, list_models, load_model, model_card, select_backend, setup_device
+from .errors import EarthzooError
 
 
 def __getattr__(name: str):
+    if name == "__version__":  # read when asked: finding it costs a startup time that conversions notice
+        from .plugins import version
+
+        return version("earthzoo")
     if name == "Forecaster":  # numpy and xarray only when it is used
         from .forecaster import Forecaster
 

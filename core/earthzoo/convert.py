@@ -8,16 +8,17 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .cards import ModelCard, OriginalCheckpoint, resolve
 from .errors import EarthzooError
 from .files import claim_output
 from .pins import framework_pip
 from .registry import get_registry
-from .weights import Tensors, check_fits, config_to_dict, detect_format, read_weights, target_format, verify, write_weights
+from .weights import Tensors, check_fits, config_to_dict, detect_format, load_canonical, read_weights, target_format, verify, write_weights
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def count_blocks(tensors: Tensors, prefix: str) -> int:
@@ -112,6 +113,8 @@ def load_statistics(means: str | None, stds: str | None) -> dict[str, np.ndarray
         raise EarthzooError("--means and --stds come together", "pass both files, or neither")
     if means is None:
         return {}
+    import numpy as np
+
     out = {}
     for key, path in (("in_mean", means), ("in_std", stds)):
         try:
@@ -142,7 +145,7 @@ def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_f
     claim_output(dst, overwrite)
     used = dst_format or target_format(dst, model)
     src_format = src_format or detect_format(src, model)
-    weights = read_weights(src, src_format, model)
+    weights = read_weights(src, src_format, model, lazy=True)
     if weights.model and weights.model != model:
         raise EarthzooError(f"{src!r} holds weights of model {weights.model!r}, not {model!r}", f"pass --model {weights.model}")
     if weights.dropped and not drop_extras:
@@ -201,3 +204,21 @@ def _plain(config: dict[str, Any]) -> dict[str, Any]:
 
 def _show(value: Any) -> str:
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def weights_round_trip(model: str, weights: str, folder: Path, preset: str) -> dict[str, Any]:
+    """canonical -> MindSpore checkpoint -> canonical, each step verified tensor by tensor."""
+    ckpt = folder / "weights_mindspore.ckpt"
+    back = folder / "weights_roundtrip.safetensors"
+    to_ms = convert(weights, str(ckpt), model, dst_format="mindspore", check=True)
+    to_canon = convert(str(ckpt), str(back), model, src_format="mindspore", dst_format="safetensors", preset=preset, check=True)
+    final = verify(load_canonical(weights).tensors, load_canonical(back).tensors)
+    return {
+        "mindspore_checkpoint": str(ckpt),
+        "round_trip": str(back),
+        "tensors": to_ms["tensors"],
+        "parameters": to_ms["parameters"],
+        "equal": final.equal,
+        "verify": final.to_json(),
+        "steps": [to_ms.get("verify"), to_canon.get("verify")],
+    }

@@ -9,7 +9,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from .errors import EarthzooError
 
@@ -65,23 +65,67 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-def write_array(fd: int, a, region: tuple[int, int] | None = None) -> None:
-    """Append a C-contiguous array's bytes to the open file ``fd``: copied file to file
-    inside the kernel when ``region`` = (open file descriptor, offset) holds them (as
-    cp does), else written from memory."""
-    n = left = a.nbytes
-    if region is not None and n and hasattr(os, "copy_file_range"):
-        try:
-            offset = region[1]
-            while left:
-                done = os.copy_file_range(region[0], fd, left, offset)
-                if done <= 0:
-                    raise OSError("copy_file_range copied nothing")
-                offset, left = offset + done, left - done
-            return
-        except OSError:
-            os.lseek(fd, -(n - left), os.SEEK_CUR)  # back to where this array starts, then write it
-    view = memoryview(a.reshape(-1).view("uint8")) if n else memoryview(b"")
+def stored(value: Any) -> Any:
+    """``value`` as bytes can be written from it: a torchfile.FileTensor as it is (it lies in
+    its file), anything else as a C-contiguous little-endian NumPy array."""
+    from .torchfile import FileTensor
+
+    if isinstance(value, FileTensor):
+        return value
+    import numpy as np
+
+    a = np.asarray(value)
+    return np.require(a, a.dtype.newbyteorder("<"), requirements="C")  # (ascontiguousarray would make a scalar 1-d)
+
+
+def dtype_name(a: Any) -> str:
+    """NumPy's name of an array's or a FileTensor's dtype, byte order aside ('float32')."""
+    return getattr(a.dtype, "name", a.dtype)
+
+
+def append_arrays(fd: int, pieces: Iterable[Any]) -> None:
+    """Append byte strings and ``stored`` arrays to the open file ``fd``, in order: an array
+    that lies in a file (torchfile.file_region) is copied file to file inside the kernel,
+    as cp does, anything else written from memory. Each source file is opened once."""
+    from .torchfile import file_region
+
+    with contextlib.ExitStack() as stack:
+        sources: dict[str, int] = {}
+        for piece in pieces:
+            if isinstance(piece, (bytes, bytearray)):
+                _write_all(fd, memoryview(piece))
+                continue
+            region = file_region(piece)
+            if region is not None:
+                if region[0] not in sources:
+                    sources[region[0]] = stack.enter_context(open(region[0], "rb")).fileno()
+                if _copy_range(sources[region[0]], region[1], fd, piece.nbytes):
+                    continue
+            import numpy as np
+
+            a = np.asarray(piece)
+            _write_all(fd, memoryview(a.reshape(-1).view("uint8")) if a.nbytes else memoryview(b""))
+
+
+def _copy_range(src: int, offset: int, fd: int, n: int) -> bool:
+    """Copy ``n`` bytes at ``offset`` of ``src`` to the end of ``fd`` in the kernel; False
+    (and ``fd`` where it was) when this file system cannot."""
+    if not hasattr(os, "copy_file_range"):
+        return False
+    left = n
+    try:
+        while left:
+            done = os.copy_file_range(src, fd, left, offset)
+            if done <= 0:
+                raise OSError("copy_file_range copied nothing")
+            offset, left = offset + done, left - done
+        return True
+    except OSError:
+        os.lseek(fd, -(n - left), os.SEEK_CUR)  # back to where this array starts, to write it from memory
+        return False
+
+
+def _write_all(fd: int, view: memoryview) -> None:
     while view:
         view = view[os.write(fd, view) :]
 

@@ -11,20 +11,22 @@ fall back to MindSpore's own loader."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO
-
-import numpy as np
+from typing import TYPE_CHECKING, BinaryIO
 
 from .errors import EarthzooError
-from .files import atomic_path
+from .files import append_arrays, atomic_path, dtype_name, stored
 from .pins import framework_pip
 
+if TYPE_CHECKING:
+    import numpy as np
+
+# MindSpore's tensor_type -> NumPy's dtype name
 DTYPES = {
-    "Float16": np.float16, "Float32": np.float32, "Float64": np.float64, "Bool": np.bool_,
-    "Int8": np.int8, "Int16": np.int16, "Int32": np.int32, "Int64": np.int64,
-    "UInt8": np.uint8, "UInt16": np.uint16, "UInt32": np.uint32, "UInt64": np.uint64,
+    "Float16": "float16", "Float32": "float32", "Float64": "float64", "Bool": "bool",
+    "Int8": "int8", "Int16": "int16", "Int32": "int32", "Int64": "int64",
+    "UInt8": "uint8", "UInt16": "uint16", "UInt32": "uint32", "UInt64": "uint64",
 }
-NAMES = {np.dtype(v): k for k, v in DTYPES.items()}
+NAMES = {v: k for k, v in DTYPES.items()}
 
 
 def _varint(buf, i: int) -> tuple[int, int]:
@@ -136,6 +138,8 @@ def _tensor(buf: memoryview) -> np.ndarray | None:
         pos += length
     if kind not in DTYPES:
         return None
+    import numpy as np
+
     array = np.frombuffer(content, dtype=np.dtype(DTYPES[kind]).newbyteorder("<"))
     if array.size != int(np.prod(dims)):
         return None
@@ -143,20 +147,22 @@ def _tensor(buf: memoryview) -> np.ndarray | None:
 
 
 def write(f: BinaryIO, tensors: dict[str, np.ndarray]) -> None:
-    """Stream ``tensors`` to an open binary file as a checkpoint MindSpore's load_checkpoint reads."""
+    """Stream ``tensors`` to an open binary file as a checkpoint MindSpore's load_checkpoint
+    reads: each record's few header bytes, then its tensor's bytes (file to file when
+    the tensor lies in a file, see earthzoo.files.append_arrays)."""
+    pieces: list = []
     for name, value in tensors.items():
-        a = np.require(value, requirements="C")  # (ascontiguousarray would make a scalar 1-d)
-        if a.dtype not in NAMES:
+        a = stored(value)
+        if dtype_name(a) not in NAMES:
             raise ValueError(f"dtype {a.dtype} has no MindSpore checkpoint name")
-        if a.dtype.byteorder == ">":
-            a = a.astype(a.dtype.newbyteorder("<"))
-        kind = NAMES[a.dtype].encode()
+        kind = NAMES[dtype_name(a)].encode()
         head = b"".join(b"\x08" + _encode(d) for d in a.shape) + b"\x12" + _encode(len(kind)) + kind + b"\x1a" + _encode(a.nbytes)
         tensor_len = len(head) + a.nbytes
         tag = name.encode()
         value_head = b"\x0a" + _encode(len(tag)) + tag + b"\x12" + _encode(tensor_len)
-        f.write(b"\x0a" + _encode(len(value_head) + tensor_len) + value_head + head)
-        f.write(memoryview(a).cast("B") if a.size else b"")
+        pieces += [b"\x0a" + _encode(len(value_head) + tensor_len) + value_head + head, a]
+    f.flush()
+    append_arrays(f.fileno(), pieces)
 
 
 def load(path: str | Path) -> dict[str, np.ndarray]:
@@ -179,5 +185,6 @@ def load(path: str | Path) -> dict[str, np.ndarray]:
 
 def save(path: str | Path, tensors: dict[str, np.ndarray]) -> None:
     """Write a checkpoint atomically, streaming the tensors (any suffix)."""
-    with atomic_path(path) as tmp, tmp.open("wb") as f:
+    # "r+b", not "wb": the temporary file is new and empty, and truncating it makes ext4 flush it on close
+    with atomic_path(path) as tmp, tmp.open("r+b", buffering=0) as f:
         write(f, tensors)

@@ -17,12 +17,12 @@ from __future__ import annotations
 import fnmatch
 import os
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import entry_points, version
 
 import pluggy
 
 from . import builtin, hookspecs
 from .cards import BackendCard, DataSourceCard, ModelCard, WeightFormat
+from .entrypoints import entry_points, version
 from .errors import EarthzooError, PluginUnavailable
 
 ENTRY_POINT_GROUP = "earthzoo"

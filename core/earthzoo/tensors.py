@@ -3,11 +3,16 @@ module, so that the framework modules and the weight formats can both use them."
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .errors import EarthzooError
 
-Tensors = dict[str, np.ndarray]
+if TYPE_CHECKING:
+    import numpy as np
+
+# name -> array: NumPy arrays, or torchfile.FileTensors (a conversion's lazily read
+# torch tensors, which np.asarray reads); NumPy is imported only where arrays are used.
+Tensors = dict[str, "np.ndarray"]
 
 
 def check_fits(tensors: Tensors, expected: dict[str, tuple[int, ...]], what: str) -> None:
@@ -15,7 +20,7 @@ def check_fits(tensors: Tensors, expected: dict[str, tuple[int, ...]], what: str
     for name, shape in expected.items():
         if name not in tensors:
             raise EarthzooError(f"tensor {name!r} of {what} is missing from the weights", "convert weights made for this model and config (see --preset/--from)")
-        got = tuple(np.shape(tensors[name]))
+        got = tuple(tensors[name].shape)
         if got != tuple(shape):
             raise EarthzooError(
                 f"tensor {name!r} has shape {got} in the weights but {tuple(shape)} in {what}",

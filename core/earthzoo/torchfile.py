@@ -7,26 +7,35 @@ read by an Unpickler that resolves only the names torch uses to rebuild tensors
 module's own functions: no pickled code runs, as with ``torch.load(weights_only=True)``.
 Storages are views into a memory map of the file, so reading costs no copy until an
 array is used. Anything else (a legacy non-zip file, bfloat16, another global)
-returns None and callers fall back to torch itself."""
+returns None and callers fall back to torch itself.
+
+Read lazily (``load(..., lazy=True)`` or inside ``lazy_tensors()``), a contiguous
+tensor is a FileTensor: its dtype, shape and place in the file, without NumPy, so a
+conversion that only looks at shapes and copies bytes never imports NumPy (about a
+fifth of a whole conversion's time)."""
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import contextvars
+import math
 import mmap
 import pickle
 import struct
+import sys
 import zipfile
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import Any, Iterator
 
 from .errors import EarthzooError
 
 STORAGES = {
-    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16, "LongStorage": np.int64, "IntStorage": np.int32,
-    "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
+    "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16", "LongStorage": "int64", "IntStorage": "int32",
+    "ShortStorage": "int16", "CharStorage": "int8", "ByteStorage": "uint8", "BoolStorage": "bool",
 }
+ITEMSIZE = {"float32": 4, "float64": 8, "float16": 2, "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
+_LAZY = contextvars.ContextVar("earthzoo_torchfile_lazy", default=False)
 
 
 class _Unsupported(Exception):
@@ -40,9 +49,47 @@ class _FileMap(mmap.mmap):
     path: str
 
 
-def file_region(a: np.ndarray) -> tuple[str, int] | None:
-    """(file, byte offset) of a C-contiguous array that views a file this module
-    mapped, else None."""
+class FileTensor:
+    """A tensor that lies, C-contiguous and little-endian, in a mapped file: ``dtype``
+    (a NumPy dtype name), ``shape`` and ``offset``. ``np.asarray`` gives a read-only
+    view of the file; writers copy its bytes file to file (see file_region)."""
+
+    __slots__ = ("map", "offset", "dtype", "shape")
+
+    def __init__(self, map: _FileMap, offset: int, dtype: str, shape: tuple[int, ...]):
+        self.map, self.offset, self.dtype, self.shape = map, offset, dtype, shape
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * ITEMSIZE[self.dtype]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __array__(self, dtype=None, copy=None):
+        import numpy as np
+
+        a = np.frombuffer(self.map, dtype=self.dtype, count=self.size, offset=self.offset).reshape(self.shape)
+        if dtype is not None:
+            a = a.astype(dtype, copy=False)
+        return a.copy() if copy else a
+
+    def __repr__(self) -> str:
+        return f"FileTensor({self.dtype}, {self.shape}, {self.map.path}@{self.offset})"
+
+
+def file_region(a: Any) -> tuple[str, int] | None:
+    """(file, byte offset) of a FileTensor, or of a C-contiguous array that views a file
+    this module mapped; else None."""
+    if isinstance(a, FileTensor):
+        return a.map.path, a.offset
+    import numpy as np
+
     base = a
     while isinstance(base, np.ndarray):
         base = base.base
@@ -54,17 +101,48 @@ def file_region(a: np.ndarray) -> tuple[str, int] | None:
     return base.path, a.ctypes.data - start
 
 
+@contextlib.contextmanager
+def lazy_tensors() -> Iterator[None]:
+    """Within it, ``load`` (and the readers built on it) returns FileTensors."""
+    token = _LAZY.set(True)
+    try:
+        yield
+    finally:
+        _LAZY.reset(token)
+
+
+class _Storage:
+    """A storage's bytes: a region of the mapped file."""
+
+    __slots__ = ("map", "start", "dtype", "numel")
+
+    def __init__(self, map: _FileMap, start: int, dtype: str, numel: int):
+        self.map, self.start, self.dtype, self.numel = map, start, dtype, numel
+
+    def array(self):
+        import numpy as np
+
+        return np.frombuffer(self.map, dtype=self.dtype, count=self.numel, offset=self.start)
+
+
 def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad=False, hooks=None, metadata=None):
     size, stride = tuple(size), tuple(stride)
     if offset < 0:
         raise _Unsupported("a negative storage offset")
-    if not size:
-        return storage[offset : offset + 1].reshape(())  # (ValueError when outside the storage)
     contiguous, step = [], 1
     for n in reversed(size):
         contiguous.insert(0, step)
         step *= n
-    if tuple(contiguous) == stride or 0 in size:  # the usual case: a view that keeps its file (see file_region)
+    if isinstance(storage, _Storage) and (tuple(contiguous) == stride or 0 in size or not size):  # the usual case: it stays in its file
+        if offset + step > storage.numel:
+            raise ValueError("a tensor outside its storage")
+        return FileTensor(storage.map, storage.start + offset * ITEMSIZE[storage.dtype], storage.dtype, size)
+    import numpy as np
+
+    storage = storage.array() if isinstance(storage, _Storage) else storage
+    if not size:
+        return storage[offset : offset + 1].reshape(())  # (ValueError when outside the storage)
+    if tuple(contiguous) == stride or 0 in size:
         return storage[offset : offset + step].reshape(size)  # (a short storage fails to reshape: ValueError)
     span = 1 + sum((n - 1) * s for n, s in zip(size, stride))
     if offset < 0 or min(stride, default=0) < 0 or len(stride) != len(size) or offset + span > storage.size:
@@ -100,9 +178,10 @@ class _Reader(pickle.Unpickler):
         return self._storage(str(key), dtype, int(numel))
 
 
-def load(path: str | Path) -> Any | None:
+def load(path: str | Path, lazy: bool | None = None) -> Any | None:
     """The object a torch.save zip holds, tensors as read-only NumPy arrays that view
-    the file; None when this reader cannot (then use torch.load with weights_only)."""
+    the file (FileTensors when ``lazy``, by default inside ``lazy_tensors()``); None
+    when this reader cannot (then use torch.load with weights_only)."""
     path = Path(path)
     try:
         zf = zipfile.ZipFile(path)
@@ -119,24 +198,39 @@ def load(path: str | Path) -> Any | None:
         mm = _FileMap(fh.fileno(), 0, access=mmap.ACCESS_READ) if path.stat().st_size else None
         if mm is not None:
             mm.path = str(path)
-        cache: dict[str, np.ndarray] = {}
+        cache: dict[str, Any] = {}
 
-        def storage(key: str, dtype, numel: int) -> np.ndarray:
+        def storage(key: str, dtype: str, numel: int):
+            info = zf.getinfo(f"{root}data/{key}")
+            if numel * ITEMSIZE[dtype] > info.file_size:
+                raise ValueError(f"storage {key} is shorter than its {numel} elements")
+            if info.compress_type == zipfile.ZIP_STORED and mm is not None:
+                name_len, extra_len = struct.unpack("<HH", mm[info.header_offset + 26 : info.header_offset + 30])
+                return _Storage(mm, info.header_offset + 30 + name_len + extra_len, dtype, numel)
+            import numpy as np
+
             if key not in cache:
-                info = zf.getinfo(f"{root}data/{key}")
-                if info.compress_type != zipfile.ZIP_STORED or mm is None:
-                    raw = np.frombuffer(zf.read(info), dtype=np.uint8)
-                else:
-                    name_len, extra_len = struct.unpack("<HH", mm[info.header_offset + 26 : info.header_offset + 30])
-                    start = info.header_offset + 30 + name_len + extra_len
-                    raw = np.frombuffer(mm, dtype=np.uint8, count=info.file_size, offset=start)
-                cache[key] = raw
+                cache[key] = np.frombuffer(zf.read(info), dtype=np.uint8)
             return cache[key].view(dtype)[:numel]
 
         try:
-            return _Reader(zf.read(pkl), storage).load()
+            got = _Reader(zf.read(pkl), storage).load()
         except (_Unsupported, pickle.UnpicklingError, ValueError, KeyError, TypeError, EOFError, AttributeError):
             return None
+    return got if (_LAZY.get() if lazy is None else lazy) else arrays(got)
+
+
+def arrays(obj: Any) -> Any:
+    """``obj`` (a dict, list or tuple, nested) with every FileTensor as the NumPy view it stands for."""
+    if isinstance(obj, FileTensor):
+        import numpy as np
+
+        return np.asarray(obj)
+    if isinstance(obj, dict):
+        return type(obj)((k, arrays(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(arrays(v) for v in obj)
+    return obj
 
 
 def load_object(path: str | Path, fix: str) -> Any:
@@ -151,10 +245,11 @@ def load_object(path: str | Path, fix: str) -> Any:
 
 
 def _all_arrays(obj: Any) -> bool:
-    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, np.ndarray) for v in obj.values())
+    numpy = sys.modules.get("numpy")  # (no NumPy imported: no ndarray can exist)
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, FileTensor) or (numpy is not None and isinstance(v, numpy.ndarray)) for v in obj.values())
 
 
-def load_state_file(path: str | Path, formats: str = "") -> dict[str, np.ndarray]:
+def load_state_file(path: str | Path, formats: str = "") -> dict[str, Any]:
     """A plain torch state_dict file (``torch.save`` of name -> tensor)."""
     obj = load_object(path, "check the file, or name its original format with --from")
     if not _all_arrays(obj):
@@ -166,7 +261,7 @@ def load_state_file(path: str | Path, formats: str = "") -> dict[str, np.ndarray
 DDP_PREFIX = "module."
 
 
-def load_training_checkpoint(path: str | Path, model: str, source: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def load_training_checkpoint(path: str | Path, model: str, source: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The FourCastNet training-checkpoint layout, which AI-GOMS shares: ``{'iters',
     'epoch', 'model_state': {'module.<name>': tensor}, 'optimizer_state_dict', ...}``,
     or a bare, possibly 'module.'-prefixed state_dict. Returns the tensors under their

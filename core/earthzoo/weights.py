@@ -16,10 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .errors import EarthzooError
-from .files import atomic_path, claim_output, write_array
+from .files import append_arrays, atomic_path, claim_output, dtype_name, stored
 from .registry import get_registry
 from .tensors import Tensors, check_fits  # noqa: F401 - check_fits is imported from here by readers
 
@@ -29,8 +27,6 @@ FORMAT_VERSION = "1"
 EXTRA_PREFIX = "earthzoo:"
 BASIC_FORMATS = ("safetensors", "torch", "mindspore")
 SUFFIX_FORMATS = {".safetensors": "safetensors", ".pt": "torch", ".pth": "torch", ".ckpt": "mindspore"}
-
-
 
 @dataclass
 class Weights:
@@ -195,15 +191,16 @@ def _require_file(path: str | Path) -> Path:
 # --------------------------------------------------------------------------- canonical safetensors
 
 
-# safetensors dtype names of the NumPy dtypes canonical files hold
-ST_DTYPES = {np.dtype(t): n for t, n in ((np.float32, "F32"), (np.float16, "F16"), (np.float64, "F64"), (np.int64, "I64"), (np.int32, "I32"), (np.int16, "I16"),
-                                         (np.int8, "I8"), (np.uint8, "U8"), (np.uint16, "U16"), (np.uint32, "U32"), (np.uint64, "U64"), (np.bool_, "BOOL"))}
+# safetensors dtype names of the NumPy dtypes (by name) canonical files hold
+ST_DTYPES = {"float32": "F32", "float16": "F16", "float64": "F64", "int64": "I64", "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8",
+             "uint16": "U16", "uint32": "U32", "uint64": "U64", "bool": "BOOL"}
 
 
 def save_canonical(path: str | Path, weights: Weights) -> None:
     """Write canonical safetensors atomically, streaming each tensor to the file (no
-    copy of the whole set in memory): the header is JSON padded with spaces to a
-    multiple of 8 bytes, as the safetensors library writes it."""
+    copy of the whole set in memory; tensors that lie in a file are copied file to
+    file): the header is JSON padded with spaces to a multiple of 8 bytes, as the
+    safetensors library writes it."""
     metadata = {
         "earthzoo.model": weights.model,
         "earthzoo.config": json.dumps(weights.config, sort_keys=True),
@@ -214,28 +211,19 @@ def save_canonical(path: str | Path, weights: Weights) -> None:
         metadata["earthzoo.attrs"] = json.dumps(weights.attrs, sort_keys=True)
     arrays = sorted({**weights.tensors, **{EXTRA_PREFIX + k: v for k, v in weights.extras.items()}}.items())
     header: dict[str, Any] = {"__metadata__": metadata}
-    offset = 0
+    offset, pieces = 0, []
     for name, value in arrays:
-        a = np.asarray(value)
-        if a.dtype.newbyteorder("=") not in ST_DTYPES:
+        a = stored(value)
+        if dtype_name(a) not in ST_DTYPES:
             raise EarthzooError(f"tensor {name!r} has dtype {a.dtype}, which safetensors cannot hold here", "cast it to a float or integer type first")
-        header[name] = {"dtype": ST_DTYPES[a.dtype.newbyteorder("=")], "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        header[name] = {"dtype": ST_DTYPES[dtype_name(a)], "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
         offset += a.nbytes
+        pieces.append(a)
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)
-    from .torchfile import file_region
-
-    sources: dict[str, Any] = {}  # files that arrays view, open once
     # "r+b", not "wb": the temporary file is new and empty, and truncating it makes ext4 flush it on close
-    with atomic_path(path) as tmp, tmp.open("r+b", buffering=0) as f, contextlib.ExitStack() as stack:
-        write_array(f.fileno(), np.frombuffer(struct.pack("<Q", len(raw)) + raw, np.uint8))
-        for _, value in arrays:
-            a = np.asarray(value)
-            a = np.require(a, a.dtype.newbyteorder("<"), requirements="C")  # (ascontiguousarray would make a scalar 1-d)
-            region = file_region(a)
-            if region is not None and region[0] not in sources:
-                sources[region[0]] = stack.enter_context(open(region[0], "rb"))
-            write_array(f.fileno(), a, (sources[region[0]].fileno(), region[1]) if region else None)
+    with atomic_path(path) as tmp, tmp.open("r+b", buffering=0) as f:
+        append_arrays(f.fileno(), [struct.pack("<Q", len(raw)) + raw, *pieces])
 
 
 def load_canonical(path: str | Path) -> Weights:
@@ -288,15 +276,35 @@ def sidecar_path(path: str | Path) -> Path:
 
 
 def write_sidecar(path: str | Path, extras: Tensors, attrs: dict[str, str], config: dict[str, Any] | None) -> None:
-    arrays = dict(extras)
-    arrays.update({ATTR_PREFIX + k: np.array(str(v)) for k, v in attrs.items()})
+    """The file numpy.savez would write: one .npy per entry in a zip. Text entries are
+    written here (a 0-d unicode array), so that a conversion with no arrays to keep
+    does not import NumPy."""
+    import zipfile
+
+    texts = {ATTR_PREFIX + k: str(v) for k, v in attrs.items()}
     if config is not None:
-        arrays[CONFIG_KEY] = np.array(json.dumps(config, sort_keys=True))
-    with atomic_path(path) as tmp, tmp.open("wb") as f:
-        np.savez(f, **arrays)
+        texts[CONFIG_KEY] = json.dumps(config, sort_keys=True)
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as z:
+        for key, value in extras.items():
+            import numpy as np
+
+            with z.open(f"{key}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+        for key, text in texts.items():
+            z.writestr(f"{key}.npy", _npy_text(text))
+
+
+def _npy_text(text: str) -> bytes:
+    """``np.save`` of ``np.array(text)``: the .npy format 1.0 header (padded to 64 bytes) and UTF-32 characters."""
+    n = max(len(text), 1)
+    header = f"{{'descr': '<U{n}', 'fortran_order': False, 'shape': (), }}"
+    header += " " * (-(10 + len(header) + 1) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1") + text.encode("utf-32-le").ljust(4 * n, b"\0")
 
 
 def read_sidecar(path: str | Path) -> tuple[Tensors, dict[str, str], dict[str, Any] | None]:
+    import numpy as np
+
     try:
         with np.load(str(path), allow_pickle=False) as z:
             items = {k: z[k] for k in z.files}
@@ -353,14 +361,23 @@ def target_format(path: str | Path, model: str | None = None) -> str:
     raise EarthzooError(f"{str(path)!r} could be written as any of: {', '.join(candidates)}", "name one with --to")
 
 
-def read_weights(path: str | Path, fmt: str | None = None, model: str | None = None) -> Weights:
+def read_weights(path: str | Path, fmt: str | None = None, model: str | None = None, lazy: bool = False) -> Weights:
     """Read weights in any known format into the canonical form, with the extras
     of a sidecar ``<file>.extras.npz`` when there is one.
 
     ``fmt`` is "safetensors", "torch", "mindspore" or a registered format; None
-    detects it from the file's content (see detect_format)."""
+    detects it from the file's content (see detect_format). With ``lazy``, tensors
+    of torch files stay in the file as torchfile.FileTensors (for a conversion, which
+    looks at their shapes and copies their bytes)."""
+    from . import torchfile
+
     path = _require_file(path)
     fmt = fmt or detect_format(path, model)
+    with torchfile.lazy_tensors() if lazy else contextlib.nullcontext():
+        return _read_weights(path, fmt, model)
+
+
+def _read_weights(path: Path, fmt: str, model: str | None) -> Weights:
     if fmt == "safetensors":
         return load_canonical(path)
     wf = get_registry().weight_format(fmt)  # torch and mindspore too: earthzoo.builtin registers them
@@ -399,6 +416,11 @@ def write_weights(path: str | Path, weights: Weights, fmt: str | None = None, co
     placed: set[str] = set()
     notes: list[str] = []
     more: list[str] = []
+    from .torchfile import arrays
+
+    if fmt not in ("safetensors", "mindspore"):  # these two stream FileTensors (see read_weights' lazy); other writers get arrays
+        weights = dataclasses.replace(weights, tensors=arrays(weights.tensors))
+
     if fmt == "safetensors":
         save_canonical(path, weights)
         placed = set(weights.extras) | set(weights.attrs) | {"config"}
@@ -445,6 +467,8 @@ class VerifyReport:
 def verify(a: Tensors, b: Tensors) -> VerifyReport:
     """Compare two weight sets tensor by tensor: ``equal`` means the same names,
     dtypes, shapes and bits."""
+    import numpy as np
+
     common = sorted(set(a) & set(b))
     worst, max_diff, equal = "", 0.0, True
     dtype_mismatch = []

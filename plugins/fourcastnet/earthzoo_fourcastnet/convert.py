@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from earthzoo import msckpt, torchfile
 from earthzoo.convert import afno_encoder_fields, count_blocks, training_checkpoint_rest
 from earthzoo.errors import EarthzooError
 from earthzoo.files import atomic_path, claim_output
 from earthzoo.frameworks import framework_module
 from earthzoo.weights import Weights, mindspore_names, pickle_strings
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # MindEarth name -> canonical name, applied in order (the one rename table of this plugin)
 MINDEARTH_RENAMES = (
@@ -76,6 +79,8 @@ def _read_stats(folder: Path, config: dict) -> tuple[dict[str, np.ndarray], list
     files = [folder / name for name in STATS_FILES]
     if not all(f.is_file() for f in files):
         return {}, []
+    import numpy as np
+
     mean, std = (np.load(f, allow_pickle=False) for f in files)
     channels = {config["in_chans"], config["out_chans"]}
     if mean.size != std.size or channels != {mean.size}:
@@ -89,6 +94,8 @@ def write_nvlabs(path: str, weights: Weights, config=None, overwrite: bool = Fal
     the original code with ``model.load_state_dict`` after its 'module.' handling, and
     the normalisation as global_means.npy / global_stds.npy (1, C, 1, 1) beside it
     when inputs and outputs share it (as the original's do)."""
+    import numpy as np
+
     ex = weights.extras
     stats = all(k in ex for k in ("in_mean", "in_std", "out_mean", "out_std")) and np.array_equal(ex["in_mean"], ex["out_mean"]) and np.array_equal(ex["in_std"], ex["out_std"])
     files = [Path(path).parent / name for name in STATS_FILES] if stats else []
@@ -116,6 +123,8 @@ def sniff_mindearth(path: str) -> bool:
 
 def mindearth_to_canonical(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Rename MindEarth parameters to canonical names, dropping its unused high-frequency Dense."""
+    import numpy as np
+
     out = {}
     for name, value in params.items():
         if MINDEARTH_UNUSED.match(name):
