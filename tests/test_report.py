@@ -164,3 +164,13 @@ def test_colour_bar_scale_sits_in_the_label():
     fig.canvas.draw()
     assert all(float(t).is_integer() for t in ax.get_xticks())
     plt.close(fig)
+
+
+def test_the_cli_says_in_one_line_when_timings_were_unreliable(capsys):
+    from earthzoo.cli.bench import _figure_note
+
+    _figure_note({"figure_errors": [], "timing_warnings": ["fourcastnet PyTorch inference: load average 1.5 -> 3.25 on 2 cores", "another"]})
+    _figure_note({"figure_errors": [], "timing_warnings": []})
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: timings unreliable, the load average exceeded the cores in 2 timed phase(s) (first: fourcastnet PyTorch inference: load average 1.5 -> 3.25 on 2 cores); see report.md"
+    ]

@@ -248,8 +248,8 @@ def measure_inference(
     for fw, st in steppers.items():
         if fw in out:
             continue
-        meter = energy_meter(st.backend)
         try:
+            meter = energy_meter(st.backend)
             with RssPeak() as rss, meter:
                 for _ in range(reps):
                     st()

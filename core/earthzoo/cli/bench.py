@@ -48,9 +48,12 @@ def _compare(a: str, b: str, as_json: bool) -> None:
 
 
 def _figure_note(rep: dict) -> None:
-    """One line when figures were not drawn (e.g. no matplotlib): the report is written all the same."""
+    """One line when figures were not drawn (e.g. no matplotlib): the report is written
+    all the same; and one when the load exceeded the cores while timing."""
     if rep["figure_errors"]:
         _say(f"note: {len(rep['figure_errors'])} figure problem(s), the first: {rep['figure_errors'][0]}")
+    if rep.get("timing_warnings"):
+        _say(f"warning: timings unreliable, the load average exceeded the cores in {len(rep['timing_warnings'])} timed phase(s) (first: {rep['timing_warnings'][0]}); see report.md")
 
 
 def _g(v) -> str:
