@@ -14,6 +14,7 @@ PyPA layout) rather than through importlib.metadata, whose import alone costs ab
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
@@ -66,9 +67,15 @@ class EntryPoint:
 
 def distributions() -> dict[str, types.SimpleNamespace]:
     """Installed distributions by normalised name (the first on sys.path wins, as for
-    importlib.metadata): .name, .version (from the folder name, else METADATA) and .path."""
+    importlib.metadata): .name, .version (from the folder name, else METADATA) and .path.
+    Read once per sys.path (``reset`` forgets it, after installing in-process)."""
+    return _distributions(tuple(sys.path))
+
+
+@functools.lru_cache(maxsize=1)
+def _distributions(path: tuple[str, ...]) -> dict[str, types.SimpleNamespace]:
     found: dict[str, types.SimpleNamespace] = {}
-    for folder in sys.path:
+    for folder in path:
         try:
             names = sorted(os.listdir(folder or "."))
         except OSError:  # a zip file or a missing folder holds no plugin of ours
@@ -212,4 +219,5 @@ def reset() -> None:
 
     _pm = None
     _records.clear()
+    _distributions.cache_clear()
     registry.reset()
