@@ -127,7 +127,7 @@ def validate(model: str, preset: str, source: str, steps: int, leads: int, work:
 
 
 def figure(records: list[dict], path: Path) -> None:
-    from earthzoo.report import pyplot
+    from earthzoo.plotting import pyplot
 
     plt = pyplot()
 

@@ -1,5 +1,6 @@
-"""earthzoo.bench: machine description, timing helpers, verdicts, compare, and one
-real run of FourCastNet tiny in both frameworks on the embedded data."""
+"""earthzoo.bench and the modules split from it (machine, scoring, results):
+machine description, timing helpers, verdicts, compare, and one real run of
+FourCastNet tiny in both frameworks on the embedded data."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import math
 
 import numpy as np
 import pytest
-from earthzoo import bench
+from earthzoo import bench, machine, results, scoring
 from earthzoo.energy import CounterMeter
 from earthzoo.errors import EarthzooError
 
 
 def test_machine_describes_cpu_memory_and_versions():
-    m = bench.machine()
+    m = machine.machine()
     assert m["cpu_cores"] >= 1 and m["cpu_model"]
     assert m["memory_gib"] is None or m["memory_gib"] > 0
     assert set(m["versions"]) == {"earthzoo", "torch", "mindspore", "numpy"}
@@ -22,7 +23,7 @@ def test_machine_describes_cpu_memory_and_versions():
 
 
 def test_rss_peak_sees_an_allocation():
-    with bench.RssPeak(interval=0.001) as rss:
+    with machine.RssPeak(interval=0.001) as rss:
         a = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
         a += 1
         del a
@@ -48,10 +49,10 @@ def test_energy_json_unavailable_keeps_the_reason():
 
 
 def test_test_inits_are_held_out_and_inside_the_data():
-    idx = bench.test_inits(70, 100, 8, 4)
+    idx = scoring.test_inits(70, 100, 8, 4)
     assert len(idx) == 4 and idx[0] == 70 and idx[-1] == 100 - 1 - 8
     with pytest.raises(EarthzooError, match="too short"):
-        bench.test_inits(95, 100, 8, 4)
+        scoring.test_inits(95, 100, 8, 4)
 
 
 def _acc(f_rmse, p_rmse):
@@ -59,9 +60,9 @@ def _acc(f_rmse, p_rmse):
 
 
 def test_persistence_verdict_says_when_the_model_is_worse():
-    good = bench.persistence_verdict(_acc({"z": [1, 2], "u": [1, 2]}, {"z": [2, 3], "u": [4, 4]}))
+    good = scoring.persistence_verdict(_acc({"z": [1, 2], "u": [1, 2]}, {"z": [2, 3], "u": [4, 4]}))
     assert good["beats_persistence"] and math.isclose(good["mean_ratio"], (0.5 + 0.25) / 2)
-    bad = bench.persistence_verdict(_acc({"z": [1, 2], "u": [5, 2]}, {"z": [2, 3], "u": [4, 4]}))
+    bad = scoring.persistence_verdict(_acc({"z": [1, 2], "u": [5, 2]}, {"z": [2, 3], "u": [4, 4]}))
     assert not bad["beats_persistence"] and "NOT" in bad["verdict"] and "u" in bad["verdict"]
 
 
@@ -69,15 +70,15 @@ def test_compare_matches_records_and_gives_ratios(tmp_path):
     def res(step, backend):
         return {"machine": {}, "records": [{"model": "m", "framework": "torch", "preset": "tiny", "backend": backend, "inference": {"step_time_s_median": step}}]}
 
-    rows = bench.compare(res(2.0, "cpu"), res(0.5, "cuda"))
+    rows = results.compare(res(2.0, "cpu"), res(0.5, "cuda"))
     assert [r["metric"] for r in rows] == ["inference step (s)"]
     assert rows[0]["ratio_b_over_a"] == 0.25 and rows[0]["b_backend"] == "cuda"
     p = tmp_path / "x.json"
     p.write_text(json.dumps({"not": "bench"}))
     with pytest.raises(EarthzooError, match="not an earthzoo bench result"):
-        bench.load_result(p)
+        results.load_result(p)
     with pytest.raises(EarthzooError, match="does not exist"):
-        bench.load_result(tmp_path / "missing.json")
+        results.load_result(tmp_path / "missing.json")
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,7 @@ def test_run_records_every_framework_with_measurements(tiny_run):
     # same weights and initial states: the two frameworks' forecasts agree closely
     assert m["parity"]["rel_rmse"] < 1e-3
     assert m["conversion"]["equal"]
-    assert json.loads(bench.write_json(result, out / "b.json").read_text())["records"]
+    assert json.loads(results.write_json(result, out / "b.json").read_text())["records"]
 
 
 def test_run_reports_a_model_that_cannot_train_and_goes_on(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from earthzoo.pins import pins
 from training_helpers import wave_dataset
 
 from conftest import REPO
@@ -36,7 +37,7 @@ def test_backends_listed_with_no_framework_installed():
 
 def one_line_torch_needed(r: subprocess.CompletedProcess) -> None:
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
-    assert r.stderr.startswith("error: cannot import torch (needed ") and "pip install torch==2.13.0" in r.stderr
+    assert r.stderr.startswith("error: cannot import torch (needed ") and f"pip install {pins()['torch']}" in r.stderr
 
 
 def test_parity_without_torch_is_refused_naming_torch():

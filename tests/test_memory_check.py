@@ -19,8 +19,9 @@ def test_host_available_reads_this_machine():
 def test_cuda_free_memory_is_the_device_count(monkeypatch):
     import torch
 
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (1 * GiB, 80 * GiB))  # a fake device query
+    # fake device queries: torch's accelerator API, which CUDA, ROCm and torch_npu answer alike
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda check_available=False: torch.device("cuda"))
+    monkeypatch.setattr(torch.accelerator, "get_memory_info", lambda device=None: (1 * GiB, 80 * GiB))
     monkeypatch.setattr(memory, "host_available", lambda: 500 * GiB)
     with pytest.raises(EarthzooError, match=r"needs about 2 GiB \(estimated\), more than the 1 GiB free on cuda:0"):
         memory.check(2 * GiB, 0, "cuda:0", "torch", "a batch", "smaller")

@@ -7,7 +7,7 @@ import json
 import types
 
 import pytest
-from earthzoo import plugins
+from earthzoo import plugins, registry
 from earthzoo.cards import ModelCard
 from earthzoo.cli import main
 from earthzoo.errors import EarthzooError, PluginUnavailable
@@ -48,7 +48,7 @@ DUPLICATE = lambda: _module("dup", earthzoo_register_models=lambda register: reg
 @pytest.fixture
 def entry_points(monkeypatch):
     def install(*eps):
-        monkeypatch.setattr(plugins, "entry_points", lambda group: list(eps) if group == "earthzoo" else [])
+        monkeypatch.setattr(registry, "entry_points", lambda group: list(eps) if group == "earthzoo" else [])
         plugins.reset()
 
     monkeypatch.delenv("EARTHZOO_LOAD_PLUGINS", raising=False)
@@ -159,13 +159,13 @@ def test_entry_points_are_read_from_dist_info_as_importlib_metadata_reads_them(t
     import sys
 
     for group in ("earthzoo", "console_scripts"):  # the installed ones, without importing importlib.metadata in earthzoo
-        ours = sorted((e.name, e.value, e.dist.version) for e in plugins.entry_points(group))
+        ours = sorted((e.name, e.value, e.dist.version) for e in registry.entry_points(group))
         assert ours == sorted((e.name, e.value, e.dist.version) for e in importlib.metadata.entry_points(group=group))
     (tmp_path / "toyzoo_plugin.py").write_text("MARK = 'loaded'\n")
     for folder, text in (("a/toy_zoo-1.2.3.dist-info", "[earthzoo]\ntoy = toyzoo_plugin:MARK [extra]\n[other]\nx = y\n"), ("b/Toy.Zoo-9.0.dist-info", "[earthzoo]\nshadowed = nowhere\n")):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "entry_points.txt").write_text(text)
     monkeypatch.setattr(sys, "path", [str(tmp_path), str(tmp_path / "a"), str(tmp_path / "b")])
-    (ep,) = plugins.entry_points("earthzoo")  # "toy_zoo" and "Toy.Zoo" are one distribution: the first on sys.path wins
+    (ep,) = registry.entry_points("earthzoo")  # "toy_zoo" and "Toy.Zoo" are one distribution: the first on sys.path wins
     assert (ep.name, ep.dist.version, ep.load()) == ("toy", "1.2.3", "loaded")
-    assert plugins.version("toy-zoo") == "1.2.3" and plugins.version("absent") == "0.0.0"
+    assert registry.version("toy-zoo") == "1.2.3" and registry.version("absent") == "0.0.0"

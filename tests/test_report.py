@@ -5,14 +5,15 @@ from __future__ import annotations
 import copy
 import json
 
+import numpy as np
 import pytest
-from earthzoo import bench, report
+from earthzoo import bench, plotting, report, scoring
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    result = bench.run(["fourcastnet"], ("torch", "mindspore"), "cpu", "tiny", 3, out / "runs", leads=2, n_init=2, reps=2, threads=1, show_progress=False)
+    result = bench.run(["fourcastnet"], ("torch", "mindspore"), "cpu", "tiny", 3, out / "runs", leads=2, n_init=16, reps=2, threads=1, show_progress=False)
     return result, report.write(result, out / "report")
 
 
@@ -62,10 +63,12 @@ def test_markdown_has_the_study_tables(tiny):
 def test_a_model_worse_than_persistence_is_said_so(tiny, tmp_path):
     result = copy.deepcopy(tiny[0])
     m = result["models"]["fourcastnet"]
-    for ch in m["accuracy"]["channels"]:
-        p = m["accuracy"]["metrics"]["persistence"][ch]["rmse"]
-        m["accuracy"]["metrics"]["forecast"][ch]["rmse"] = [2 * v for v in p]
-    m["persistence"] = bench.persistence_verdict(m["accuracy"])
+    for ch in m["accuracy"]["channels"]:  # the model's errors twice persistence's, initial time by initial time
+        p = m["accuracy"]["metrics"]["persistence"][ch]
+        m["accuracy"]["metrics"]["forecast"][ch]["rmse"] = [2 * v for v in p["rmse"]]
+        m["accuracy"]["metrics"]["forecast"][ch]["mse_by_init"] = [[4 * v for v in row] for row in p["mse_by_init"]]
+    m["persistence"] = scoring.persistence_verdict(m["accuracy"])
+    assert all(r == pytest.approx(2.0) for r in m["persistence"]["rmse_ratio_vs_persistence"].values())
     rep = report.write(result, tmp_path / "r")
     assert rep["models"]["fourcastnet"]["beats_persistence"] is False
     assert "does NOT beat persistence" in open(rep["report_md"]).read()
@@ -77,3 +80,87 @@ def test_energy_field_measured_or_unavailable_with_reason():
     assert un == {"status": "unavailable", "reason": "no RAPL", "source": ""}
     ok = report.energy_field({"inference": {"energy": {"method": "counter", "joules": 3.0, "seconds": 1.5, "mean_watts": 2.0, "efficiency_ratio": 0.5}}})
     assert ok["status"] == "measured" and ok["joules"] == 3.0 and ok["efficiency_ratio"] == 0.5
+
+
+def test_verdict_table_has_units_intervals_and_where_the_model_stops(tiny):
+    result, rep = tiny
+    md = open(rep["report_md"]).read()
+    assert "| model | channel | unit | RMSE / persistence, first lead (1) |" in md
+    v = rep["models"]["fourcastnet"]["verdicts"]
+    assert v["n_init"] == 16 and v["level"] == 0.9 and v["units"]["z"] == "m2 s-2"
+    rows = {r[1]: r for r in report.verdict_rows("fourcastnet", v)}
+    z = v["persistence"]["z"]
+    assert rows["z"][2] == "m2 s-2" and rows["z"][3].startswith(f"{scoring.fmt_ratio(z['ratio'][0])} [{scoring.fmt_ratio(z['low'][0])}, {scoring.fmt_ratio(z['high'][0])}]")
+    assert z["low"][0] <= z["ratio"][0] <= z["high"][0]
+    assert "| fourcastnet | z | m2 s-2 |" in md  # units in the accuracy table too
+
+
+def _loaded(result, before, after, phase="inference", framework="torch"):
+    r = copy.deepcopy(result)
+    for rec in r["records"]:
+        if rec["framework"] == framework:
+            rec[phase]["load"] = {"load_before_1_5_15": [before, 0.0, 0.0], "load_after_1_5_15": [after, 0.0, 0.0], "cpu_cores": 2}
+    r["machine"]["load_average_1_5_15"] = [0.5, 0.5, 0.5]
+    r["machine"]["cpu_cores"] = 2
+    return r
+
+
+def test_load_above_the_cores_is_a_warning_in_the_report(tiny, tmp_path):
+    result = tiny[0]
+    for rec in result["records"]:  # the real run recorded the load around both phases
+        for phase in ("training", "inference"):
+            load = rec[phase]["load"]
+            assert len(load["load_before_1_5_15"]) == 3 and len(load["load_after_1_5_15"]) == 3 and load["cpu_cores"] >= 1
+    quiet = _loaded(_loaded(result, 0.4, 1.9), 0.4, 1.9, framework="mindspore")
+    quiet = _loaded(_loaded(quiet, 0.1, 0.2, "training"), 0.1, 0.2, "training", "mindspore")
+    assert report.load_warnings(quiet) == []
+    busy = _loaded(quiet, 1.5, 3.25)
+    assert report.load_warnings(busy) == ["fourcastnet PyTorch inference: load average 1.5 -> 3.25 on 2 cores"]
+    busy["machine"]["load_average_1_5_15"] = [4.0, 1.0, 1.0]
+    assert report.load_warnings(busy)[0] == "at the start of the run the load average was 4 on 2 cores"
+    rep = report.write(busy, tmp_path / "r")
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "**Warning: the timings below are unreliable**" in md and "- fourcastnet PyTorch inference: load average 1.5 -> 3.25 on 2 cores" in md
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["timing_warnings"] == rep["timing_warnings"] == report.load_warnings(busy)
+    assert "| fourcastnet | PyTorch | inference | 1.50 | 3.25 | 2 | MindSpore |" in md
+    report.write(quiet, tmp_path / "q")
+    assert "Warning" not in (tmp_path / "q" / "report.md").read_text()
+
+
+def test_inference_is_timed_interleaved_and_one_failure_spares_the_other(monkeypatch):
+    calls = []
+
+    class FakeStepper:  # stands in for building a model: the order of calls is what is tested
+        def __init__(self, model, framework, *args):
+            if framework == "broken":
+                raise RuntimeError("cannot build")
+            self.fw, self.backend, self.warmup_s, self.device = framework, "cpu", 0.0, "cpu"
+
+        def __call__(self):
+            calls.append(self.fw)
+            return 0.01
+
+    monkeypatch.setattr(bench, "_Stepper", FakeStepper)
+    out = bench.measure_inference("m", ("torch", "mindspore", "broken"), "tiny", reps=3)
+    timed = calls[: 2 * 3]  # then a separate block per framework for energy and memory
+    assert timed == ["torch", "mindspore", "mindspore", "torch", "torch", "mindspore"]
+    assert calls[6:] == ["torch"] * 3 + ["mindspore"] * 3
+    assert isinstance(out["broken"], RuntimeError)
+    assert out["torch"]["interleaved_with"] == ["mindspore"] and out["torch"]["step_times_s"] == [0.01] * 3
+    assert out["torch"]["load"]["load_before_1_5_15"] is not None
+
+
+def test_colour_bar_scale_sits_in_the_label():
+    assert plotting.power_of_ten([3e-5, -2e-5]) == -5 and plotting.power_of_ten([5.4e4]) == 4 and plotting.power_of_ten([0.5, 120.0]) == 0
+    assert plotting.scale_label("m2 s-2", -5) == "$10^{-5}$ m2 s-2" and plotting.scale_label("", 0) == "1"
+    plt = plotting.pyplot()
+    fig, ax = plt.subplots()
+    im = ax.pcolormesh(np.linspace(50010.0, 50011.0, 12).reshape(3, 4))  # a narrow range far from 0: an offset by default
+    cb = plotting.colorbar(fig, im, ax, "z (m2 s-2)")
+    fig.canvas.draw()
+    assert cb.ax.yaxis.get_offset_text().get_text() == "" and cb.ax.get_ylabel() == "z (m2 s-2)"
+    plotting.integer_ticks(ax.xaxis)
+    ax.set_xlim(0.8, 3.2)
+    fig.canvas.draw()
+    assert all(float(t).is_integer() for t in ax.get_xticks())
+    plt.close(fig)

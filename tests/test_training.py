@@ -110,3 +110,16 @@ def test_fourcastnet_tiny_torch_mindspore_loss_curves_agree_50_steps(tmp_path):
     print(f"max relative loss difference over 50 steps: {rel.max():.3e}")
     assert len(rel) == 50 and rel.max() < 0.01
     assert curves["torch"][-5:].mean() < curves["torch"][:5].mean()
+
+
+def test_data_that_does_not_fit_the_preset_names_the_presets_that_exist():
+    """GraphCast's ``tiny`` (the golden fixture's 10 channels) on the 5-channel tiny
+    atmosphere: the error names the presets, ``tiny-synthetic`` among them."""
+    from earthzoo.api import model_card
+    from earthzoo.errors import EarthzooError
+    from earthzoo.training.data import training_data
+
+    card = model_card("graphcast")
+    with pytest.raises(EarthzooError) as err:
+        training_data("synthetic-atmosphere:tiny", card, card.make_config("tiny"), 1)
+    assert "has 5 channels" in err.value.problem and "tiny-synthetic" in err.value.fix

@@ -6,9 +6,9 @@ from typing import Any
 
 from .cards import BackendCard, ModelCard
 from .errors import EarthzooError
+from .frameworks import framework_module
 from .ops import apply_custom_ops
-from .plugins import get_plugin_manager
-from .registry import get_registry
+from .registry import get_plugin_manager, get_registry
 from .runtime import DeviceContext
 
 
@@ -86,7 +86,6 @@ def load_model(name: str, framework: str = "torch", preset: str | None = None, w
     With weights, the config stored in the file is used unless a ``preset`` is
     given; ``config`` sets fields over either (``{"gelu": "tanh"}``); the weights'
     names and shapes must fit the model. The model is put in inference mode on the selected backend."""
-    from .frameworks import framework_module
     from .weights import load_canonical
 
     card = model_card(name)

@@ -1,119 +1,39 @@
 """Measurement for every model, framework and backend in one form: training time
 per step and per epoch of the embedded data, inference time per forecast step
 (warm-up, device synchronisation, median of several), throughput, peak memory,
-energy through the backend's meter (or "unavailable" with the reason), accuracy
-by lead against persistence and climatology, and torch-vs-MindSpore parity of
-forecasts from the same initial states.
+energy through the backend's meter (or "unavailable" with the reason), and the
+run that strings them together with the accuracy and parity of the forecasts.
 
 One JSON record per (model, framework, backend, preset), plus a machine
-description, so results from different machines can be put side by side
-(:func:`compare`). ``earthzoo bench`` and ``earthzoo demo`` are the callers;
-frameworks are imported only when a measurement runs."""
+description, so results from different machines can be put side by side.
+The other concerns have their own modules: the machine and its load
+(:mod:`earthzoo.machine`), accuracy and verdicts (:mod:`earthzoo.scoring`),
+result files and comparison (:mod:`earthzoo.results`), the weight round trip
+(:func:`earthzoo.convert.weights_round_trip`). ``earthzoo bench`` and
+``earthzoo demo`` are the callers; frameworks are imported only when a
+measurement runs."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import platform
 import statistics
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from .convert import weights_round_trip
 from .errors import EarthzooError
-from .files import atomic_write_text, json_text, writable_dir
+from .files import writable_dir
+from .machine import LoadWatch, RssPeak, machine
+from .results import write_json  # noqa: F401 - the callers' bench.write_json
+from .scoring import forecast_and_score, persistence_verdict, splits
 
 SCHEMA = "earthzoo-bench/1"
 SOURCES = {"atmosphere": "synthetic-atmosphere", "ocean": "synthetic-ocean"}
 DATA_SIZES = ("tiny", "small")
-
-
-# --------------------------------------------------------------------------- machine
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _mem_total_gib() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 2**20, 2)
-    except OSError:
-        pass
-    return None
-
-
-def _version(dist: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return None
-
-
-def machine() -> dict[str, Any]:
-    """What the numbers were measured on (versions read from package metadata: no framework import)."""
-    return {
-        "hostname": platform.node(),
-        "platform": platform.platform(),
-        "cpu_model": _cpu_model(),
-        "cpu_cores": os.cpu_count(),
-        "memory_gib": _mem_total_gib(),
-        "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "python": platform.python_version(),
-        "versions": {d: _version(d) for d in ("earthzoo", "torch", "mindspore", "numpy")},
-    }
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _rss_mb() -> float:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError):
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-class RssPeak:
-    """Highest resident set size (MiB) of this process while the block runs, sampled
-    in a thread: ru_maxrss would only show the peak of importing two frameworks."""
-
-    def __init__(self, interval: float = 0.005) -> None:
-        self.interval = interval
-        self.start = self.peak = 0.0
-
-    def __enter__(self) -> "RssPeak":
-        self.start = self.peak = _rss_mb()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, _rss_mb())
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss_mb())
 
 
 def energy_meter(backend: str):
@@ -207,7 +127,7 @@ def measure_training(
     name = backend_name(backend, framework)
     cfg = TrainConfig(steps=steps, batch_size=batch_size, seed=seed, checkpoint_every=0, lr=5e-4, warmup_steps=min(5, max(0, steps // 10)))
     meter = energy_meter(name)
-    with RssPeak() as rss, meter:
+    with RssPeak() as rss, LoadWatch() as load, meter:
         summary = train(model, framework=framework, preset=preset, data=data, out=out, cfg=cfg, backend=backend, show_progress=show_progress)
     log = read_log(out / "train_log.jsonl")
     times = [r["step_time_s"] for r in log]
@@ -217,7 +137,7 @@ def measure_training(
     per_epoch_steps = math.ceil(samples / batch_size)
     device = _device(framework, name)
     fw = framework_module(framework)
-    peak_dev = fw.peak_memory_bytes(device) if hasattr(fw, "peak_memory_bytes") else None
+    peak_dev = fw.peak_memory_bytes(device)
 
     return {
         "steps": steps,
@@ -235,18 +155,12 @@ def measure_training(
         "loss": [r["loss"] for r in log],
         "weights": summary.get("weights"),
         "log": summary.get("log"),
+        "load": load.to_json(),
         "peak_rss_mb": rss.peak,
         "rss_growth_mb": rss.peak - rss.start,
         "device_peak_bytes": peak_dev,
         "energy": _energy_json(meter.reading, batch_size * len(times), "samples"),
     }
-
-
-def splits(ds: Any) -> dict[str, slice]:
-    """The engine's train/valid/test split of a data set (earthzoo.data.time_splits)."""
-    from .data import time_splits
-
-    return time_splits(ds["time"].values)
 
 
 def _train_samples(data: str) -> int:
@@ -265,144 +179,101 @@ def _device(framework: str, backend: str) -> str:
 # --------------------------------------------------------------------------- inference
 
 
-def measure_inference(model: str, framework: str, preset: str, weights: str | None = None, backend: str = "auto", batch: int = 1, warmup: int = 2, reps: int = 5, seed: int = 0) -> dict[str, Any]:
-    """Time one forecast step: ``warmup`` calls (compilation), then ``reps`` calls each
-    closed by a device synchronize; the median is the figure, as in the study's Table 4."""
-    from .api import build_model, load_model, model_card, setup_device
-    from .cards import resolve
-    from .frameworks import framework_module
+class _Stepper:
+    """One framework's forecast step on the example input, built and warmed up
+    (``warmup`` calls: graph compilation), each call closed by a device synchronize."""
 
-    card = model_card(model)
-    name = backend_name(backend, framework)
-    ctx = setup_device(name, framework)
-    fw = framework_module(framework)
-    if weights:
-        net = load_model(model, framework, weights=weights, backend=name)
-        from .weights import load_canonical
+    def __init__(self, model: str, framework: str, preset: str, weights: str | None, backend: str, batch: int, warmup: int, seed: int) -> None:
+        from .api import build_model, load_model, model_card, setup_device
+        from .cards import resolve
+        from .frameworks import framework_module
 
-        config = card.config_from_dict(load_canonical(weights).config)
-    else:
-        config = card.make_config(preset)
-        fw.seed_everything(seed)
-        net = fw.prepare_for_inference(build_model(model, framework, config=config), ctx)
-    x = np.asarray(resolve(card.example_input)(config, batch, seed), np.float32)
-    step = fw.inference_function(net)
-    sync = ctx.synchronize if getattr(ctx, "synchronize", None) else (lambda: fw.synchronize(str(ctx.device)))
-    t0 = time.perf_counter()
-    for _ in range(max(1, warmup)):
-        step(x)
-    sync()
-    warm_s = time.perf_counter() - t0
-    meter = energy_meter(name)
-    times = []
-    with RssPeak() as rss, meter:
-        for _ in range(reps):
-            t = time.perf_counter()
-            step(x)
-            sync()
-            times.append(time.perf_counter() - t)
-    med = statistics.median(times)
-    return {
-        "batch": batch,
-        "warmup": warmup,
-        "reps": reps,
-        "warmup_s": warm_s,
-        "step_time_s_median": med,
-        "step_time_s_min": min(times),
-        "step_times_s": times,
-        "steps_per_s": 1.0 / med,
-        "samples_per_s": batch / med,
-        "peak_rss_mb": rss.peak,
-        "device_peak_bytes": fw.peak_memory_bytes(str(ctx.device)) if hasattr(fw, "peak_memory_bytes") else None,
-        "energy": _energy_json(meter.reading, float(reps), "forecast steps"),
-    }
+        card = model_card(model)
+        self.backend = backend_name(backend, framework)
+        ctx = setup_device(self.backend, framework)
+        self.fw = framework_module(framework)
+        self.device = str(ctx.device)
+        if weights:
+            net = load_model(model, framework, weights=weights, backend=self.backend)
+            from .weights import load_canonical
+
+            config = card.config_from_dict(load_canonical(weights).config)
+        else:
+            config = card.make_config(preset)
+            self.fw.seed_everything(seed)
+            net = self.fw.prepare_for_inference(build_model(model, framework, config=config), ctx)
+        self.x = np.asarray(resolve(card.example_input)(config, batch, seed), np.float32)
+        self.step = self.fw.inference_function(net)
+        self.sync = ctx.synchronize if getattr(ctx, "synchronize", None) else (lambda: self.fw.synchronize(self.device))
+        t0 = time.perf_counter()
+        for _ in range(max(1, warmup)):
+            self.step(self.x)
+        self.sync()
+        self.warmup_s = time.perf_counter() - t0
+
+    def __call__(self) -> float:
+        t = time.perf_counter()
+        self.step(self.x)
+        self.sync()
+        return time.perf_counter() - t
 
 
-# --------------------------------------------------------------------------- accuracy and parity
-
-
-def test_inits(held_out_start: int, n_times: int, leads: int, count: int) -> list[int]:
-    """Initial-time indices from the held-out part (from ``held_out_start``) whose
-    forecasts stay inside the data, evenly spaced."""
-    first, last = held_out_start, n_times - 1 - leads
-    if last < first:
-        raise EarthzooError(f"the held-out data ({n_times - held_out_start} times) is too short for {leads} forecast steps", "use fewer --leads")
-    idx = np.unique(np.linspace(first, last, num=min(count, last - first + 1)).round().astype(int))
-    return [int(i) for i in idx]
-
-
-def forecast_and_score(model: str, weights: str, frameworks: tuple[str, ...], data: str, out: Path, leads: int, n_init: int = 4, backend: str = "auto", show_progress: bool = True) -> dict[str, Any]:
-    """Forecast from the same held-out initial states in each framework, score each
-    against the truth with persistence and climatology baselines (climatology of the
-    training part), and compare the frameworks' forecasts lead by lead."""
-    from .data import climatology, read_dataset
-    from .metrics import evaluate
-    from .parity import compare
-    from .training.data import open_source
-    from .training.forecast import forecast
-
-    truth = open_source(data)
-    sp = splits(truth)
-    inits = test_inits(sp["valid"].start, truth.sizes["time"], leads, n_init)
-    clim = climatology(truth, split=sp["train"])
-    result: dict[str, Any] = {"inits": inits, "leads": leads, "forecast_files": {}, "accuracy": {}}
-    arrays = {}
-    for fwk in frameworks:
-        path = out / f"forecast_{fwk}.nc"
-        forecast(model, weights=weights, framework=fwk, init=data, steps=leads, out=str(path), init_indices=inits, backend=backend, show_progress=show_progress)
-        fc = read_dataset(path, load=True)  # the per-variable file, stacked
-        arrays[fwk] = fc["fields"].values
-        result["forecast_files"][fwk] = str(path)
-        # score on the forecast's rows (a model may drop the data's southern pole row)
-        rows = fc["lat"].values
-        result["accuracy"][fwk] = evaluate(fc, truth.sel(lat=rows), clim.sel(lat=rows))
-    if "torch" in arrays and "mindspore" in arrays:
-        a, b = arrays["torch"], arrays["mindspore"]
-        per_lead = [compare(a[:, k], b[:, k]) for k in range(a.shape[1])]
-        result["parity"] = {**compare(a, b), "per_lead": per_lead, "what": "torch vs MindSpore forecasts (physical units) from the same weights and initial states"}
-    return result
-
-
-def persistence_verdict(acc: dict[str, Any], short_leads: int = 1) -> dict[str, Any]:
-    """Does the forecast beat persistence at the first ``short_leads`` leads? Ratio of
-    RMSEs forecast/persistence per channel (below 1 = better), and a one-line verdict."""
-    m = acc["metrics"]
-    ratios = {}
-    for ch in acc["channels"]:
-        f, p = m["forecast"][ch]["rmse"][:short_leads], m["persistence"][ch]["rmse"][:short_leads]
-        vals = [fi / pi for fi, pi in zip(f, p) if fi is not None and pi]
-        ratios[ch] = float(np.mean(vals)) if vals else None
-    known = [r for r in ratios.values() if r is not None]
-    worse = [ch for ch, r in ratios.items() if r is not None and r >= 1]
-    beats = bool(known) and not worse
-    hours = acc["lead_time_hours"][:short_leads]
-    lead_txt = f"{hours[-1]:g} h" if hours else "the first lead"
-    if beats:
-        verdict = f"beats persistence on every channel up to {lead_txt} (mean RMSE ratio {np.mean(known):.3f})"
-    else:
-        verdict = f"does NOT beat persistence up to {lead_txt} on {', '.join(worse) or 'any channel'} (mean RMSE ratio {np.mean(known) if known else float('nan'):.3f})"
-    return {"beats_persistence": beats, "rmse_ratio_vs_persistence": ratios, "mean_ratio": float(np.mean(known)) if known else None, "lead_hours": hours, "verdict": verdict}
-
-
-def weights_round_trip(model: str, weights: str, folder: Path, preset: str) -> dict[str, Any]:
-    """canonical -> MindSpore checkpoint -> canonical, each step verified tensor by tensor."""
-    from .convert import convert
-    from .weights import load_canonical, verify
-
-    ckpt = folder / "weights_mindspore.ckpt"
-    back = folder / "weights_roundtrip.safetensors"
-    to_ms = convert(weights, str(ckpt), model, dst_format="mindspore", check=True)
-    to_canon = convert(str(ckpt), str(back), model, src_format="mindspore", dst_format="safetensors", preset=preset, check=True)
-    final = verify(load_canonical(weights).tensors, load_canonical(back).tensors)
-    return {
-        "mindspore_checkpoint": str(ckpt),
-        "round_trip": str(back),
-        "tensors": to_ms["tensors"],
-        "parameters": to_ms["parameters"],
-        "equal": final.equal,
-        "verify": final.to_json(),
-        "steps": [to_ms.get("verify"), to_canon.get("verify")],
-    }
+def measure_inference(
+    model: str, frameworks: tuple[str, ...], preset: str, weights: str | None = None, backend: str = "auto", batch: int = 1, warmup: int = 2, reps: int = 5, seed: int = 0
+) -> dict[str, dict[str, Any] | Exception]:
+    """Time one forecast step in each framework, interleaved: round k calls every
+    framework once (the order alternating between rounds), so a change of load
+    during the phase falls on all frameworks alike; the median is the figure, as in
+    the study's Table 4, with the load average before and after. Energy and peak
+    memory come from a separate block of ``reps`` calls per framework (a meter
+    cannot split interleaved calls). A framework that fails gets its exception
+    in place of its record; the others are still timed."""
+    out: dict[str, Any] = {}
+    steppers: dict[str, _Stepper] = {}
+    for fw in frameworks:
+        try:
+            steppers[fw] = _Stepper(model, fw, preset, weights, backend, batch, warmup, seed)
+        except Exception as exc:  # noqa: BLE001 - recorded as that framework's problem
+            out[fw] = exc
+    times: dict[str, list[float]] = {fw: [] for fw in steppers}
+    with LoadWatch() as load:
+        for k in range(reps):
+            for fw in list(steppers)[:: 1 if k % 2 == 0 else -1]:
+                if fw in out:
+                    continue
+                try:
+                    times[fw].append(steppers[fw]())
+                except Exception as exc:  # noqa: BLE001
+                    out[fw] = exc
+    for fw, st in steppers.items():
+        if fw in out:
+            continue
+        meter = energy_meter(st.backend)
+        try:
+            with RssPeak() as rss, meter:
+                for _ in range(reps):
+                    st()
+        except Exception as exc:  # noqa: BLE001
+            out[fw] = exc
+            continue
+        med = statistics.median(times[fw])
+        out[fw] = {
+            "batch": batch,
+            "warmup": warmup,
+            "reps": reps,
+            "warmup_s": st.warmup_s,
+            "interleaved_with": [f for f in frameworks if f != fw and f in steppers],
+            "step_time_s_median": med,
+            "step_time_s_min": min(times[fw]),
+            "step_times_s": times[fw],
+            "steps_per_s": 1.0 / med,
+            "samples_per_s": batch / med,
+            "load": load.to_json(),
+            "peak_rss_mb": rss.peak,
+            "device_peak_bytes": st.fw.peak_memory_bytes(st.device) if hasattr(st.fw, "peak_memory_bytes") else None,
+            "energy": _energy_json(meter.reading, float(reps), "forecast steps"),
+        }
+    return {fw: out[fw] for fw in frameworks}
 
 
 # --------------------------------------------------------------------------- the run
@@ -426,7 +297,7 @@ def run(
     train_steps: int | None = 20,
     out: str | os.PathLike = "bench",
     leads: int | None = None,
-    n_init: int = 4,
+    n_init: int = 16,
     reps: int = 5,
     threads: int | None = None,
     train_seconds: float | None = None,
@@ -502,10 +373,13 @@ def run(
                 summary["conversion"] = weights_round_trip(model, weights, mdir, preset)
             except Exception as exc:  # noqa: BLE001
                 summary["problems"].append(f"weight conversion: {exc}")
+        say(f"{model}: timing inference in {' and '.join(frameworks)}, interleaved")
+        timed = measure_inference(model, frameworks, preset, weights, backend, reps=reps)
         for fw in frameworks:
             try:
-                say(f"{model}: timing inference in {fw}")
-                recs[fw]["inference"] = measure_inference(model, fw, preset, weights, backend, reps=reps)
+                if isinstance(timed[fw], Exception):
+                    raise timed[fw]
+                recs[fw]["inference"] = timed[fw]
                 recs[fw]["inference"]["weights"] = "trained" if weights else "random init"
                 if recs[fw]["status"] == "failed":
                     recs[fw]["status"] = "partial"
@@ -537,69 +411,3 @@ def run(
     return result
 
 
-def write_json(result: dict[str, Any], path: str | os.PathLike) -> Path:
-    path = Path(path)
-    atomic_write_text(path, json_text(result))
-    return path
-
-
-
-
-# --------------------------------------------------------------------------- compare
-
-
-def load_result(path: str | os.PathLike) -> dict[str, Any]:
-    p = Path(path)
-    try:
-        d = json.loads(p.read_text())
-    except FileNotFoundError as exc:
-        raise EarthzooError(f"benchmark file {str(p)!r} does not exist", "pass a JSON written by earthzoo bench --json or a benchmarks/ script") from exc
-    except (OSError, json.JSONDecodeError) as exc:
-        raise EarthzooError(f"cannot read benchmark file {str(p)!r} ({type(exc).__name__})", "pass a JSON written by earthzoo bench --json") from exc
-    if not isinstance(d, dict) or "records" not in d:
-        raise EarthzooError(f"{str(p)!r} is not an earthzoo bench result (no 'records')", "pass a JSON written by earthzoo bench --json or earthzoo demo (report.json)")
-    return d
-
-
-METRICS = (
-    ("train step (s)", ("training", "step_time_s_median")),
-    ("epoch (s)", ("training", "epoch_time_s")),
-    ("inference step (s)", ("inference", "step_time_s_median")),
-    ("peak RSS (MiB)", ("inference", "peak_rss_mb")),
-)
-
-
-def _get(rec: dict, keys: tuple[str, ...]) -> float | None:
-    v: Any = rec
-    for k in keys:
-        v = v.get(k) if isinstance(v, dict) else None
-    return float(v) if isinstance(v, (int, float)) else None
-
-
-def compare(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
-    """Side-by-side rows for records present in both results, matched by (model,
-    framework, preset); ``ratio`` = B / A (below 1: B is faster or smaller)."""
-    index = {(r["model"], r["framework"], r["preset"]): r for r in b["records"]}
-    rows = []
-    for ra in a["records"]:
-        rb = index.get((ra["model"], ra["framework"], ra["preset"]))
-        if rb is None:
-            continue
-        for label, keys in METRICS:
-            va, vb = _get(ra, keys), _get(rb, keys)
-            if va is None and vb is None:
-                continue
-            rows.append(
-                {
-                    "model": ra["model"],
-                    "framework": ra["framework"],
-                    "preset": ra["preset"],
-                    "metric": label,
-                    "a": va,
-                    "b": vb,
-                    "a_backend": ra["backend"],
-                    "b_backend": rb["backend"],
-                    "ratio_b_over_a": (vb / va) if va and vb is not None else None,
-                }
-            )
-    return rows

@@ -8,9 +8,13 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from .data.lexicon import lookup
 from .errors import EarthzooError
 
 FRAMEWORKS = ("torch", "mindspore")
+# How a config field's value is known: the keys weight readers put in ``Weights.config_sources``,
+# then what ModelCard.config_with_sources adds.
+SOURCES = {"file": "read from file", "sidecar": "read from the .extras.npz beside the file", "shapes": "inferred from tensor shapes", "derived": "derived from other fields of the file", "format": "fixed by the format"}
 
 
 def resolve(ref: str) -> Any:
@@ -56,7 +60,7 @@ class OriginalCheckpoint:
     comes from, its licence, the ``preset`` it was made at, the weight ``format`` that
     reads it and how many ``tensors`` that reader finds in it. ``file``: its file name
     as published. A downloaded file is recognised by format, tensor count and the
-    preset's shapes (:meth:`ModelCard.identify_original`)."""
+    preset's shapes (:func:`earthzoo.convert.identify_original`)."""
 
     name: str
     origin: str
@@ -131,10 +135,8 @@ class ModelCard:
 
     def config_with_sources(self, values: dict[str, Any], sources: dict[str, str] | None = None, preset: str | None = None, overrides: dict[str, Any] | None = None) -> tuple[Any, dict[str, str]]:
         """The config from ``preset``, then ``values`` (from a weights file, each known
-        as ``sources[field]``: a key of earthzoo.weights.SOURCES), then ``overrides``
+        as ``sources[field]``: a key of SOURCES), then ``overrides``
         (the user's --config); and where each field's value came from, in words."""
-        from .weights import SOURCES
-
         base = preset or self.presets[0]
         cfg = self._replace(self._replace(self.make_config(preset), values), overrides or {})
         given = f"preset {base!r} (--preset)" if preset else f"assumed: default of preset {base!r}"
@@ -179,34 +181,7 @@ class ModelCard:
         known = ", ".join(o.name for o in self.originals) or "none"
         raise EarthzooError(f"model {self.name!r} knows no original checkpoint {name!r} (it knows: {known})", f"see `earthzoo models {self.name} --json`")
 
-    def identify_original(self, fmt: str, tensors: dict[str, Any], name: str | None = None) -> OriginalCheckpoint | None:
-        """Which of the card's originals a file read as ``fmt`` is: the entry of that
-        format whose tensor count and preset shapes fit ``tensors``; None when none
-        does. With ``name`` the file must be that entry: a one-line error says how it differs."""
-        from .convert import model_shapes
-        from .weights import check_fits
-
-        candidates = [self.original(name)] if name else [o for o in self.originals if o.format == fmt]
-        for o in candidates:
-            problem = ""
-            if o.format != fmt:
-                problem = f"is a {fmt} file, {o.name!r} is {o.format}"
-            elif len(tensors) != o.tensors:
-                problem = f"holds {len(tensors)} tensors, {o.name!r} has {o.tensors}"
-            else:
-                try:
-                    check_fits(tensors, model_shapes(self.name, self.make_config(o.preset)), f"{o.name!r} (preset {o.preset!r})")
-                except EarthzooError as exc:
-                    problem = f"does not fit its shapes: {exc.problem}"
-            if not problem:
-                return o
-            if name:
-                raise EarthzooError(f"the file {problem}", f"check the download (expected {o.file or o.name} from {o.origin})")
-        return None
-
     def to_json(self) -> dict[str, Any]:
-        from .data.lexicon import lookup
-
         d = dataclasses.asdict(self)
         d["frameworks"] = list(self.frameworks)
         # what each named variable is, from the lexicon (units, CF standard_name, other tools' names)

@@ -10,10 +10,12 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cards import ModelCard, OriginalCheckpoint, resolve
 from .errors import EarthzooError
 from .files import claim_output
+from .pins import framework_pip
 from .registry import get_registry
-from .weights import Tensors, check_fits, config_to_dict, detect_format, read_weights, target_format, verify, write_weights
+from .weights import Tensors, check_fits, config_to_dict, detect_format, load_canonical, read_weights, target_format, verify, write_weights
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,7 +49,6 @@ def model_shapes(name: str, config: Any) -> dict[str, tuple[int, ...]]:
     is installed (torch builds on the meta device, allocating nothing), or from the
     card's framework-free ``shapes`` function when it names one."""
     from .api import build_model
-    from .cards import resolve
     from .frameworks import framework_module
 
     if get_registry().model(name).shapes:
@@ -60,7 +61,30 @@ def model_shapes(name: str, config: Any) -> dict[str, tuple[int, ...]]:
             errors.append(str(exc))
             continue
         return fw.shapes_of(lambda framework=framework: build_model(name, framework, config=config))
-    raise EarthzooError(f"cannot check weights of {name!r}: no framework is installed ({'; '.join(errors)})", "pip install torch==2.13.0")
+    raise EarthzooError(f"cannot check weights of {name!r}: no framework is installed ({'; '.join(errors)})", f"pip install {framework_pip('torch')}")
+
+
+def identify_original(card: ModelCard, fmt: str, tensors: Tensors, name: str | None = None) -> OriginalCheckpoint | None:
+    """Which of ``card``'s originals a file read as ``fmt`` is: the entry of that
+    format whose tensor count and preset shapes fit ``tensors``; None when none
+    does. With ``name`` the file must be that entry: a one-line error says how it differs."""
+    candidates = [card.original(name)] if name else [o for o in card.originals if o.format == fmt]
+    for o in candidates:
+        problem = ""
+        if o.format != fmt:
+            problem = f"is a {fmt} file, {o.name!r} is {o.format}"
+        elif len(tensors) != o.tensors:
+            problem = f"holds {len(tensors)} tensors, {o.name!r} has {o.tensors}"
+        else:
+            try:
+                check_fits(tensors, model_shapes(card.name, card.make_config(o.preset)), f"{o.name!r} (preset {o.preset!r})")
+            except EarthzooError as exc:
+                problem = f"does not fit its shapes: {exc.problem}"
+        if not problem:
+            return o
+        if name:
+            raise EarthzooError(f"the file {problem}", f"check the download (expected {o.file or o.name} from {o.origin})")
+    return None
 
 
 def training_checkpoint_rest(rest: dict[str, Any], known: tuple[str, ...] = ()) -> tuple[dict[str, str], list[str]]:
@@ -127,7 +151,7 @@ def convert(src: str, dst: str, model: str, src_format: str | None = None, dst_f
     if weights.dropped and not drop_extras:
         raise EarthzooError(f"{src!r} holds {weights.dropped[0]}, which no weight format keeps", "pass --drop-extras to convert without it")
     fmt = weights.source.partition(":")[0]
-    known = card.identify_original(fmt, weights.tensors, original) if original or card.originals else None
+    known = identify_original(card, fmt, weights.tensors, original) if original or card.originals else None
     preset = preset or (known.preset if original else None)
     cfg, sources = card.config_with_sources(weights.config, weights.config_sources, preset, config)
     check_fits(weights.tensors, model_shapes(model, cfg), f"model {model!r} ({preset or 'config from the file'})")
@@ -180,3 +204,21 @@ def _plain(config: dict[str, Any]) -> dict[str, Any]:
 
 def _show(value: Any) -> str:
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def weights_round_trip(model: str, weights: str, folder: Path, preset: str) -> dict[str, Any]:
+    """canonical -> MindSpore checkpoint -> canonical, each step verified tensor by tensor."""
+    ckpt = folder / "weights_mindspore.ckpt"
+    back = folder / "weights_roundtrip.safetensors"
+    to_ms = convert(weights, str(ckpt), model, dst_format="mindspore", check=True)
+    to_canon = convert(str(ckpt), str(back), model, src_format="mindspore", dst_format="safetensors", preset=preset, check=True)
+    final = verify(load_canonical(weights).tensors, load_canonical(back).tensors)
+    return {
+        "mindspore_checkpoint": str(ckpt),
+        "round_trip": str(back),
+        "tensors": to_ms["tensors"],
+        "parameters": to_ms["parameters"],
+        "equal": final.equal,
+        "verify": final.to_json(),
+        "steps": [to_ms.get("verify"), to_canon.get("verify")],
+    }

@@ -8,6 +8,9 @@ import platform
 import sys
 from importlib.metadata import PackageNotFoundError, packages_distributions, version
 
+from .pins import framework_pip, pins, pip_args, satisfied
+from .registry import get_registry, plugin_records
+
 
 def _version(dist: str) -> str | None:
     try:
@@ -51,8 +54,6 @@ def feature_checks() -> list[dict]:
     """Per installed earthzoo distribution, which features are usable here: core's
     (CORE_FEATURES), each model in each framework and each of its weight formats,
     each backend with each framework."""
-    from .registry import get_registry
-
     owner = packages_distributions()
 
     def dist_of(ref: str) -> str:
@@ -74,15 +75,12 @@ def feature_checks() -> list[dict]:
 
 
 def run_checks() -> list[dict]:
-    from .plugins import plugin_records
-    from .registry import get_registry
-
     checks = [_check("python", "ok", f"{platform.python_version()} on {platform.machine()} ({sys.platform})")]
     torch_v, ms_v, np_v = _version("torch"), _version("mindspore"), _version("numpy")
-    checks.append(_check("torch", "ok" if torch_v else "warn", torch_v or "not installed: pip install torch==2.13.0"))
-    checks.append(_check("mindspore", "ok" if ms_v else "warn", ms_v or "not installed: pip install mindspore==2.10.0 'numpy<2'"))
-    numpy_ok = np_v is not None and int(np_v.split(".")[0]) < 2
-    checks.append(_check("numpy", "ok" if numpy_ok or not ms_v else "fail", f"{np_v}" + ("" if numpy_ok or not ms_v else " - MindSpore 2.10 needs numpy<2: pip install 'numpy<2'")))
+    checks.append(_check("torch", "ok" if torch_v else "warn", torch_v or f"not installed: pip install {framework_pip('torch')}"))
+    checks.append(_check("mindspore", "ok" if ms_v else "warn", ms_v or f"not installed: pip install {framework_pip('mindspore')}"))
+    numpy_ok = np_v is not None and satisfied("numpy", np_v)
+    checks.append(_check("numpy", "ok" if numpy_ok or not ms_v else "fail", f"{np_v}" + ("" if numpy_ok or not ms_v else f" - MindSpore needs {pins()['numpy']}: pip install {pip_args('numpy')}")))
     for rec in plugin_records():
         checks.append(_check(f"plugin {rec.name}", {"ok": "ok", "unavailable": "info"}.get(rec.status, "fail"), rec.error or f"{rec.version}: {len(rec.hooks)} hooks"))
     reg = get_registry()

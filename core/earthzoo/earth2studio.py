@@ -22,6 +22,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .cards import resolve
+from .data.lexicon import e2s_name
 from .errors import EarthzooError
 
 
@@ -34,7 +36,6 @@ class PrognosticModel:
 
     def __init__(self, forecaster: Any, lat: Any = None, lon: Any = None, dt: Any = None):
         from .data.form import regular_lat, regular_lon
-        from .data.lexicon import e2s_name
 
         fc = self.forecaster = forecaster
         if fc.stats is None:
@@ -96,7 +97,6 @@ class PrognosticModel:
 
     def create_iterator(self, x: Any, coords: OrderedDict) -> Iterator[tuple[Any, OrderedDict]]:
         """The initial state (its prognostic variables at lead 0), then one step per item."""
-        from .cards import resolve
         from .training.data import Layout
 
         self._check(coords)

@@ -16,7 +16,10 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from .api import check_weights_model, load_model, model_card, precision_plan
+from .cards import resolve
 from .errors import EarthzooError
+from .frameworks import framework_module
 
 STATS_KEYS = ("in_mean", "in_std", "out_mean", "out_std")
 
@@ -31,8 +34,6 @@ class Forecaster:
     name; ``init`` one or several initial times (datetimes, or integer positions)."""
 
     def __init__(self, model: str, weights: str, framework: str = "torch", backend: str = "auto", precision: str = "fp32", config: dict[str, Any] | None = None):
-        from .api import check_weights_model, model_card, precision_plan
-        from .cards import resolve
         from .training.data import model_io
         from .weights import load_canonical
 
@@ -53,9 +54,6 @@ class Forecaster:
     def model(self) -> Any:
         """The framework model (nn.Module / Cell), in inference mode on the backend."""
         if self._model is None:
-            from .api import load_model
-            from .frameworks import framework_module
-
             self._model = load_model(self.name, self.framework, weights=self.weights, backend=self.backend, config=self._overrides)
             self._step = framework_module(self.framework).inference_function(self._model, self._plan)
         return self._model

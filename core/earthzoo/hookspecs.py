@@ -7,6 +7,8 @@ documentation; docs/hooks.md repeats each signature and a test keeps the two in 
 import pluggy
 
 hookspec = pluggy.HookspecMarker("earthzoo")
+# What plugins mark their implementations with (re-exported as earthzoo.plugins.hookimpl).
+hookimpl = pluggy.HookimplMarker("earthzoo")
 
 # ---------------------------------------------------------------------------
 # Registration: called once after the plugins are loaded. Cheap, and they must

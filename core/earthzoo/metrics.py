@@ -113,7 +113,8 @@ def scores(
     forecast: xr.DataArray, truth: xr.DataArray, clim: xr.DataArray, weights: xr.DataArray, init_dim: str = "init_time", skipna: bool = False
 ) -> xr.Dataset:
     """rmse, acc, bias of ``forecast`` against ``truth`` (same dims), anomalies
-    against ``clim`` (broadcastable); results have dims (lead_time, channel).
+    against ``clim`` (broadcastable); results have dims (lead_time, channel), and
+    ``mse_by_init`` (init, lead_time, channel) is what the RMSE averages.
     Points of zero weight are left out; with ``skipna`` an init time with no
     point left is left out of the means over init times."""
     finite = weights > 0  # non-scored points may hold NaN (land): never let them into a sum
@@ -126,7 +127,8 @@ def scores(
     num = (weights * fa * ta).sum(("lat", "lon"))
     den = np.sqrt((weights * fa**2).sum(("lat", "lon")) * (weights * ta**2).sum(("lat", "lon")))
     acc_i = (num / den).where(den > 0)
-    return xr.Dataset({"rmse": np.sqrt(mse.mean(init_dim, skipna=skipna)), "acc": acc_i.mean(init_dim, skipna=skipna), "bias": bias.mean(init_dim, skipna=skipna)})
+    means = {"rmse": np.sqrt(mse.mean(init_dim, skipna=skipna)), "acc": acc_i.mean(init_dim, skipna=skipna), "bias": bias.mean(init_dim, skipna=skipna)}
+    return xr.Dataset({**means, "mse_by_init": mse})
 
 
 def _ordered(a: xr.DataArray, what: str, dims: tuple[str, ...], sort: bool = True) -> xr.DataArray:
@@ -174,7 +176,7 @@ def _check_grid(f: xr.DataArray, t: xr.DataArray) -> xr.DataArray:
     return t.sel(lat=f["lat"].values, lon=f["lon"].values, method="nearest").assign_coords(lat=f["lat"].values, lon=f["lon"].values)
 
 
-def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = None, skipna: bool = False) -> dict[str, Any]:
+def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = None, skipna: bool = False, per_init: bool = False) -> dict[str, Any]:
     """Score a forecast and the persistence and climatology baselines.
 
     ``forecast``: dims (init_time or time, lead_time, channel, lat, lon); lead_time
@@ -190,12 +192,14 @@ def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = Non
     Returns (the JSON of ``earthzoo evaluate --json``)::
 
         {"lead_time_hours": [6.0, 12.0, ...], "channels": ["z", ...],
-         "n_init": 10, "masked": false,
+         "units": {"z": "m2 s-2", ...}, "n_init": 10, "masked": false,
          "metrics": {"forecast" | "persistence" | "climatology":
                      {channel: {"rmse": [by lead], "acc": [...], "bias": [...]}}},
          "scored_points": n, "skipped_points": 0}
 
-    NaN (the climatology's ACC is undefined: its anomaly is zero) becomes null."""
+    NaN (the climatology's ACC is undefined: its anomaly is zero) becomes null.
+    With ``per_init`` each channel also holds ``mse_by_init`` ([by lead] per init
+    time): the squared errors a bootstrap over initial times resamples."""
     f = _fields(forecast, "forecast")
     init_dim = _init_dim(f)
     if init_dim != "init_time":
@@ -284,6 +288,7 @@ def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = Non
     out: dict[str, Any] = {
         "lead_time_hours": [float(x / np.timedelta64(1, "h")) for x in leads],
         "channels": chans,
+        "units": _channel_units(forecast, tds, chans),
         "n_init": int(len(inits)),
         "masked": mask is not None,
         "metrics": {},
@@ -293,7 +298,21 @@ def evaluate(forecast: Any, truth: Any, climatology: Any = None, mask: Any = Non
     for name, fc in (("forecast", f), ("persistence", persist), ("climatology", clim_full)):
         s = scores(fc, truth_v, clim_v, w, skipna=skipna)
         out["metrics"][name] = {ch: {k: [_num(v) for v in s[k].sel(channel=ch).values] for k in ("rmse", "acc", "bias")} for ch in chans}
+        if per_init:
+            for ch in chans:
+                out["metrics"][name][ch]["mse_by_init"] = [[_num(v) for v in row] for row in s["mse_by_init"].sel(channel=ch).transpose("init_time", "lead_time").values]
     return out
+
+
+def _channel_units(forecast: Any, truth: Any, chans: list[str]) -> dict[str, str]:
+    """Units of each channel: the forecast's or the truth's ``channel_units``, else the lexicon's."""
+    from .data.form import channel_units
+
+    given: dict[str, str] = {}
+    for ds in (truth, forecast):  # the forecast's own units win
+        if isinstance(ds, (xr.Dataset, xr.DataArray)) and "channel_units" in ds.coords and "channel" in ds.coords:
+            given.update({str(c): str(u) for c, u in zip(ds["channel"].values, ds["channel_units"].values)})
+    return {ch: given.get(ch) or channel_units(ch)[0] for ch in chans}
 
 
 def _check_form(a: xr.DataArray, what: str, dims: tuple[str, ...], fix: str) -> None:

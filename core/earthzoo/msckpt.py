@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from .errors import EarthzooError
 from .files import append_arrays, atomic_path, dtype_name, stored
+from .pins import framework_pip
 
 if TYPE_CHECKING:
     import numpy as np
@@ -172,7 +173,7 @@ def load(path: str | Path) -> dict[str, np.ndarray]:
     try:
         import mindspore as ms
     except ImportError as exc:
-        raise EarthzooError(f"{str(path)!r} is not a MindSpore checkpoint this reader knows, and MindSpore is not installed to try", "pip install mindspore==2.10.0 'numpy<2'") from exc
+        raise EarthzooError(f"{str(path)!r} is not a MindSpore checkpoint this reader knows, and MindSpore is not installed to try", f"pip install {framework_pip('mindspore')}") from exc
     try:
         params = ms.load_checkpoint(str(path)) if str(path).endswith(".ckpt") else None
     except Exception:  # noqa: BLE001 - MindSpore raises several types for foreign files

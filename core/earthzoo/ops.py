@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .plugins import get_plugin_manager
+from .registry import get_plugin_manager
 
 
 def custom_ops(framework: str, backend: str = "cpu") -> dict[str, Callable]:

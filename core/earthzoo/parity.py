@@ -10,8 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from .api import build_model, model_card
 from .cards import resolve
 from .errors import EarthzooError
+from .frameworks import framework_module
 
 
 def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
@@ -35,8 +37,6 @@ def parity(model: str, preset: str | None = None, steps: int = 1, weights: str |
     or torch's random init at ``seed``), run ``steps`` autoregressive steps from the card's
     example input, and report the worst and per-step max abs error and relative RMSE.
     ``config`` sets config fields over the weights' or the preset's."""
-    from .api import build_model, model_card
-    from .frameworks import framework_module
     from .weights import load_canonical
 
     if steps < 1:

@@ -17,39 +17,11 @@ from typing import Any
 import numpy as np
 
 from .errors import EarthzooError
-from .files import atomic_path, atomic_write_text, json_text, writable_dir
+from .files import atomic_write_text, json_text, writable_dir
+from .plotting import FW_LABEL, colorbar, fw_style, loss_figure, plain_numbers, power_of_ten, pyplot, save, scale_label
+from .scoring import MARGIN, fmt_ratio, persistence_verdict, verdicts
 
-FW_LABEL = {"torch": "PyTorch", "mindspore": "MindSpore"}
-FW_COLOR = {"torch": "tab:red", "mindspore": "tab:blue"}
 UNAVAILABLE = "unavailable"
-
-
-PLOT_INSTALL = "pip install 'earthzoo[plot]'"
-
-
-def pyplot():
-    """matplotlib's pyplot (Agg), or the one-line error naming the extra that adds it:
-    plotting is optional, so a finished job skips its figures instead of failing."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise EarthzooError("matplotlib is not installed, so no figure is drawn", f"for figures: {PLOT_INSTALL}") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def plot_skipped(exc: EarthzooError) -> str:
-    """The one-line note a job prints when it skips its figures."""
-    return f"note: plot skipped ({exc})"
-
-
-def _save(fig: Any, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    pyplot().close(fig)
-    return path
 
 
 def _recs(result: dict, model: str) -> dict[str, dict]:
@@ -73,24 +45,58 @@ def energy_field(rec: dict) -> dict[str, Any]:
     return {"status": "measured", "joules": e["joules"], "seconds": e["seconds"], "mean_watts": e["mean_watts"], "method": e["method"], "source": e.get("source", ""), "efficiency_ratio": e.get("efficiency_ratio"), "efficiency_unit": e.get("efficiency_unit")}
 
 
+def _verdicts(m: dict) -> dict[str, Any] | None:
+    """The per-channel verdicts of a model's scores (computed again from the scores,
+    so results written before verdicts existed get them too)."""
+    return verdicts(m["accuracy"]) if m.get("accuracy") else None
+
+
+def _persistence(m: dict) -> dict[str, Any]:
+    """The persistence verdict, from the scores when there are any (as :func:`_verdicts`)."""
+    return persistence_verdict(m["accuracy"]) if m.get("accuracy") else (m.get("persistence") or {})
+
+
+def load_warnings(result: dict) -> list[str]:
+    """One line per timed phase whose 1-minute load average, before or after,
+    exceeded the core count: its timings shared the CPU with other work."""
+    out = []
+    cores = result.get("machine", {}).get("cpu_cores")
+    start = (result.get("machine", {}).get("load_average_1_5_15") or [None])[0]
+    if cores and start is not None and start > cores:
+        out.append(f"at the start of the run the load average was {start:g} on {cores} cores")
+    for r in result.get("records", []):
+        for phase in ("training", "inference"):
+            load = (r.get(phase) or {}).get("load")
+            if not load:
+                continue
+            n = load.get("cpu_cores") or cores
+            seen = [x[0] for x in (load.get("load_before_1_5_15"), load.get("load_after_1_5_15")) if x]
+            if n and seen and max(seen) > n:
+                out.append(f"{r['model']} {FW_LABEL.get(r['framework'], r['framework'])} {phase}: load average {' -> '.join(f'{x:g}' for x in seen)} on {n} cores")
+    return out
+
+
 def summarise(result: dict) -> dict[str, Any]:
-    """Per model: parity rel_rmse, RMSE/ACC by lead with baselines, time per step in
-    each framework, energy (or why not), the persistence verdict and any problems."""
+    """Per model: parity rel_rmse, RMSE/ACC by lead with baselines, the verdicts
+    against persistence and climatology per channel, time per step in each
+    framework, energy (or why not), the persistence verdict and any problems."""
     out = {}
     for model, m in result["models"].items():
         recs = _recs(result, model)
         acc = m.get("accuracy")
+        scores = {name: {ch: {k: v for k, v in d.items() if k != "mse_by_init"} for ch, d in by_ch.items()} for name, by_ch in acc["metrics"].items()} if acc else {}
         out[model] = {
             "preset": m["preset"],
             "parity_rel_rmse": (m.get("parity") or {}).get("rel_rmse"),
             "parity_max_abs_err": (m.get("parity") or {}).get("max_abs_err"),
-            "accuracy": {"lead_time_hours": acc["lead_time_hours"], "channels": acc["channels"], "n_init": acc["n_init"], **acc["metrics"]} if acc else None,
+            "accuracy": {"lead_time_hours": acc["lead_time_hours"], "channels": acc["channels"], "units": acc.get("units", {}), "n_init": acc["n_init"], **scores} if acc else None,
+            "verdicts": _verdicts(m),
             "time_per_step_s": {fw: (r.get("inference") or {}).get("step_time_s_median") for fw, r in recs.items()},
             "inference_weights": {fw: (r.get("inference") or {}).get("weights") for fw, r in recs.items()},
             "train_step_s": {fw: (r.get("training") or {}).get("step_time_s_median") for fw, r in recs.items()},
             "energy": {fw: energy_field(r) for fw, r in recs.items()},
-            "beats_persistence": (m.get("persistence") or {}).get("beats_persistence"),
-            "persistence_verdict": (m.get("persistence") or {}).get("verdict") or "not evaluated: the model produced no trained forecast (see problems)",
+            "beats_persistence": _persistence(m).get("beats_persistence"),
+            "persistence_verdict": _persistence(m).get("verdict") or "not evaluated: the model produced no trained forecast (see problems)",
             "weights_round_trip_equal": (m.get("conversion") or {}).get("equal"),
             "problems": m.get("problems", []),
         }
@@ -106,8 +112,52 @@ def _md_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _hours(hs: list[float]) -> str:
+    """Leads as compact ranges: '6-24 h, 36 h' (runs of consecutive leads joined)."""
+    if not hs:
+        return "none"
+    runs: list[list[float]] = [[hs[0]]]
+    step = min((b - a for a, b in zip(hs, hs[1:])), default=0)
+    for h in hs[1:]:
+        if step and abs(h - runs[-1][-1] - step) < 1e-9:
+            runs[-1].append(h)
+        else:
+            runs.append([h])
+    return ", ".join(f"{r[0]:g}-{r[-1]:g} h" if len(r) > 1 else f"{r[0]:g} h" for r in runs)
+
+
+def _ci(s: dict, k: int) -> str:
+    r, lo, hi = s["ratio"][k], s["low"][k], s["high"][k]
+    return "n/a" if r is None else (fmt_ratio(r) if lo is None else f"{fmt_ratio(r)} [{fmt_ratio(lo)}, {fmt_ratio(hi)}]") + (" marginal" if s["calls"][k] == "marginal" else "")
+
+
+def _stops(s: dict, last: float) -> str:
+    if s["stops_at_hours"] is not None:
+        return f"{s['stops_at_hours']:g} h"
+    return f"never (to {last:g} h)" if s["calls"] and s["calls"][0] == "beats" else "- (not at the first lead)"
+
+
+def verdict_rows(model: str, v: dict[str, Any]) -> list[list[Any]]:
+    """Per channel: the RMSE ratio to each baseline at the first and last lead with
+    its interval, the leads at which the model beats each, and where it stops."""
+    hours = v["lead_time_hours"]
+    rows = []
+    for ch, p in v["persistence"].items():
+        c = v.get("climatology", {}).get(ch)
+        row = [model, ch, v["units"].get(ch, "1"), _ci(p, 0), _ci(p, len(hours) - 1), _hours(p["beats_at_hours"]), _stops(p, hours[-1])]
+        row += [_ci(c, 0), _ci(c, len(hours) - 1), _hours(c["beats_at_hours"]), _stops(c, hours[-1])] if c else ["n/a"] * 4
+        rows.append(row)
+    return rows
+
+
+def _load(r: dict, phase: str) -> list[Any]:
+    load = (r.get(phase) or {}).get("load") or {}
+    b, a = load.get("load_before_1_5_15"), load.get("load_after_1_5_15")
+    return [_f(b[0], ".2f") if b else "n/a", _f(a[0], ".2f") if a else "n/a", load.get("cpu_cores", "n/a")]
+
+
 def tables(result: dict) -> dict[str, str]:
-    train_rows, infer_rows, energy_rows, acc_rows, parity_rows = [], [], [], [], []
+    train_rows, infer_rows, energy_rows, acc_rows, verdict_rows_, parity_rows, load_rows = [], [], [], [], [], [], []
     for model, m in result["models"].items():
         recs = _recs(result, model)
         for fw, r in recs.items():
@@ -119,6 +169,9 @@ def tables(result: dict) -> dict[str, str]:
                 train_rows.append([model, FW_LABEL.get(fw, fw), r["backend"], r["preset"], "-", "-", "-", "-", "-", "-", "-", "-", f"cannot train: {why[:160]}"])
             for phase in ("training", "inference"):
                 e = (r.get(phase) or {}).get("energy")
+                if r.get(phase):
+                    inter = ", ".join(FW_LABEL.get(x, x) for x in r[phase].get("interleaved_with", [])) or "-"
+                    load_rows.append([model, FW_LABEL.get(fw, fw), phase, *_load(r, phase), inter])
                 if e is None:
                     continue
                 if e.get("joules") is None:
@@ -132,18 +185,24 @@ def tables(result: dict) -> dict[str, str]:
         infer_rows.append([model, m["preset"], backend, _f(ts), _f(ms_), _f(ms_ / ts if ts and ms_ else None), t_inf.get("batch", "-"), t_inf.get("weights") or m_inf.get("weights") or "-"])
         acc = m.get("accuracy")
         if acc:
-            met = acc["metrics"]
+            met, units = acc["metrics"], acc.get("units", {})
             for ch in acc["channels"][:6]:
                 for k in sorted({0, len(acc["lead_time_hours"]) - 1}):
-                    acc_rows.append([model, ch, f"{acc['lead_time_hours'][k]:g}", _f(met["forecast"][ch]["rmse"][k], ".4g"), _f(met["persistence"][ch]["rmse"][k], ".4g"), _f(met["climatology"][ch]["rmse"][k], ".4g"), _f(met["forecast"][ch]["acc"][k], ".3f"), _f(met["persistence"][ch]["acc"][k], ".3f")])
+                    acc_rows.append([model, ch, units.get(ch, "1"), f"{acc['lead_time_hours'][k]:g}", _f(met["forecast"][ch]["rmse"][k], ".4g"), _f(met["persistence"][ch]["rmse"][k], ".4g"), _f(met["climatology"][ch]["rmse"][k], ".4g"), _f(met["forecast"][ch]["acc"][k], ".3f"), _f(met["persistence"][ch]["acc"][k], ".3f")])
+            verdict_rows_ += verdict_rows(model, _verdicts(m))
         p = m.get("parity")
         parity_rows.append([model, _f((p or {}).get("rel_rmse")), _f((p or {}).get("max_abs_err")), _f(((p or {}).get("per_lead") or [{}])[0].get("rel_rmse")), {True: "yes", False: "NO", None: "not done"}[(m.get("conversion") or {}).get("equal")]])
     return {
-        "training": _md_table(["model", "framework", "backend", "preset", "steps", "batch", "s/step (median)", "wall s/step (with data)", "s/epoch", "samples/epoch", "samples/s", "peak RSS (MiB)", "final loss"], train_rows),
-        "inference": _md_table(["model", "preset", "backend", "PyTorch s/step", "MindSpore s/step", "MindSpore/PyTorch", "batch", "weights"], infer_rows),
+        "training": _md_table(["model", "framework", "backend", "preset", "steps", "batch (samples)", "time per step (s, median)", "wall time per step (s, with data)", "time per epoch (s)", "samples per epoch", "throughput (samples/s)", "peak RSS (MiB)", "final loss (MSE of normalised fields, 1)"], train_rows),
+        "inference": _md_table(["model", "preset", "backend", "PyTorch (s/step)", "MindSpore (s/step)", "MindSpore/PyTorch (1)", "batch (samples)", "weights"], infer_rows),
+        "load": _md_table(["model", "framework", "phase", "load average before (1 min)", "load average after (1 min)", "cores", "interleaved with"], load_rows),
         "energy": _md_table(["model", "framework", "backend", "phase", "energy (J)", "mean power (W)", "efficiency ratio", "unit / reason"], energy_rows),
-        "accuracy": _md_table(["model", "channel", "lead (h)", "RMSE model", "RMSE persistence", "RMSE climatology", "ACC model", "ACC persistence"], acc_rows),
-        "parity": _md_table(["model", "forecast rel. RMSE (worst lead)", "max abs err", "rel. RMSE lead 1", "weights canonical->MindSpore->canonical equal"], parity_rows),
+        "accuracy": _md_table(["model", "channel", "unit", "lead (h)", "RMSE model (unit)", "RMSE persistence (unit)", "RMSE climatology (unit)", "ACC model (1)", "ACC persistence (1)"], acc_rows),
+        "verdicts": _md_table(
+            ["model", "channel", "unit", "RMSE / persistence, first lead (1)", "RMSE / persistence, last lead (1)", "beats persistence at", "stops at", "RMSE / climatology, first lead (1)", "RMSE / climatology, last lead (1)", "beats climatology at", "stops at"],
+            verdict_rows_,
+        ),
+        "parity": _md_table(["model", "forecast rel. RMSE, worst lead (1)", "max abs err (channel units)", "rel. RMSE lead 1 (1)", "weights canonical->MindSpore->canonical equal"], parity_rows),
     }
 
 
@@ -153,30 +212,10 @@ def tables(result: dict) -> dict[str, str]:
 def fig_loss(result: dict, model: str, folder: Path) -> Path | None:
     """Fig. S1: training loss per optimizer step in each framework (same seed and data)."""
     recs = _recs(result, model)
-    curves = {fw: r["training"]["loss"] for fw, r in recs.items() if r.get("training") and r["training"].get("loss")}
+    curves = {fw: (list(range(1, len(r["training"]["loss"]) + 1)), r["training"]["loss"]) for fw, r in recs.items() if r.get("training") and r["training"].get("loss")}
     if not curves:
         return None
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    for fw, loss in curves.items():
-        ax.plot(np.arange(1, len(loss) + 1), loss, color=FW_COLOR.get(fw), lw=1.3, label=f"{FW_LABEL.get(fw, fw)} ({len(loss)} steps)")
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("training loss (MSE of normalised fields, 1)")
-    if all(min(v) > 0 for v in curves.values()):
-        ax.set_yscale("log")
-    ax.set_title(f"Fig. S1 - {model} ({result['models'][model]['preset']}): training loss per framework")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    return _save(fig, folder / f"fig_s1_loss_{model}.png")
-
-
-def _units(ds: Any) -> dict[str, str]:
-    from .data.lexicon import lookup
-
-    if "channel_units" in ds.coords:
-        return {str(c): str(u) for c, u in zip(ds["channel"].values, ds["channel_units"].values)}
-    return {str(c): lookup(str(c)).units for c in ds["channel"].values} if "channel" in ds.coords else {}
+    return loss_figure(curves, f"Fig. S1 - {model} ({result['models'][model]['preset']}): training loss per framework", folder / f"fig_s1_loss_{model}.png")
 
 
 def key_channels(channels: list[str], n: int = 2) -> list[str]:
@@ -186,9 +225,18 @@ def key_channels(channels: list[str], n: int = 2) -> list[str]:
     return picked + [c for c in channels if c not in picked][: n - len(picked)]
 
 
+def _units(ds: Any) -> dict[str, str]:
+    from .data.form import channel_units
+
+    if "channel_units" in ds.coords:
+        return {str(c): str(u) for c, u in zip(ds["channel"].values, ds["channel_units"].values)}
+    return {str(c): channel_units(str(c))[0] for c in ds["channel"].values} if "channel" in ds.coords else {}
+
+
 def fig_maps(result: dict, model: str, folder: Path) -> Path | None:
     """Fig. 2: truth, the PyTorch and MindSpore forecasts and their difference for key
-    variables, at the longest lead of the first held-out initial time."""
+    variables, at the longest lead of the first held-out initial time; maps at the
+    grid's aspect ratio (degrees equal on both axes), colour-bar scales in the label."""
     from .data import read_dataset
     from .training.data import open_source
 
@@ -208,108 +256,149 @@ def fig_maps(result: dict, model: str, folder: Path) -> Path | None:
     mask = None
     if "ocean_mask" in truth:
         mask = truth["ocean_mask"].sel(lat=t["lat"].values, method="nearest").values > 0.5
-    cols = [("truth", None), ("torch", None)] + ([("mindspore", None), ("diff", None)] if "mindspore" in fc else [])
-    plt = pyplot()
-    fig, axes = plt.subplots(len(chans), len(cols), figsize=(3.6 * len(cols), 2.5 * len(chans) + 0.6), squeeze=False)
+    cols = ["truth", "torch"] + (["mindspore", "diff"] if "mindspore" in fc else [])
     lon, lat = t["lon"].values, t["lat"].values
+    aspect = float(np.ptp(lat) + abs(lat[1] - lat[0])) / float(np.ptp(lon) + abs(lon[1] - lon[0]))  # height / width of the grid in degrees
+    panel_w = 3.9
+    plt = pyplot()
+    fig, axes = plt.subplots(len(chans), len(cols), figsize=(panel_w * len(cols), (panel_w - 1.0) * aspect * len(chans) + 1.4), squeeze=False, layout="constrained")
+    titles = {"truth": "truth", "torch": "PyTorch forecast", "mindspore": "MindSpore forecast", "diff": "PyTorch - MindSpore"}
     for i, ch in enumerate(chans):
-        truth_f = tv.sel(channel=ch).values.astype(np.float64)
-        fields = {"truth": truth_f, "torch": fc["torch"]["fields"].sel(channel=ch).values[0, lead]}
+        fields = {"truth": tv.sel(channel=ch).values.astype(np.float64), "torch": fc["torch"]["fields"].sel(channel=ch).values[0, lead]}
         if "mindspore" in fc:
             fields["mindspore"] = fc["mindspore"]["fields"].sel(channel=ch).values[0, lead]
             fields["diff"] = fields["torch"] - fields["mindspore"]
         if mask is not None:
             fields = {k: np.where(mask, v, np.nan) for k, v in fields.items()}
-        vmin = np.nanmin([np.nanmin(fields[k]) for k in ("truth", "torch")])
-        vmax = np.nanmax([np.nanmax(fields[k]) for k in ("truth", "torch")])
-        u = units.get(ch, "")
-        for j, (key, _) in enumerate(cols):
+        e_val = power_of_ten([fields["truth"], fields["torch"]])
+        vmin = np.nanmin([np.nanmin(fields[k]) for k in ("truth", "torch")]) / 10.0**e_val
+        vmax = np.nanmax([np.nanmax(fields[k]) for k in ("truth", "torch")]) / 10.0**e_val
+        u = units.get(ch, "1")
+        for j, key in enumerate(cols):
             ax = axes[i, j]
             if key == "diff":
-                lim = float(np.nanmax(np.abs(fields[key]))) or 1e-12
-                im = ax.pcolormesh(lon, lat, fields[key], cmap="RdBu_r", vmin=-lim, vmax=lim, shading="auto")
-                title = f"{ch}: PyTorch - MindSpore"
+                e = power_of_ten(fields[key])
+                lim = float(np.nanmax(np.abs(fields[key]))) / 10.0**e or 1e-12
+                im = ax.pcolormesh(lon, lat, fields[key] / 10.0**e, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="auto")
             else:
-                im = ax.pcolormesh(lon, lat, fields[key], cmap="viridis", vmin=vmin, vmax=vmax, shading="auto")
-                title = {"truth": f"{ch}: truth", "torch": f"{ch}: PyTorch forecast", "mindspore": f"{ch}: MindSpore forecast"}[key]
-            ax.set_title(title, fontsize=9)
+                e = e_val
+                im = ax.pcolormesh(lon, lat, fields[key] / 10.0**e, cmap="viridis", vmin=vmin, vmax=vmax, shading="auto")
+            ax.set_aspect("equal")
+            ax.set_title(f"{ch}: {titles[key]}", fontsize=9)
             ax.set_xlabel("longitude (°E)", fontsize=8)
             ax.set_ylabel("latitude (°N)", fontsize=8)
             ax.tick_params(labelsize=7)
-            cb = fig.colorbar(im, ax=ax, shrink=0.85)
-            cb.set_label(u or "1", fontsize=8)
-            cb.ax.tick_params(labelsize=7)
+            colorbar(fig, im, ax, f"{ch}{' difference' if key == 'diff' else ''} ({scale_label(u, e)})")
     fig.suptitle(f"Fig. 2 - {model}: forecast vs truth at lead {hours:g} h (valid {np.datetime_as_string(valid, unit='h')})", fontsize=11)
-    fig.tight_layout()
-    return _save(fig, folder / f"fig_2_maps_{model}.png")
+    return save(fig, folder / f"fig_2_maps_{model}.png")
+
+
+def _line(v: list) -> list[float]:
+    return [np.nan if x is None else x for x in v]
 
 
 def fig_skill(result: dict, model: str, folder: Path) -> Path | None:
-    """RMSE and ACC against lead time for key variables, with persistence and climatology."""
+    """Skill against lead time for key variables and the channel worst against
+    persistence: the RMSE ratio to persistence with its bootstrap interval (readable
+    where the absolute curves overlap), the RMSE with both baselines, and the ACC;
+    each framework in its own line style."""
     m = result["models"][model]
     acc = m.get("accuracy")
     if not acc:
         return None
-    units = {}
-    if m.get("forecast_files", {}).get("torch"):
-        from .data import read_dataset
-
-        units = _units(read_dataset(m["forecast_files"]["torch"], load=True))
-    chans = key_channels(acc["channels"])
+    units = acc.get("units", {})
     leads = acc["lead_time_hours"]
-    plt = pyplot()
-    fig, axes = plt.subplots(2, len(chans), figsize=(4.6 * len(chans), 6.2), squeeze=False)
-    styles = {"forecast": dict(color="tab:red", marker="o", label=f"{model} (PyTorch)"), "persistence": dict(color="gray", ls="--", marker="s", label="persistence"), "climatology": dict(color="black", ls=":", label="climatology")}
     ms_acc = (_recs(result, model).get("mindspore") or {}).get("accuracy")
+    fc = {"torch": acc, **({"mindspore": ms_acc} if ms_acc else {})}
+    ver = {fw: verdicts(a) for fw, a in fc.items()}
+    chans = key_channels(acc["channels"])
+    first = {ch: s["ratio"][0] for ch, s in ver["torch"]["persistence"].items() if s["ratio"][0] is not None}
+    worst = max(first, key=first.get) if first else None
+    if worst and worst not in chans:  # the channel closest to (or worst against) persistence is shown too
+        chans.append(worst)
+    plt = pyplot()
+    fig, axes = plt.subplots(3, len(chans), figsize=(4.8 * len(chans), 8.6), squeeze=False)
+    base = {"persistence": {"color": "gray", "ls": ":", "marker": "s", "lw": 1.2}, "climatology": {"color": "black", "ls": "-.", "lw": 1.2}}
     for j, ch in enumerate(chans):
-        for row, metric in enumerate(("rmse", "acc")):
+        ax = axes[0, j]
+        ax.axhline(1.0, color="gray", ls=":", lw=1.2, label="persistence (ratio 1)")
+        for fw, v in ver.items():
+            s = v["persistence"][ch]
+            ax.plot(leads, _line(s["ratio"]), ms=5, label=f"{FW_LABEL[fw]} / persistence", **fw_style(fw))
+            if fw == "torch" and v["level"] and s["low"][0] is not None:
+                ax.fill_between(leads, _line(s["low"]), _line(s["high"]), color="tab:red", alpha=0.15, label=f"{v['level']:.0%} bootstrap interval ({v['n_init']} inits)")
+        clim = _line([c / p if c is not None and p else None for c, p in zip(acc["metrics"]["climatology"][ch]["rmse"], acc["metrics"]["persistence"][ch]["rmse"])])
+        # the axis follows the model and 1; a climatology far off that scale is named, not drawn flat
+        seen = [x for v in ver.values() for k in ("ratio", "low", "high") for x in v["persistence"][ch][k] if x is not None] + [1.0]
+        lo, hi = min(seen), max(seen)
+        pad = 0.15 * (hi - lo) or 0.05
+        off = [c for c in clim if np.isfinite(c) and not lo - pad <= c <= hi + pad]
+        span = f" ({min(off):.3g}-{max(off):.3g}, {'partly ' if len(off) < np.isfinite(clim).sum() else ''}off scale)" if off else ""
+        ax.plot(leads, clim, label=f"climatology / persistence{span}", **base["climatology"])
+        ax.set_ylim(lo - pad, hi + pad)
+        plain_numbers(ax.yaxis)
+        ax.set_ylabel("RMSE / RMSE of persistence (1)")
+        ax.set_title(f"{ch}: RMSE relative to persistence (below 1: better)", fontsize=10)
+        for row, metric in ((1, "rmse"), (2, "acc")):
             ax = axes[row, j]
-            for name, st in styles.items():
-                vals = acc["metrics"][name][ch][metric]
+            for name, st in base.items():
                 if metric == "acc" and name == "climatology":
                     continue  # undefined: the climatology's anomaly is zero
-                ax.plot(leads, [np.nan if v is None else v for v in vals], ms=4, **st)
-            if ms_acc:
-                ax.plot(leads, [np.nan if v is None else v for v in ms_acc["metrics"]["forecast"][ch][metric]], color="tab:blue", ls="-.", lw=1, label=f"{model} (MindSpore)")
-            ax.set_xlabel("lead time (h)")
-            ax.set_ylabel(f"RMSE ({units.get(ch, '1')})" if metric == "rmse" else "ACC (1)")
-            ax.set_title(f"{ch}: {'latitude-weighted RMSE' if metric == 'rmse' else 'anomaly correlation'}")
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+                ax.plot(leads, _line(acc["metrics"][name][ch][metric]), ms=4, label=name, **st)
+            for fw, a in fc.items():
+                ax.plot(leads, _line(a["metrics"]["forecast"][ch][metric]), ms=5, label=f"{model} ({FW_LABEL[fw]})", **fw_style(fw))
+            if metric == "rmse" and all(x > 0 for a in (acc, *fc.values()) for name in ("forecast", "persistence", "climatology") for x in _line(a["metrics"][name][ch]["rmse"]) if np.isfinite(x)):
+                ax.set_yscale("log")  # climatology can sit orders of magnitude above model and persistence
+            ax.set_ylabel(f"RMSE ({units.get(ch, '1')}{', log scale' if ax.get_yscale() == 'log' else ''})" if metric == "rmse" else "ACC (1)")
+            if ax.get_yscale() != "log":
+                plain_numbers(ax.yaxis)
+            ax.set_title(f"{ch}: {'latitude-weighted RMSE' if metric == 'rmse' else 'anomaly correlation'}", fontsize=10)
+        for row in range(3):
+            axes[row, j].set_xlabel("lead time (h)")
+            axes[row, j].set_xticks(leads if len(leads) <= 12 else leads[:: max(1, len(leads) // 8)])
+            axes[row, j].grid(alpha=0.3)
+            axes[row, j].legend(fontsize=7)
     fig.suptitle(f"{model} ({m['preset']}): skill against lead time, {acc['n_init']} held-out initial times", fontsize=11)
     fig.tight_layout()
-    return _save(fig, folder / f"fig_skill_{model}.png")
+    return save(fig, folder / f"fig_skill_{model}.png")
 
 
 def fig_speed(result: dict, folder: Path) -> Path | None:
-    """Table 4 as bars: inference time per forecast step, per model and framework."""
+    """Table 4 as bars: inference time per forecast step, per model and framework, on
+    a log axis (models differ by orders of magnitude) with each value printed."""
     models = list(result["models"])
     fws = result["settings"]["frameworks"]
     vals = {fw: [((_recs(result, mo).get(fw) or {}).get("inference") or {}).get("step_time_s_median") for mo in models] for fw in fws}
     if not any(v for vs in vals.values() for v in vs):
         return None
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig, ax = plt.subplots(figsize=(6.8, 4.2))
     x = np.arange(len(models))
     width = 0.8 / max(1, len(fws))
+    hatch = {"torch": "", "mindspore": "//"}
     for k, fw in enumerate(fws):
         ys = [np.nan if v is None else v for v in vals[fw]]
-        ax.bar(x + (k - (len(fws) - 1) / 2) * width, ys, width, color=FW_COLOR.get(fw), label=FW_LABEL.get(fw, fw))
+        bars = ax.bar(x + (k - (len(fws) - 1) / 2) * width, ys, width, color=fw_style(fw).get("color"), hatch=hatch.get(fw, ""), edgecolor="white", label=FW_LABEL.get(fw, fw))
+        ax.bar_label(bars, labels=["" if v is None else (f"{v * 1e3:.3g} ms" if v < 1 else f"{v:.3g} s") for v in vals[fw]], fontsize=8, padding=2)
+    ax.set_yscale("log")
     ax.set_xticks(x, [f"{mo}\n({result['models'][mo]['preset']})" for mo in models])
-    ax.set_ylabel("time per forecast step (s, median)")
-    ax.set_title(f"Table 4 - inference time per step on {result['machine'].get('cpu_model', '?')[:40]}", fontsize=10)
+    ax.set_ylabel("time per forecast step (s, median, log scale)")
+    ax.margins(y=0.15)
+    title = f"Table 4 - inference time per step on {result['machine'].get('cpu_model', '?')[:40]}"
+    warn = load_warnings(result)
+    ax.set_title(title + ("\nload average exceeded the cores: timings unreliable" if warn else ""), fontsize=10, color="black")
     ax.legend()
-    ax.grid(axis="y", alpha=0.3)
+    ax.grid(axis="y", which="both", alpha=0.3)
     fig.tight_layout()
-    return _save(fig, folder / "fig_table4_inference.png")
+    return save(fig, folder / "fig_table4_inference.png")
 
 
 # --------------------------------------------------------------------------- the report
 
 
 def write(result: dict, folder: str | os.PathLike) -> dict[str, Any]:
-    """Write report.md, report.json and the figures to ``folder``; returns their paths
-    and the per-model summary."""
+    """Write report.md, report.json and the figures to ``folder``; returns their paths,
+    the per-model summary and the timing warnings (load above the core count)."""
     folder = writable_dir(folder)
     figures: list[str] = []
     fig_errors: list[str] = []
@@ -335,6 +424,7 @@ def write(result: dict, folder: str | os.PathLike) -> dict[str, Any]:
         fig_errors.append(f"fig_speed: {type(exc).__name__}: {exc}")
     summary = summarise(result)
     tab = tables(result)
+    warnings = load_warnings(result)
     mach = result["machine"]
     v = mach.get("versions", {})
     lines = [
@@ -344,14 +434,22 @@ def write(result: dict, folder: str | os.PathLike) -> dict[str, Any]:
         f"earthzoo {v.get('earthzoo')}, torch {v.get('torch')}, MindSpore {v.get('mindspore')}, NumPy {v.get('numpy')}; load average at start {mach.get('load_average_1_5_15')}.",
         f"Created {result.get('created', '')}. Settings: {json.dumps(result.get('settings', {}))}.",
         "",
-        "## Verdicts",
-        "",
     ]
+    if warnings:
+        lines += [f"**Warning: the timings below are unreliable**: the load average exceeded the {mach.get('cpu_cores')} cores while timing ({len(warnings)} phase(s)):", ""]
+        lines += [f"- {w}" for w in warnings] + [""]
+    lines += ["## Verdicts", ""]
     for model, s in summary.items():
         lines.append(f"- **{model}** ({s['preset']}): {s['persistence_verdict']}; torch vs MindSpore forecast rel. RMSE {_f(s['parity_rel_rmse'])}.")
         for p in s["problems"]:
             lines.append(f"  - problem: {p.splitlines()[0][:300]}")
     lines += [
+        "",
+        "Per channel (PyTorch forecasts): RMSE of the model over RMSE of each baseline, with the percentile bootstrap interval over initial times in brackets "
+        "(the same resample of initial times for model and baseline). The model beats a baseline at a lead when the whole interval is below 1 "
+        f"and the ratio at most {1 - MARGIN:g} (below 1 by less: 'marginal', not a win); 'stops at' is the first lead at which it no longer beats it.",
+        "",
+        tab["verdicts"],
         "",
         "## Training efficiency (study Tables 2/3)",
         "",
@@ -361,9 +459,15 @@ def write(result: dict, folder: str | os.PathLike) -> dict[str, Any]:
         "",
         "## Inference time per forecast step (study Table 4)",
         "",
-        "Median of several synchronised calls after warm-up, batch 1.",
+        "Median of several synchronised calls after warm-up, batch 1; the frameworks are timed interleaved (one call each per round), so a change of load falls on both.",
         "",
         tab["inference"],
+        "",
+        "## Timing conditions",
+        "",
+        f"1-minute load average before and after each timed phase; above the core count the timings shared the CPU with other work{' (see the warning above)' if warnings else ''}.",
+        "",
+        tab["load"],
         "",
         "## Energy (study Table S1)",
         "",
@@ -388,9 +492,7 @@ def write(result: dict, folder: str | os.PathLike) -> dict[str, Any]:
     if fig_errors:
         lines += ["", "Figures that could not be drawn:", ""] + [f"- {e}" for e in fig_errors]
     lines.append("")
-    doc = {"schema": "earthzoo-report/1", "models": summary, "figures": figures, "figure_errors": fig_errors, "bench": result}
+    doc = {"schema": "earthzoo-report/1", "models": summary, "timing_warnings": warnings, "figures": figures, "figure_errors": fig_errors, "bench": result}
     atomic_write_text(folder / "report.json", json_text(doc))
     atomic_write_text(folder / "report.md", "\n".join(lines))
-    return {"report_md": str(folder / "report.md"), "report_json": str(folder / "report.json"), "figures": [str(folder / f) for f in figures], "figure_errors": fig_errors, "models": summary}
-
-
+    return {"report_md": str(folder / "report.md"), "report_json": str(folder / "report.json"), "figures": [str(folder / f) for f in figures], "figure_errors": fig_errors, "timing_warnings": warnings, "models": summary}

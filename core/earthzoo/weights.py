@@ -14,10 +14,13 @@ import json
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from . import torchfile
 from .errors import EarthzooError
 from .files import append_arrays, atomic_path, claim_output, dtype_name, stored
+from .registry import get_registry
+from .tensors import Tensors, check_fits  # noqa: F401 - check_fits is imported from here by readers
 
 FORMAT_VERSION = "1"
 # Non-parameter arrays (normalisation statistics...) ride in the same file under this
@@ -26,12 +29,6 @@ EXTRA_PREFIX = "earthzoo:"
 BASIC_FORMATS = ("safetensors", "torch", "mindspore")
 SUFFIX_FORMATS = {".safetensors": "safetensors", ".pt": "torch", ".pth": "torch", ".ckpt": "mindspore"}
 
-if TYPE_CHECKING:
-    import numpy as np
-
-# name -> array: NumPy arrays, or torchfile.FileTensors (a conversion's lazily read
-# torch tensors, which np.asarray reads); NumPy is imported only where arrays are used.
-Tensors = dict[str, "np.ndarray"]
 
 
 @dataclass
@@ -44,7 +41,7 @@ class Weights:
     our model has no use for ride here too (``<format>:<key>``), so writing that
     format back is bit-exact. ``attrs`` are strings an original file holds
     (description, licence, epoch). ``config_sources`` says how a reader knows each
-    field of ``config`` (see SOURCES). ``dropped`` names what the file holds that no
+    field of ``config`` (see earthzoo.cards.SOURCES). ``dropped`` names what the file holds that no
     format keeps (an optimizer state): convert refuses it unless told to drop it."""
 
     tensors: Tensors
@@ -56,11 +53,6 @@ class Weights:
     config_sources: dict[str, str] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-# How a config field's value is known: the keys readers put in ``config_sources``,
-# then what ModelCard.config_with_sources adds.
-SOURCES = {"file": "read from file", "sidecar": "read from the .extras.npz beside the file", "shapes": "inferred from tensor shapes", "derived": "derived from other fields of the file", "format": "fixed by the format"}
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -334,9 +326,8 @@ def format_for_suffix(path: str | Path) -> str | None:
 
 
 def _registered(model: str | None) -> list:
-    from .registry import get_registry
-
-    return [f for _, f in sorted(get_registry().weight_formats.items()) if not model or f.model == model]
+    """The formats registered for ``model`` (all models' when None); not the basic ones, which serve any model."""
+    return [f for _, f in sorted(get_registry().weight_formats.items()) if f.model and (not model or f.model == model)]
 
 
 def detect_format(path: str | Path, model: str | None = None) -> str:
@@ -381,8 +372,6 @@ def read_weights(path: str | Path, fmt: str | None = None, model: str | None = N
     detects it from the file's content (see detect_format). With ``lazy``, tensors
     of torch files stay in the file as torchfile.FileTensors (for a conversion, which
     looks at their shapes and copies their bytes)."""
-    from . import torchfile
-
     path = _require_file(path)
     fmt = fmt or detect_format(path, model)
     with torchfile.lazy_tensors() if lazy else contextlib.nullcontext():
@@ -392,27 +381,17 @@ def read_weights(path: str | Path, fmt: str | None = None, model: str | None = N
 def _read_weights(path: Path, fmt: str, model: str | None) -> Weights:
     if fmt == "safetensors":
         return load_canonical(path)
-    if fmt == "torch":
-        from . import torchfile
-
-        w = Weights(torchfile.load_state_file(path, _format_names(model)), model or "", {}, f"torch:{path.name}")
-    elif fmt == "mindspore":
-        from . import msckpt
-
-        w = Weights(msckpt.load(path), model or "", {}, f"mindspore:{path.name}")
+    wf = get_registry().weight_format(fmt)  # torch and mindspore too: earthzoo.builtin registers them
+    if model and wf.model and wf.model != model:
+        raise EarthzooError(f"weight format {fmt!r} is for model {wf.model!r}, not {model!r}", "pass the matching --model or --from")
+    owner = wf.model or model or ""
+    got = wf.read(str(path))
+    if isinstance(got, Weights):
+        w = got
+        w.model, w.source = owner, w.source or f"{fmt}:{path.name}"
     else:
-        from .registry import get_registry
-
-        wf = get_registry().weight_format(fmt)
-        if model and wf.model != model:
-            raise EarthzooError(f"weight format {fmt!r} is for model {wf.model!r}, not {model!r}", "pass the matching --model or --from")
-        got = wf.read(str(path))
-        if isinstance(got, Weights):
-            w = got
-            w.model, w.source = wf.model, w.source or f"{fmt}:{path.name}"
-        else:
-            tensors, config = got
-            w = Weights(tensors, wf.model, dict(config), f"{fmt}:{path.name}", config_sources={k: "file" for k in config})
+        tensors, config = got
+        w = Weights(tensors, owner, dict(config), f"{fmt}:{path.name}", config_sources={k: "file" for k in config})
     side = sidecar_path(path)
     if side.exists():
         extras, attrs, config = read_sidecar(side)
@@ -438,24 +417,12 @@ def write_weights(path: str | Path, weights: Weights, fmt: str | None = None, co
     placed: set[str] = set()
     notes: list[str] = []
     more: list[str] = []
-    from .frameworks import framework_module
-    from .torchfile import arrays
-
     if fmt not in ("safetensors", "mindspore"):  # these two stream FileTensors (see read_weights' lazy); other writers get arrays
-        weights = dataclasses.replace(weights, tensors=arrays(weights.tensors))
-
+        weights = dataclasses.replace(weights, tensors=torchfile.arrays(weights.tensors))
     if fmt == "safetensors":
         save_canonical(path, weights)
         placed = set(weights.extras) | set(weights.attrs) | {"config"}
-    elif fmt == "torch":
-        framework_module("torch", "to write PyTorch .pt files").save_state_file(path, weights.tensors)
-    elif fmt == "mindspore":
-        from . import msckpt
-
-        msckpt.save(path, weights.tensors)
     else:
-        from .registry import get_registry
-
         result = get_registry().weight_format(fmt).write(str(path), weights, config, overwrite) or {}
         placed, notes, more = set(result.get("placed", ())), list(result.get("notes", ())), list(result.get("files", ()))
     rest = {k: v for k, v in weights.extras.items() if k not in placed}
@@ -479,23 +446,6 @@ def _format_names(model: str | None) -> str:
 
 
 # --------------------------------------------------------------------------- checks
-
-
-def check_fits(tensors: Tensors, expected: dict[str, tuple[int, ...]], what: str) -> None:
-    """Raise a one-line error naming the first tensor whose name or shape does not fit ``what``."""
-    for name, shape in expected.items():
-        if name not in tensors:
-            raise EarthzooError(f"tensor {name!r} of {what} is missing from the weights", "convert weights made for this model and config (see --preset/--from)")
-        got = tuple(tensors[name].shape)
-        if got != tuple(shape):
-            raise EarthzooError(
-                f"tensor {name!r} has shape {got} in the weights but {tuple(shape)} in {what}",
-                "use weights made for this model and config, or pass the matching --preset",
-            )
-    extra = sorted(set(tensors) - set(expected))
-    if extra:
-        more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
-        raise EarthzooError(f"the weights hold tensor {extra[0]!r}{more} that {what} does not have", "use weights made for this model, or name the original format with --from")
 
 
 @dataclass

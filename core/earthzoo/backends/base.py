@@ -9,13 +9,20 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..cards import BackendCard
-from ..plugins import hookimpl
+from ..errors import EarthzooError
+from ..frameworks import framework_module
+from ..hookspecs import hookimpl
+from ..runtime import PRECISIONS
 
 
 class BackendPlugin:
     """Hook implementations that answer only for ``self.card.name`` and delegate to
     the overridable methods below; a method left as it is serves nothing (``None``,
-    or no custom ops), so the caller reports what is missing."""
+    or no custom ops), so the caller reports what is missing. What every backend does
+    the same way is done here: the precision policy is checked to be one of
+    ``runtime.PRECISIONS`` before ``precision_plan`` is asked, and a memory plan's
+    activation checkpointing is applied through core's framework module before
+    ``memory_schedule`` applies the rest."""
 
     def __init__(self, card: BackendCard):
         self.card = card
@@ -30,12 +37,13 @@ class BackendPlugin:
         return None
 
     def precision_plan(self, framework: str, policy: str) -> Any:
-        """A ``runtime.PrecisionPlan`` for ``policy`` (fp32/bf16/fp16)."""
+        """A ``runtime.PrecisionPlan`` for ``policy`` (one of fp32/bf16/fp16, already checked)."""
         return None
 
-    def memory_schedule(self, framework: str, model: Any, plan: Any) -> list[str] | None:
-        """Apply a ``runtime.MemoryPlan`` to ``model``; returns what was applied."""
-        return None
+    def memory_schedule(self, framework: str, model: Any, plan: Any) -> list[str]:
+        """Apply what a ``runtime.MemoryPlan`` asks beyond activation checkpointing (memory
+        fraction, offload, extras) to ``model``; returns what was applied or not, in words."""
+        return []
 
     def energy_meter(self) -> Any:
         """An ``energy.EnergyMeter`` for this backend's devices."""
@@ -61,11 +69,20 @@ class BackendPlugin:
 
     @hookimpl
     def earthzoo_mixed_precision(self, backend, framework, policy):
-        return self.precision_plan(framework, policy) if backend == self.card.name else None
+        if backend != self.card.name:
+            return None
+        if policy not in PRECISIONS:
+            raise EarthzooError(f"unknown precision {policy!r}", f"use one of: {', '.join(PRECISIONS)}")
+        return self.precision_plan(framework, policy)
 
     @hookimpl
     def earthzoo_memory_schedule(self, backend, framework, model, plan):
-        return self.memory_schedule(framework, model, plan) if backend == self.card.name else None
+        if backend != self.card.name:
+            return None
+        applied: list[str] = []
+        if plan.activation_checkpointing:
+            applied += framework_module(framework).enable_activation_checkpointing(model)
+        return applied + self.memory_schedule(framework, model, plan)
 
     @hookimpl
     def earthzoo_energy_meter(self, backend):

@@ -29,7 +29,7 @@ def _frameworks(value: str) -> tuple[str, ...]:
 
 
 def _compare(a: str, b: str, as_json: bool) -> None:
-    from ..bench import compare, load_result
+    from ..results import compare, load_result
 
     ra, rb = load_result(a), load_result(b)
     rows = compare(ra, rb)
@@ -146,7 +146,7 @@ def demo(out, minutes, ms_steps, preset, models, threads, as_json) -> None:
     if minutes <= 0:
         raise EarthzooError(f"--minutes {minutes} leaves no time to train", "use a positive number of minutes, e.g. --minutes 1")
     _say(f"earthzoo demo: {', '.join(names)} at preset {preset!r}; {minutes:g} min of PyTorch training per model; output in {out}")
-    result = b.run(names, ("torch", "mindspore"), "cpu", preset, None, out, None, n_init=4, reps=5, threads=threads, train_seconds=minutes * 60, ms_train_steps=ms_steps, show_progress=True, log=_say)
+    result = b.run(names, ("torch", "mindspore"), "cpu", preset, None, out, None, n_init=16, reps=5, threads=threads, train_seconds=minutes * 60, ms_train_steps=ms_steps, show_progress=True, log=_say)
     b.write_json(result, Path(out) / "bench.json")
     rep = write(result, Path(out) / "report")
     _figure_note(rep)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..registry import get_registry, plugin_records
 from . import app
 from .output import emit_json, table
 
@@ -14,8 +15,6 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 @json_option
 def plugins(as_json: bool) -> None:
     """List loaded plugins, their hooks, and any that failed to load."""
-    from ..plugins import plugin_records
-
     app.add_plugin_commands()  # their failures are part of the report
     records = plugin_records()
     if as_json:
@@ -29,9 +28,6 @@ def plugins(as_json: bool) -> None:
 @json_option
 def models(pattern: str, as_json: bool) -> None:
     """List installed models (their cards); PATTERN is a wildcard such as 'four*'."""
-    from ..plugins import plugin_records
-    from ..registry import get_registry
-
     cards = get_registry().match_models(pattern)
     for r in plugin_records():  # a model may be missing because its plugin failed: say so
         if r.status == "failed":
@@ -46,8 +42,6 @@ def models(pattern: str, as_json: bool) -> None:
 @json_option
 def backends(as_json: bool) -> None:
     """List chip backends: availability, devices, frameworks, energy method."""
-    from ..registry import get_registry
-
     rows = [c.to_json() for _, c in sorted(get_registry().backends.items())]
     if as_json:
         emit_json(rows)
@@ -94,7 +88,6 @@ def convert(src, dst, model, src_format, dst_format, preset, original, config_pa
     original checkpoint formats; DST is written atomically, each config field's source is reported."""
     from ..convert import convert as run
     from ..convert import describe_config
-    from ..registry import get_registry
 
     config = get_registry().model(model).parse_config(config_pairs)
     report = run(src, dst, model, src_format, dst_format, preset, check, means, stds, config, overwrite, drop_extras, original)

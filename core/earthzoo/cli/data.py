@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from ..errors import EarthzooError
+from ..registry import get_registry
 from . import app
+from .output import emit_json, table
 
 
 @app.group()
@@ -17,8 +19,6 @@ def data() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def data_list(as_json: bool) -> None:
     """List the registered data sources."""
-    from ..registry import get_registry
-    from .output import emit_json, table
 
     reg = get_registry()
     cards = [reg.datasources[n] for n in sorted(reg.datasources)]
@@ -45,8 +45,6 @@ def data_make(name: str, out: str, size: str, path: str | None, seed: int | None
     import numpy as np
 
     from ..data import check_dataset, open_source, write_dataset
-    from ..registry import get_registry
-    from .output import emit_json
 
     card = get_registry().datasource(name)
     kwargs = dict(_parse_option(o) for o in options)
@@ -114,7 +112,6 @@ def evaluate(forecast: str, truth: str, clim: str | None, skipna: bool, as_json:
     from ..metrics import NonFiniteError
     from ..metrics import evaluate as run
     from ..training.data import open_source
-    from .output import emit_json, table
 
     fc = read_dataset(forecast, load=True)
     tr = open_source(truth, check=False).load()  # a file, a source name or name:size, as train and forecast take it; checked by the scoring

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..registry import get_registry
 from . import app
 from .output import emit_json, table
 
@@ -20,7 +21,6 @@ from .output import emit_json, table
 def parity(model: str, preset: str | None, steps: int, weights: str | None, batch: int, seed: int, config_pairs: tuple[str, ...], as_json: bool) -> None:
     """Compare MODEL in PyTorch and MindSpore: one step and an N-step rollout, per-step errors."""
     from ..parity import parity as run
-    from ..registry import get_registry
 
     config = get_registry().model(model).parse_config(config_pairs)
     report = run(model, preset=preset, steps=steps, weights=weights, batch=batch, seed=seed, config=config)

@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from ..errors import EarthzooError
+from ..registry import get_registry
 from . import app
 from .output import emit_json
 
@@ -47,8 +49,6 @@ def train(model, framework, preset, data, steps, out, resume, precision, checkpo
 
         args = strip_nproc(sys.argv[sys.argv.index("train") :] if "train" in sys.argv else [])
         if not args:
-            from ..errors import EarthzooError
-
             raise EarthzooError("--nproc needs the command line of this process to relaunch it", "run it as `earthzoo train ... --nproc K`")
         launch(framework, nproc, args, out)
         if as_json:
@@ -81,7 +81,6 @@ def train(model, framework, preset, data, steps, out, resume, precision, checkpo
 @click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
 def forecast(model, weights, framework, init, steps, out, init_index, backend, config_pairs, overwrite, precision, as_json) -> None:
     """Roll MODEL forward --steps steps from initial states in --init; write CF NetCDF/Zarr."""
-    from ..registry import get_registry
     from ..training.forecast import forecast as run_forecast
 
     config = get_registry().model(model).parse_config(config_pairs)

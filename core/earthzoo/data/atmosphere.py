@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EarthzooError, missing_dependency
+from ..pins import pins
 from .form import make_dataset
 
 CHANNELS = ("z", "u", "v", "vort", "div")
@@ -82,7 +83,7 @@ def generate(p: dict[str, Any], progress=None) -> Any:
         from torch_harmonics.examples.shallow_water_equations import ShallowWaterSolver
     except ImportError as exc:
         raise missing_dependency(
-            exc.name or "torch_harmonics", "'earthzoo[synthetic]' (torch-harmonics==0.8.0 and torch)", "for the synthetic atmosphere"
+            exc.name or "torch_harmonics", f"'earthzoo[synthetic]' ({pins()['torch-harmonics']} and torch)", "for the synthetic atmosphere"
         ) from exc
 
     nlat, nlon, dt = p["nlat"], p["nlon"], p["dt"]

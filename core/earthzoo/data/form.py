@@ -16,14 +16,13 @@ import numpy as np
 import xarray as xr
 
 from ..errors import EarthzooError
+from .lexicon import lookup
 
 FIELD_DIMS = ("time", "channel", "lat", "lon")
 LIST_ATTRS = ("prognostic", "forcing", "static")
 
 def channel_units(name: str) -> tuple[str, str]:
     """(units, long_name) of a channel name such as ``z500``, ``t_10m`` or ``t2m`` (from the lexicon)."""
-    from .lexicon import lookup
-
     v = lookup(name)
     return v.units, v.long_name or name
 
@@ -84,8 +83,6 @@ def to_variables(ds: xr.Dataset) -> xr.Dataset:
     attributes (units, long_name, standard_name); the channel order is kept in
     the ``channels`` attribute. What files hold (``earthzoo.data.readers.from_variables``
     reads it back)."""
-    from .lexicon import lookup
-
     if "fields" not in ds.data_vars:
         return ds
     f = ds["fields"]

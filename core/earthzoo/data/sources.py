@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..cards import DataSourceCard
-from ..plugins import hookimpl
+from ..hookspecs import hookimpl
 from .variables import FOURCASTNET_V0
 
 SOURCES = (

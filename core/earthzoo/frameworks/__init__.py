@@ -11,8 +11,7 @@ from types import ModuleType
 
 from ..cards import FRAMEWORKS
 from ..errors import EarthzooError, missing_dependency
-
-_PIP = {"torch": "torch==2.13.0", "mindspore": "mindspore==2.10.0 'numpy<2'"}
+from ..pins import framework_pip
 
 
 def framework_module(name: str, purpose: str | None = None) -> ModuleType:
@@ -23,5 +22,5 @@ def framework_module(name: str, purpose: str | None = None) -> ModuleType:
         return importlib.import_module(f"earthzoo.frameworks.{name}")
     except ImportError as exc:
         if exc.name in ("torch", "mindspore"):
-            raise missing_dependency(name, _PIP[name], purpose or f"for --framework {name}") from exc
+            raise missing_dependency(name, framework_pip(name), purpose or f"for --framework {name}") from exc
         raise

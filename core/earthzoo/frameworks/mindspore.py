@@ -15,7 +15,7 @@ import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..errors import EarthzooError  # noqa: E402
-from ..weights import Tensors, check_fits  # noqa: E402
+from ..tensors import Tensors, check_fits  # noqa: E402
 
 NAME = "mindspore"
 _DEVICE_SET: str | None = None
@@ -88,6 +88,20 @@ def synchronize(device: str = "CPU") -> None:
     (callers read results with ``asnumpy``, which waits)."""
     if ms.get_context("device_target") != "CPU":
         ms.runtime.synchronize()
+
+
+def peak_memory_bytes(device: str = "CPU") -> int | None:
+    """Peak device memory held by tensors (``mindspore.runtime.max_memory_allocated``);
+    None on the host, where MindSpore 2.10 does not track it (the call returns 0)."""
+    if ms.get_context("device_target") == "CPU":
+        return None
+    return int(ms.runtime.max_memory_allocated())
+
+
+def free_memory_bytes(device: str = "CPU") -> int | None:
+    """None: MindSpore 2.10 reports what it allocated, not what the device has free, so
+    earthzoo.training.memory checks MindSpore batches against the host's memory only."""
+    return None
 
 
 def checkpoint_units(net: Any) -> Iterable[Any]:

@@ -16,7 +16,7 @@ import torch.utils.checkpoint
 from .. import torchfile
 from ..errors import EarthzooError
 from ..files import atomic_path
-from ..weights import Tensors, check_fits
+from ..tensors import Tensors, check_fits
 
 NAME = "torch"
 
@@ -95,11 +95,16 @@ def save_training_checkpoint(path: str | Path, tensors: Tensors, **entries: Any)
         torch.save({"iters": 0, "epoch": 0, "model_state": state, "optimizer_state_dict": {}, **entries}, str(tmp))
 
 
+def _on_accelerator(device: str) -> bool:
+    """Whether ``device`` (a DeviceContext's) is on the accelerator this torch runs (CUDA,
+    ROCm, or one a backend's extension registers, as torch_npu does): no device names here."""
+    accelerator = torch.accelerator.current_accelerator(check_available=True)
+    return accelerator is not None and torch.device(device).type == accelerator.type
+
+
 def synchronize(device: str) -> None:
-    if device.startswith("cuda") and torch.cuda.is_available():
-        torch.cuda.synchronize()
-    elif device.startswith("npu") and hasattr(torch, "npu"):
-        torch.npu.synchronize()
+    if _on_accelerator(device):
+        torch.accelerator.synchronize(torch.device(device))
 
 
 def checkpoint_units(model: Any) -> Iterable[Any]:
@@ -171,9 +176,24 @@ def mixed_precision(model: torch.nn.Module, plan: Any) -> torch.nn.Module:
 
 
 def peak_memory_bytes(device: str) -> int | None:
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return int(torch.cuda.max_memory_allocated())
-    return None
+    """Peak accelerator memory held by tensors; None on the host (RSS measures that) and
+    where the accelerator's extension keeps no such statistic."""
+    if not _on_accelerator(device):
+        return None
+    try:
+        return int(torch.accelerator.max_memory_allocated(torch.device(device)))
+    except (RuntimeError, NotImplementedError):
+        return None
+
+
+def free_memory_bytes(device: str) -> int | None:
+    """Free accelerator memory on ``device``; None on the host (earthzoo.training.memory reads that)."""
+    if not _on_accelerator(device):
+        return None
+    try:
+        return int(torch.accelerator.get_memory_info(torch.device(device))[0])
+    except (RuntimeError, NotImplementedError):
+        return None
 
 
 def prepare_for_inference(model: torch.nn.Module, ctx) -> torch.nn.Module:

@@ -186,9 +186,9 @@ def _fit_grid(ds: Any, channels: int, grid: tuple[int, int], what: str) -> tuple
     nlat, nlon = ds.sizes["lat"], ds.sizes["lon"]
     h, w = grid
     if len(names) < channels:
-        raise EarthzooError(f"{what} has {len(names)} channels ({', '.join(names)}), the model takes {channels}", "use a data source with enough variables or a preset with fewer channels")
+        raise EarthzooError(f"{what} has {len(names)} channels ({', '.join(names)}), the model takes {channels}", "use a data source with enough variables or a preset with fewer channels (--preset)")
     if nlon != w or not (nlat == h or nlat == h + 1):
-        raise EarthzooError(f"{what} grid {nlat}x{nlon} does not fit the model's {h}x{w}", "pick the data size made for this preset (e.g. synthetic-ocean:small), or regrid the data")
+        raise EarthzooError(f"{what} grid {nlat}x{nlon} does not fit the model's {h}x{w}", "pick the data size made for this preset (e.g. synthetic-ocean:small) or another --preset, or regrid the data")
     return (ds.isel(lat=slice(0, h)) if nlat != h else ds), names
 
 
@@ -275,12 +275,21 @@ def training_data(spec: str, card: Any, model_config: Any, rollout: int, train_f
     split (``earthzoo.data.time_splits``: the first 70%; or ``train_fraction``),
     normalised with ``earthzoo.data.NormStats`` of that split (ocean points only
     for the prognostic channels of masked data)."""
-    from ..data import NormStats, Windows, time_splits
-
     ds = open_source(spec)
     what = f"data {spec!r}"
     dspec = card.spec(model_config)
     channels, grid = model_io(card, model_config)
+    try:
+        return _training_data(ds, what, card, dspec, channels, grid, rollout, train_fraction)
+    except EarthzooError as exc:
+        if len(card.presets) > 1 and exc.fix and "preset" in exc.fix:  # name the other sizes the model comes in
+            raise EarthzooError(exc.problem, f"{exc.fix} (model {card.name!r} has presets: {', '.join(card.presets)})") from None
+        raise
+
+
+def _training_data(ds: Any, what: str, card: Any, dspec: Any, channels: int, grid: tuple[int, int], rollout: int, train_fraction: float | None) -> ArrayData | SpecData:
+    from ..data import NormStats, Windows, time_splits
+
     n = ds.sizes["time"]
     split = slice(0, max(2, int(round(n * train_fraction)))) if train_fraction else time_splits(ds["time"].values)["train"]
     if dspec is not None:

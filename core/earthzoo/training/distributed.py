@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ..errors import EarthzooError
+from ..pins import framework_pip
 
 
 def free_port() -> int:
@@ -44,7 +45,7 @@ def launch_command(framework: str, nproc: int, train_args: list[str], log_dir: s
         return [*head, "--standalone", f"--nproc_per_node={nproc}", worker, *train_args]
     exe = shutil.which("msrun")
     if not exe:
-        raise EarthzooError("msrun is not on PATH (it comes with MindSpore)", "pip install mindspore==2.10.0 'numpy<2', or use --framework torch")
+        raise EarthzooError("msrun is not on PATH (it comes with MindSpore)", f"pip install {framework_pip('mindspore')}, or use --framework torch")
     return [exe, f"--worker_num={nproc}", f"--local_worker_num={nproc}", "--master_addr=127.0.0.1", f"--master_port={free_port()}", f"--log_dir={log_dir}", "--join=True", worker, *train_args]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EarthzooError
+from ..files import claim_output
 
 
 def forecast(model_name: str, *, weights: str, framework: str = "torch", init: str, steps: int, out: str, init_indices: list[int] | None = None, backend: str = "auto", show_progress: bool = True,
@@ -20,7 +21,6 @@ def forecast(model_name: str, *, weights: str, framework: str = "torch", init: s
     ``overwrite``; ``precision`` bf16/fp16 runs the model under the backend's precision
     plan (the spectral filters and norms stay float32), the output is float32 either way."""
     from ..data.cache import write_dataset
-    from ..files import claim_output
     from ..forecaster import Forecaster
     from .data import open_source
     from .trainer import _progress

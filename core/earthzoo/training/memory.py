@@ -10,7 +10,7 @@ sample (the sum of every leaf module's output, kept for the backward pass once
 per rollout step; twice the largest one with activation checkpointing) - when forecasting, twice the largest leaf output plus the
 rolled-out forecast held for the file (three float32 copies: outputs,
 denormalised, written). Free memory: the device's own count where the framework
-gives one (torch on CUDA/ROCm), else the host's available memory (MemAvailable,
+gives one (torch on an accelerator: CUDA, ROCm, NPU), else the host's available memory (MemAvailable,
 capped by a cgroup limit); on other accelerators only the host-resident batch
 arrays are checked. Measured against the peak RSS growth of one training step
 (FourCastNet tiny, batch 1000, CPU): torch 0.88 GiB estimated vs 1.37 GiB used,
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EarthzooError
+from ..frameworks import framework_module
 
 GiB = 1024**3
 
@@ -49,12 +50,7 @@ def host_available() -> int | None:
 
 def device_available(device: str, framework: str) -> int | None:
     """Free bytes on ``device`` where the framework reports them, else None."""
-    if framework == "torch" and device.startswith("cuda"):
-        import torch
-
-        if torch.cuda.is_available():
-            return int(torch.cuda.mem_get_info(torch.device(device))[0])
-    return None
+    return framework_module(framework).free_memory_bytes(device)
 
 
 def activation_bytes(model: Any, framework: str, sample: np.ndarray) -> tuple[int, int]:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import EarthzooError
-from ..files import atomic_path, atomic_write_text
+from ..files import atomic_write_text
 from . import checkpoint as ckpt_mod
 from . import masking
 from .config import TrainConfig
@@ -40,7 +40,7 @@ def _identity_next(x, y, step, config):
 def make_engine(framework: str, model: Any, cfg: TrainConfig, ctx: Any, card: Any, model_config: Any, layout: Any = None):
     from ..api import precision_plan
     from ..cards import resolve
-    from ..plugins import get_plugin_manager
+    from ..registry import get_plugin_manager
     from ..runtime import MemoryPlan
 
     pm = get_plugin_manager()
@@ -240,7 +240,7 @@ def train(
         try:
             summary["plot"] = str(plot_loss(records, out / "loss_curve.png", f"{model_name} ({framework}, {preset})"))
         except EarthzooError as exc:  # plotting is optional: the weights and summary are the job
-            from ..report import plot_skipped
+            from ..plotting import plot_skipped
 
             summary["plot"] = None
             summary["plot_skipped"] = plot_skipped(exc)
@@ -284,20 +284,6 @@ def _truncate_log(path: Path, start: int) -> None:
 
 
 def plot_loss(records: list[dict], target: Path, title: str) -> Path:
-    from ..report import pyplot
+    from ..plotting import loss_figure
 
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    steps = [r["step"] for r in records]
-    ax.plot(steps, [r["loss"] for r in records], lw=1.2)
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("training loss (MSE, normalised units)")
-    if records and min(r["loss"] for r in records) > 0:
-        ax.set_yscale("log")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    return target
+    return loss_figure({"loss": ([r["step"] for r in records], [r["loss"] for r in records])}, title, target, dpi=100)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from earthzoo.errors import EarthzooError, missing_dependency
-from earthzoo.runtime import PRECISIONS, DeviceContext, MemoryPlan, PrecisionPlan
+from earthzoo.runtime import DeviceContext, MemoryPlan, PrecisionPlan
 
 NAME = "ascend"
 # Chips with bf16 Cube units: the 910B family and later; 910A/910 Pro and 310 series are fp16 only.
@@ -56,8 +56,6 @@ def precision_plan(framework: str, policy: str, chip: str | None) -> PrecisionPl
     """fp16 everywhere with loss scaling; bf16 only on 910B-class chips. MindSpore uses
     amp O2 (network in fp16/bf16, BatchNorm/LayerNorm and the loss in fp32): O3 would
     also cast the FFT and norms, which the models keep in fp32."""
-    if policy not in PRECISIONS:
-        raise EarthzooError(f"unknown precision {policy!r}", f"use one of: {', '.join(PRECISIONS)}")
     if policy == "fp32":
         return PrecisionPlan("fp32", note="fp32 on Ascend")
     what = chip or "chip unknown"
@@ -70,13 +68,9 @@ def precision_plan(framework: str, policy: str, chip: str | None) -> PrecisionPl
 
 
 def memory_schedule(framework: str, model: Any, plan: MemoryPlan) -> list[str]:
-    """Recompute through core's framework module; memory cap on the NPU when one is
-    in use; ``plan.extras['pipeline_stages']`` as MindSpore pipeline parallel stages."""
-    from earthzoo.frameworks import framework_module
-
+    """What ``plan`` asks beyond recompute (which BackendPlugin applies): the memory cap on
+    the NPU when one is in use; ``plan.extras['pipeline_stages']`` as MindSpore pipeline parallel stages."""
     applied: list[str] = []
-    if plan.activation_checkpointing:
-        applied += framework_module(framework).enable_activation_checkpointing(model)
     if plan.memory_fraction is not None:
         applied.append(_apply_fraction(framework, plan.memory_fraction))
     stages = plan.extras.get("pipeline_stages")

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from earthzoo.errors import EarthzooError
-from earthzoo.runtime import PRECISIONS, DeviceContext, MemoryPlan, PrecisionPlan
+from earthzoo.runtime import DeviceContext, MemoryPlan, PrecisionPlan
 
 NAME = "cuda"
 
@@ -54,8 +54,6 @@ def compute_capability() -> tuple[int, int] | None:
 def precision_plan(framework: str, policy: str, capability: tuple[int, int] | None) -> PrecisionPlan:
     """bf16 autocast needs Ampere (sm_80) or newer; before it, fp16 with a GradScaler.
     ``capability`` None means "not known here" (planning on a machine without the GPU)."""
-    if policy not in PRECISIONS:
-        raise EarthzooError(f"unknown precision {policy!r}", f"use one of: {', '.join(PRECISIONS)}")
     if policy == "fp32":
         note = "TF32 matmuls on (EARTHZOO_CUDA_TF32=1)" if tf32_enabled() else "true fp32 (TF32 off; EARTHZOO_CUDA_TF32=1 enables it)"
         return PrecisionPlan("fp32", note=note)
@@ -72,13 +70,9 @@ def precision_plan(framework: str, policy: str, capability: tuple[int, int] | No
 
 
 def memory_schedule(framework: str, model: Any, plan: MemoryPlan, device_index: int | None = None) -> list[str]:
-    """Apply ``plan``: checkpointing through core's framework module; the memory cap
-    on the device when this process has one, otherwise said to be deferred."""
-    from earthzoo.frameworks import framework_module
-
+    """What ``plan`` asks beyond checkpointing (which BackendPlugin applies): the memory
+    cap on the device when this process has one, otherwise said to be deferred."""
     applied: list[str] = []
-    if plan.activation_checkpointing:
-        applied += framework_module(framework).enable_activation_checkpointing(model)
     if plan.memory_fraction is not None:
         applied.append(_apply_fraction(framework, plan.memory_fraction, device_index))
     if plan.offload_optimizer:

@@ -20,6 +20,7 @@ from earthzoo.errors import EarthzooError
 from earthzoo.registry import get_registry
 from earthzoo.runtime import MemoryPlan
 from earthzoo_cuda import energy, probe, runtime
+from earthzoo_cuda.plugin import plugin as cuda_plugin
 
 CUDA_BUILD = {"version": "2.13.0+cu128", "cuda": "12.8", "hip": None}
 HIP_BUILD = {"version": "2.4.1+das.opt1.dtk2504", "cuda": None, "hip": "6.2.41134"}
@@ -133,8 +134,8 @@ def test_precision_plans_follow_the_architecture():
         runtime.precision_plan("torch", "bf16", (7, 5))
     ms16 = runtime.precision_plan("mindspore", "fp16", (8, 0))
     assert (ms16.amp_level, ms16.amp_dtype, ms16.grad_scaler) == ("O2", "float16", True)
-    with pytest.raises(EarthzooError, match="unknown precision"):
-        runtime.precision_plan("torch", "int8", (9, 0))
+    with pytest.raises(EarthzooError, match="unknown precision"):  # checked once, in core's BackendPlugin
+        cuda_plugin.earthzoo_mixed_precision(backend="cuda", framework="torch", policy="int8")
 
 
 def test_fp32_keeps_tf32_off_unless_asked(monkeypatch):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from earthzoo.errors import EarthzooError
-from earthzoo.runtime import PRECISIONS, DeviceContext, MemoryPlan, PrecisionPlan
+from earthzoo.runtime import DeviceContext, MemoryPlan, PrecisionPlan
 
 NAME = "dcu"
 # gfx targets with bf16 matrix instructions (K100-AI / BW-class DCUs, MI200/MI300). Z100 (gfx906) and K100 (gfx926) are fp16.
@@ -42,8 +42,6 @@ def gfx_arch() -> str | None:
 
 def precision_plan(framework: str, policy: str, arch: str | None) -> PrecisionPlan:
     """fp16 autocast with a GradScaler is the DCU policy; bf16 only where the gfx target has bf16 matrix cores."""
-    if policy not in PRECISIONS:
-        raise EarthzooError(f"unknown precision {policy!r}", f"use one of: {', '.join(PRECISIONS)}")
     if framework != "torch":
         raise EarthzooError("earthzoo-dcu runs torch only (MindSpore has no ROCm/DTK build)", "use --framework torch")
     what = arch or "gfx target unknown"
@@ -57,11 +55,8 @@ def precision_plan(framework: str, policy: str, arch: str | None) -> PrecisionPl
 
 
 def memory_schedule(framework: str, model: Any, plan: MemoryPlan) -> list[str]:
-    from earthzoo.frameworks import framework_module
-
+    """What ``plan`` asks beyond checkpointing (which BackendPlugin applies)."""
     applied: list[str] = []
-    if plan.activation_checkpointing:
-        applied += framework_module(framework).enable_activation_checkpointing(model)
     if plan.memory_fraction is not None:
         applied.append(_apply_fraction(plan.memory_fraction))
     if plan.offload_optimizer:
