@@ -7,9 +7,8 @@ import json
 import types
 
 import click
-import pytest
-
 import earthzoo.plugins as plugins
+import pytest
 from earthzoo.cli import main
 from earthzoo.plugins import hookimpl
 

@@ -9,6 +9,7 @@ import ast
 from pathlib import Path
 
 import earthzoo
+import pytest
 
 CORE = Path(earthzoo.__file__).resolve().parent
 
@@ -124,6 +125,15 @@ def test_core_has_no_import_cycles():
     assert len(graph) > 50 and "earthzoo.registry" in graph
     found = cycles(graph)
     assert not found, "import cycles among core modules: " + "; ".join(_path_of(graph, c) for c in found)
+
+
+PLUGIN_PACKAGES = sorted(p.parent for p in (CORE.parents[1] / "plugins").glob("**/earthzoo_*/__init__.py"))
+
+
+@pytest.mark.parametrize("package", PLUGIN_PACKAGES, ids=[p.name for p in PLUGIN_PACKAGES])
+def test_plugin_packages_have_no_import_cycles(package):
+    graph = import_graph(package)
+    assert not cycles(graph), "import cycles: " + "; ".join(_path_of(graph, c) for c in cycles(graph))
 
 
 def test_the_check_finds_cycles_hidden_in_functions(tmp_path):

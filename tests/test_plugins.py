@@ -158,14 +158,16 @@ def test_entry_points_are_read_from_dist_info_as_importlib_metadata_reads_them(t
     import importlib.metadata
     import sys
 
+    from earthzoo import entrypoints
+
     for group in ("earthzoo", "console_scripts"):  # the installed ones, without importing importlib.metadata in earthzoo
-        ours = sorted((e.name, e.value, e.dist.version) for e in registry.entry_points(group))
+        ours = sorted((e.name, e.value, e.dist.version) for e in entrypoints.entry_points(group))
         assert ours == sorted((e.name, e.value, e.dist.version) for e in importlib.metadata.entry_points(group=group))
     (tmp_path / "toyzoo_plugin.py").write_text("MARK = 'loaded'\n")
     for folder, text in (("a/toy_zoo-1.2.3.dist-info", "[earthzoo]\ntoy = toyzoo_plugin:MARK [extra]\n[other]\nx = y\n"), ("b/Toy.Zoo-9.0.dist-info", "[earthzoo]\nshadowed = nowhere\n")):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "entry_points.txt").write_text(text)
     monkeypatch.setattr(sys, "path", [str(tmp_path), str(tmp_path / "a"), str(tmp_path / "b")])
-    (ep,) = registry.entry_points("earthzoo")  # "toy_zoo" and "Toy.Zoo" are one distribution: the first on sys.path wins
+    (ep,) = entrypoints.entry_points("earthzoo")  # "toy_zoo" and "Toy.Zoo" are one distribution: the first on sys.path wins
     assert (ep.name, ep.dist.version, ep.load()) == ("toy", "1.2.3", "loaded")
-    assert registry.version("toy-zoo") == "1.2.3" and registry.version("absent") == "0.0.0"
+    assert entrypoints.version("toy-zoo") == "1.2.3" and entrypoints.version("absent") == "0.0.0"

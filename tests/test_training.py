@@ -7,11 +7,10 @@ import json
 
 import numpy as np
 import pytest
-from training_helpers import wave_dataset
-
 from earthzoo.training import TrainConfig, train
 from earthzoo.training.data import ArrayData, BatchPlan
 from earthzoo.training.trainer import read_log
+from training_helpers import wave_dataset
 
 
 def _toy_data(n=16, seed=0):
@@ -93,8 +92,8 @@ def test_without_matplotlib_the_run_finishes_and_skips_the_plot(zoo, tmp_path, m
 def test_fourcastnet_tiny_torch_mindspore_loss_curves_agree_50_steps(tmp_path):
     """Acceptance: FourCastNet tiny, fp32, same initial weights and data: the
     two frameworks' losses agree within 1% relative at each of the first 50 steps."""
-    from earthzoo.training.data import training_data
     from earthzoo.api import model_card
+    from earthzoo.training.data import training_data
 
     path = wave_dataset(tmp_path / "waves.nc", times=30)
     card = model_card("fourcastnet")

@@ -6,7 +6,6 @@ import errno
 
 import numpy as np
 import pytest
-
 from earthzoo.errors import EarthzooError
 from earthzoo.training import TrainConfig, train
 from earthzoo.training import checkpoint as ckpt_mod

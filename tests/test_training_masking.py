@@ -7,7 +7,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from earthzoo.errors import EarthzooError
 from earthzoo.training import TrainConfig, train
 from earthzoo.training.data import ArrayData, Layout

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from earthzoo.cards import DataSpec
 from earthzoo.training.data import Layout, residual_loss_weights
 
@@ -123,9 +122,8 @@ def test_torch_and_mindspore_weighted_losses_agree(masked):
     constant Tensor of the Cell) matches the torch engine's loss."""
     import mindspore as ms
     import torch
-    from mindspore import Tensor, nn
-
     from earthzoo.training.engine_mindspore import RolloutLoss
+    from mindspore import Tensor, nn
 
     phys, mask, mean, std, rstd = _fields(masked, seed=2)
     layout = Layout(3, mask=mask if masked else None, loss_weight=residual_loss_weights(std, rstd))

@@ -8,7 +8,7 @@ from .errors import EarthzooError
 
 def __getattr__(name: str):
     if name == "__version__":  # read when asked: finding it costs a startup time that conversions notice
-        from .registry import version
+        from .plugins import version
 
         return version("earthzoo")
     if name == "Forecaster":  # numpy and xarray only when it is used

@@ -270,7 +270,7 @@ def measure_inference(
             "samples_per_s": batch / med,
             "load": load.to_json(),
             "peak_rss_mb": rss.peak,
-            "device_peak_bytes": st.fw.peak_memory_bytes(st.device) if hasattr(st.fw, "peak_memory_bytes") else None,
+            "device_peak_bytes": st.fw.peak_memory_bytes(st.device),
             "energy": _energy_json(meter.reading, float(reps), "forecast steps"),
         }
     return {fw: out[fw] for fw in frameworks}

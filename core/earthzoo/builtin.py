@@ -37,7 +37,7 @@ def earthzoo_build_model(card, config, framework):
 WEIGHT_FORMATS = (
     WeightFormat(name="torch", model="", summary="a torch.save state_dict (name -> tensor)", reader="earthzoo.builtin:read_torch",
                  suffixes=(".pt", ".pth"), writer="earthzoo.builtin:write_torch", framework="torch"),
-    WeightFormat(name="mindspore", model="", summary="a MindSpore checkpoint (read and written without MindSpore)", reader="earthzoo.builtin:read_mindspore",
+    WeightFormat(name="mindspore", model="", summary="a MindSpore checkpoint (earthzoo.msckpt: no MindSpore needed for the usual dtypes)", reader="earthzoo.builtin:read_mindspore",
                  suffixes=(".ckpt",), writer="earthzoo.builtin:write_mindspore"),
 )
 

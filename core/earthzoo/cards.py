@@ -268,7 +268,8 @@ class BackendCard:
 
 @dataclass(frozen=True)
 class WeightFormat:
-    """A foreign checkpoint format of one model.
+    """A foreign checkpoint format of one model, or of any model when ``model`` is ""
+    (core's ``torch`` and ``mindspore`` formats, registered by earthzoo.builtin).
 
     ``reader`` names ``read(path)`` returning an earthzoo.weights.Weights (tensors
     under canonical (torch) names, the config fields the file fixes with how each is

@@ -34,7 +34,8 @@ def earthzoo_register_backends(register):
 def earthzoo_register_weight_formats(register):
     """Register readers (and optionally writers) of foreign checkpoint formats by
     calling ``register(fmt)`` with a :class:`earthzoo.cards.WeightFormat`, for
-    example the NVlabs FourCastNet ``.ckpt`` or DeepMind's GraphCast ``.npz``."""
+    example the NVlabs FourCastNet ``.ckpt`` or DeepMind's GraphCast ``.npz``. Core
+    registers the plain ``torch`` and ``mindspore`` formats the same way (for any model)."""
 
 
 @hookspec

@@ -10,8 +10,8 @@ from .errors import EarthzooError
 if TYPE_CHECKING:
     import numpy as np
 
-# name -> array: NumPy arrays, or torchfile.FileTensors (a conversion's lazily read torch
-# tensors, which np.asarray reads); NumPy is imported only where arrays are used.
+# name -> array: NumPy arrays, or torchfile.FileTensors (a conversion's lazily read
+# torch tensors, which np.asarray reads); NumPy is imported only where arrays are used.
 Tensors = dict[str, "np.ndarray"]
 
 

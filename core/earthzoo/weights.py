@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import torchfile
 from .errors import EarthzooError
 from .files import append_arrays, atomic_path, claim_output, dtype_name, stored
 from .registry import get_registry
@@ -28,8 +27,6 @@ FORMAT_VERSION = "1"
 EXTRA_PREFIX = "earthzoo:"
 BASIC_FORMATS = ("safetensors", "torch", "mindspore")
 SUFFIX_FORMATS = {".safetensors": "safetensors", ".pt": "torch", ".pth": "torch", ".ckpt": "mindspore"}
-
-
 
 @dataclass
 class Weights:
@@ -372,6 +369,8 @@ def read_weights(path: str | Path, fmt: str | None = None, model: str | None = N
     detects it from the file's content (see detect_format). With ``lazy``, tensors
     of torch files stay in the file as torchfile.FileTensors (for a conversion, which
     looks at their shapes and copies their bytes)."""
+    from . import torchfile
+
     path = _require_file(path)
     fmt = fmt or detect_format(path, model)
     with torchfile.lazy_tensors() if lazy else contextlib.nullcontext():
@@ -417,8 +416,11 @@ def write_weights(path: str | Path, weights: Weights, fmt: str | None = None, co
     placed: set[str] = set()
     notes: list[str] = []
     more: list[str] = []
+    from .torchfile import arrays
+
     if fmt not in ("safetensors", "mindspore"):  # these two stream FileTensors (see read_weights' lazy); other writers get arrays
-        weights = dataclasses.replace(weights, tensors=torchfile.arrays(weights.tensors))
+        weights = dataclasses.replace(weights, tensors=arrays(weights.tensors))
+
     if fmt == "safetensors":
         save_canonical(path, weights)
         placed = set(weights.extras) | set(weights.attrs) | {"config"}
