@@ -61,6 +61,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dir", default=None, help="Folder for the files (default: a temporary one beside --out).")
     ap.add_argument("--out", default="convert_speed.json")
     ap.add_argument("--before", default=None, metavar="PYTHONPATH", help="Also run the conversions with this PYTHONPATH (an earlier tree's core and plugins), in the same rounds.")
+    ap.add_argument("--before-label", default="", help="What the --before tree is (a commit), for the JSON.")
     args = ap.parse_args(argv)
 
     from earthzoo.files import atomic_write_text
@@ -123,7 +124,7 @@ def main(argv=None) -> int:
         if args.before:
             before = times[f"{target}_before"]
             targets[target]["before"] = {
-                "pythonpath": args.before, "convert_s": before, "convert_median_s": statistics.median(before),
+                "label": args.before_label, "pythonpath": args.before, "convert_s": before, "convert_median_s": statistics.median(before),
                 "ratio_convert_over_cp": statistics.median(before) / med["cp"], "ratio_per_round_median": statistics.median(b / p for b, p in zip(before, times["cp"])),
                 "ratio_cpu_median": statistics.median(CPU[f"{target}_before"]) / statistics.median(CPU["cp"]),
             }

@@ -296,3 +296,39 @@ def test_torch_files_without_torch_match_torch_and_stay_inside_the_file(tmp_path
             torchfile._rebuild_tensor_v2(storage, offset, size, stride)
     torch.save({"b": torch.ones(2, dtype=torch.bfloat16)}, tmp_path / "bf16.pt")
     assert torchfile.load(tmp_path / "bf16.pt") is None  # NumPy has no bfloat16: torch.load reads it (as float32)
+
+
+def test_append_arrays_writes_every_piece_whichever_way_the_kernel_allows(tmp_path, monkeypatch):
+    """files.append_arrays copies tensors that lie in a torch file inside the kernel
+    (splice, else copy_file_range) and writes the rest from memory; when a way fails
+    part-way, the file still gets exactly the bytes, in order."""
+    import os
+
+    import torch
+    from earthzoo import files, torchfile
+
+    t = torch.arange(3 * 300000, dtype=torch.float32).reshape(3, 300000)  # more than a 1 MiB pipe holds
+    torch.save({"a": t, "b": t[1:], "scalar": torch.tensor(7, dtype=torch.int64), "empty": torch.zeros(0)}, tmp_path / "t.pt")
+    lazy = torchfile.load(tmp_path / "t.pt", lazy=True)
+    assert isinstance(lazy["a"], torchfile.FileTensor) and torchfile.file_region(lazy["b"]) is not None
+    pieces = [b"head", lazy["a"], np.arange(5, dtype=np.int16), lazy["b"], lazy["scalar"], lazy["empty"], files.stored(t.numpy().T)]
+    want = b"".join(p if isinstance(p, bytes) else np.asarray(p).tobytes() for p in pieces)
+    real_splice, calls = os.splice, []
+
+    def flaky_splice(*args, **kwargs):  # 1 MiB in and out, then the file system refuses part-way through "a"
+        calls.append(1)
+        if len(calls) > 3:
+            raise OSError(22, "Invalid argument")
+        return real_splice(*args, **kwargs)
+
+    for how in ("as is", "flaky splice", "no splice", "neither"):
+        if how == "flaky splice":
+            monkeypatch.setattr(os, "splice", flaky_splice)
+        elif how == "no splice":
+            monkeypatch.delattr(os, "splice")
+        elif how == "neither":
+            monkeypatch.delattr(os, "copy_file_range")
+        out = tmp_path / f"{how}.bin"
+        with out.open("w+b", buffering=0) as f:
+            files.append_arrays(f.fileno(), pieces)
+        assert out.read_bytes() == want, how

@@ -5,6 +5,7 @@ weight conversion. A leaf module: the registry loads plugins with it."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
@@ -31,9 +32,15 @@ class EntryPoint:
 
 def distributions() -> dict[str, types.SimpleNamespace]:
     """Installed distributions by normalised name (the first on sys.path wins, as for
-    importlib.metadata): .name, .version (from the folder name, else METADATA) and .path."""
+    importlib.metadata): .name, .version (from the folder name, else METADATA) and .path.
+    Listed once per sys.path (forget_distributions, which the registry's reset calls, after an install in-process)."""
+    return _distributions(tuple(sys.path))
+
+
+@functools.lru_cache(maxsize=1)
+def _distributions(path: tuple[str, ...]) -> dict[str, types.SimpleNamespace]:
     found: dict[str, types.SimpleNamespace] = {}
-    for folder in sys.path:
+    for folder in path:
         try:
             names = sorted(os.listdir(folder or "."))
         except OSError:  # a zip file or a missing folder holds no plugin of ours
@@ -45,9 +52,13 @@ def distributions() -> dict[str, types.SimpleNamespace]:
             name, _, ver = stem.partition("-")
             key = re.sub(r"[-_.]+", "_", name).lower()
             if key not in found:
-                path = os.path.join(folder or ".", entry)
-                found[key] = types.SimpleNamespace(name=name, version=ver.partition("-")[0] or _metadata_version(path), path=path)
+                where = os.path.join(folder or ".", entry)
+                found[key] = types.SimpleNamespace(name=name, version=ver.partition("-")[0] or _metadata_version(where), path=where)
     return found
+
+
+def forget_distributions() -> None:
+    _distributions.cache_clear()
 
 
 def _metadata_version(path: str) -> str:

@@ -85,12 +85,13 @@ def dtype_name(a: Any) -> str:
 
 def append_arrays(fd: int, pieces: Iterable[Any]) -> None:
     """Append byte strings and ``stored`` arrays to the open file ``fd``, in order: an array
-    that lies in a file (torchfile.file_region) is copied file to file inside the kernel,
-    as cp does, anything else written from memory. Each source file is opened once."""
+    that lies in a file (torchfile.file_region) is copied file to file inside the kernel
+    (see _KernelCopy), anything else written from memory. Each source file is opened once."""
     from .torchfile import file_region
 
     with contextlib.ExitStack() as stack:
         sources: dict[str, int] = {}
+        kernel: _KernelCopy | None = None
         for piece in pieces:
             if isinstance(piece, (bytes, bytearray)):
                 _write_all(fd, memoryview(piece))
@@ -99,7 +100,8 @@ def append_arrays(fd: int, pieces: Iterable[Any]) -> None:
             if region is not None:
                 if region[0] not in sources:
                     sources[region[0]] = stack.enter_context(open(region[0], "rb")).fileno()
-                if _copy_range(sources[region[0]], region[1], fd, piece.nbytes):
+                kernel = kernel or _KernelCopy(stack)
+                if kernel.copy(sources[region[0]], region[1], fd, piece.nbytes):
                     continue
             import numpy as np
 
@@ -107,22 +109,55 @@ def append_arrays(fd: int, pieces: Iterable[Any]) -> None:
             _write_all(fd, memoryview(a.reshape(-1).view("uint8")) if a.nbytes else memoryview(b""))
 
 
-def _copy_range(src: int, offset: int, fd: int, n: int) -> bool:
-    """Copy ``n`` bytes at ``offset`` of ``src`` to the end of ``fd`` in the kernel; False
-    (and ``fd`` where it was) when this file system cannot."""
-    if not hasattr(os, "copy_file_range"):
-        return False
-    left = n
-    try:
-        while left:
-            done = os.copy_file_range(src, fd, left, offset)
-            if done <= 0:
-                raise OSError("copy_file_range copied nothing")
-            offset, left = offset + done, left - done
-        return True
-    except OSError:
-        os.lseek(fd, -(n - left), os.SEEK_CUR)  # back to where this array starts, to write it from memory
-        return False
+class _KernelCopy:
+    """Copies file regions to the end of a file inside the kernel, as cp does: spliced
+    through a 1 MiB pipe (copy_file_range splices through a 64 KiB one, and took 1.4x
+    the CPU time for a paper-size checkpoint here), else by copy_file_range. A way that
+    fails once is not tried again."""
+
+    PIPE_BYTES = 1 << 20
+
+    def __init__(self, stack: contextlib.ExitStack):
+        self.ways = [way for way in ("splice", "copy_file_range") if hasattr(os, way)]
+        self.pipe: tuple[int, int, int] | None = None
+        if "splice" in self.ways:
+            import fcntl
+
+            r, w = os.pipe()
+            stack.callback(os.close, r)
+            stack.callback(os.close, w)
+            try:
+                size = fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, self.PIPE_BYTES)
+            except OSError:  # above /proc/sys/fs/pipe-max-size: keep the size it has
+                size = fcntl.fcntl(w, fcntl.F_GETPIPE_SZ)
+            self.pipe = (r, w, size)
+
+    def copy(self, src: int, offset: int, fd: int, n: int) -> bool:
+        """Append ``n`` bytes at ``offset`` of ``src`` to ``fd``; False, with ``fd`` where
+        it was, when no way can (the caller writes them from memory)."""
+        done = 0
+        try:
+            while self.ways and done < n:
+                if self.ways[0] == "splice":
+                    r, w, size = self.pipe
+                    got = os.splice(src, w, min(n - done, size), offset_src=offset + done)
+                    if got <= 0:
+                        raise OSError("splice read nothing")
+                    while got:
+                        put = os.splice(r, fd, got)
+                        if put <= 0:
+                            raise OSError("splice wrote nothing")
+                        got, done = got - put, done + put
+                else:
+                    got = os.copy_file_range(src, fd, n - done, offset + done)
+                    if got <= 0:
+                        raise OSError("copy_file_range copied nothing")
+                    done += got
+            return done == n
+        except OSError:
+            os.lseek(fd, -done, os.SEEK_CUR)  # back to where this array starts, to write it from memory
+            self.ways.pop(0)  # (a pipe that failed may still hold bytes: never used again)
+            return False
 
 
 def _write_all(fd: int, view: memoryview) -> None:

@@ -22,7 +22,7 @@ import pluggy
 
 from . import builtin, hookspecs
 from .cards import BackendCard, DataSourceCard, ModelCard, WeightFormat
-from .entrypoints import entry_points, version
+from .entrypoints import entry_points, forget_distributions, version
 from .errors import EarthzooError, PluginUnavailable
 
 ENTRY_POINT_GROUP = "earthzoo"
@@ -217,3 +217,4 @@ def reset() -> None:
     _pm = None
     _registry = None
     _records.clear()
+    forget_distributions()
