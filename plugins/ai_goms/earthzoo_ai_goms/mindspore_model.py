@@ -14,6 +14,7 @@ os.environ.setdefault("GLOG_v", "3")
 import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
 from earthzoo.errors import EarthzooError  # noqa: E402
+from earthzoo.frameworks import dft_mindspore  # noqa: E402
 from earthzoo.frameworks.mindspore_layers import LayerNorm, gelu_erf, init_rng  # noqa: E402
 from earthzoo.frameworks.mindspore_layers import param as _param  # noqa: E402
 from mindspore import nn, ops  # noqa: E402
@@ -54,7 +55,7 @@ def _softshrink(x, lambd: float):
 
 
 class AFNO1D(nn.Cell):
-    """Adaptive Fourier mixing along the token sequence (B, N, C)."""
+    """Adaptive Fourier mixing along the token sequence (B, N, C); rfft/irfft from the op table."""
 
     keep_fp32 = True  # spectral: float32 inside a mixed-precision run (earthzoo.frameworks.*.mixed_precision)
 
@@ -68,7 +69,8 @@ class AFNO1D(nn.Cell):
         self.b1 = _param(0.02 * rng.standard_normal((2, num_blocks, bs)), "b1")
         self.w2 = _param(0.02 * rng.standard_normal((2, num_blocks, bs, bs)), "w2")
         self.b2 = _param(0.02 * rng.standard_normal((2, num_blocks, bs)), "b2")
-        self.complex = ops.Complex()
+        self.rfft = dft_mindspore.native_rfft
+        self.irfft = dft_mindspore.native_irfft
 
     def _complex_linear(self, re, im, w, b):
         """Block-diagonal complex matmul as one real batched matmul: [re, im] @ [[w0, w1], [-w1, w0]]."""
@@ -84,15 +86,15 @@ class AFNO1D(nn.Cell):
         dtype = x.dtype
         x = x.astype(ms.float32)
         B, N, C = x.shape
-        z = ops.rfft(x, dim=1, norm="ortho")
-        K = z.shape[1]
-        re = ops.real(z).reshape(B * K, self.num_blocks, self.block_size)
-        im = ops.imag(z).reshape(B * K, self.num_blocks, self.block_size)
+        re, im = self.rfft(x)  # (B, K, C) each
+        K = re.shape[1]
+        re = re.reshape(B * K, self.num_blocks, self.block_size)
+        im = im.reshape(B * K, self.num_blocks, self.block_size)
         o1r, o1i = self._complex_linear(re, im, self.w1, self.b1)
         o2r, o2i = self._complex_linear(ops.relu(o1r), ops.relu(o1i), self.w2, self.b2)
         o2r = _softshrink(o2r, self.sparsity_threshold).reshape(B, K, C)
         o2i = _softshrink(o2i, self.sparsity_threshold).reshape(B, K, C)
-        x = ops.irfft(self.complex(o2r, o2i), n=N, dim=1, norm="ortho")
+        x = self.irfft(o2r, o2i, N)
         return x.astype(dtype) + bias
 
 
@@ -212,6 +214,13 @@ class MaskedOcean(nn.Cell):
             self.decoder_pred.weight.set_data(ms.Tensor(np.zeros(self.decoder_pred.weight.shape, np.float32)))
             self.decoder_pred.bias.set_data(ms.Tensor(np.zeros(self.decoder_pred.bias.shape, np.float32)))
 
+    def set_ops(self, table: dict) -> None:
+        """Install op overrides (``rfft``/``irfft``) into every spectral filter."""
+        for block in [*self.blocks, *self.decoder_blocks]:
+            for name in ("rfft", "irfft"):
+                if name in table:
+                    setattr(block.filter, name, table[name])
+
     def forward_encoder(self, x, ids_keep=None):
         _check_shape(x.shape, self.in_chans, self.out_chans, self.hw)
         return self.encode(x, ids_keep)
@@ -297,6 +306,9 @@ class FineTune(nn.Cell):
     @property
     def decoder_blocks(self):
         return self.backbone.decoder_blocks
+
+    def set_ops(self, table: dict) -> None:
+        self.backbone.set_ops(table)
 
     def construct(self, x):
         latent = self.backbone.forward_encoder(x)

@@ -19,6 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 from earthzoo.errors import EarthzooError
+from earthzoo.frameworks import dft_torch
 from einops import rearrange
 from torch import nn
 
@@ -39,7 +40,8 @@ class Mlp(nn.Module):
 
 class AFNO1D(nn.Module):
     """Adaptive Fourier mixing along the token sequence (B, N, C): rfft over N, a
-    block-diagonal complex 2-layer MLP on every mode, softshrink, irfft, + input."""
+    block-diagonal complex 2-layer MLP on every mode, softshrink, irfft, + input.
+    rfft/irfft come from the op table (``set_ops``), see earthzoo.frameworks.dft_torch."""
 
     keep_fp32 = True  # spectral: float32 inside a mixed-precision run (earthzoo.frameworks.*.mixed_precision)
 
@@ -53,6 +55,7 @@ class AFNO1D(nn.Module):
         self.b1 = nn.Parameter(0.02 * torch.randn(2, num_blocks, bs))
         self.w2 = nn.Parameter(0.02 * torch.randn(2, num_blocks, bs, bs))
         self.b2 = nn.Parameter(0.02 * torch.randn(2, num_blocks, bs))
+        self.ops = dict(dft_torch.NATIVE_OPS)
 
     @staticmethod
     def _complex_linear(re, im, w, b):
@@ -69,15 +72,15 @@ class AFNO1D(nn.Module):
         dtype = x.dtype
         x = x.float()
         B, N, C = x.shape
-        z = torch.fft.rfft(x, dim=1, norm="ortho")  # (B, K, C)
-        K = z.shape[1]
-        re = z.real.reshape(B * K, self.num_blocks, self.block_size)
-        im = z.imag.reshape(B * K, self.num_blocks, self.block_size)
+        re, im = self.ops["rfft"](x)  # (B, K, C) each
+        K = re.shape[1]
+        re = re.reshape(B * K, self.num_blocks, self.block_size)
+        im = im.reshape(B * K, self.num_blocks, self.block_size)
         o1r, o1i = self._complex_linear(re, im, self.w1, self.b1)
         o2r, o2i = self._complex_linear(F.relu(o1r), F.relu(o1i), self.w2, self.b2)
         o2r = F.softshrink(o2r, lambd=self.sparsity_threshold).reshape(B, K, C)
         o2i = F.softshrink(o2i, lambd=self.sparsity_threshold).reshape(B, K, C)
-        x = torch.fft.irfft(torch.complex(o2r, o2i), n=N, dim=1, norm="ortho")
+        x = self.ops["irfft"](o2r, o2i, N)
         return x.type(dtype) + bias
 
 
@@ -154,6 +157,11 @@ class MaskedOcean(nn.Module):
         if self.config.residual:  # an untrained residual model is persistence
             nn.init.zeros_(self.decoder_pred.weight)
             nn.init.zeros_(self.decoder_pred.bias)
+
+    def set_ops(self, table: dict) -> None:
+        """Install op overrides (``rfft``/``irfft``) into every spectral filter."""
+        for block in [*self.blocks, *self.decoder_blocks]:
+            block.filter.ops.update({k: v for k, v in table.items() if k in ("rfft", "irfft")})
 
     def forward_encoder(self, x, ids_keep=None):
         """Tokens (B, L or keep, E) after ``norm``; ``ids_keep`` (B, keep) selects the visible tokens."""
@@ -237,6 +245,9 @@ class FineTune(nn.Module):
     @property
     def decoder_blocks(self):
         return self.backbone.decoder_blocks
+
+    def set_ops(self, table: dict) -> None:
+        self.backbone.set_ops(table)
 
     def forward(self, x):
         h, w = self.config.tokens
