@@ -117,7 +117,7 @@ class MaskedOcean(nn.Module):
             x = block(x)
         x = self.decoder_norm(x)
         h, w = self.config.tokens
-        return self.decoder_pred(x.transpose(1, 2).reshape(B, D, h, w))
+        return self.decoder_pred(rearrange(x, "b (h w) d -> b d h w", h=h, w=w))
 
     def forward(self, x):
         """A forecast step (no masking); with ``residual``, input ocean state + scaled change."""
@@ -170,7 +170,7 @@ class FineTune(nn.Module):
     def forward(self, x):
         h, w = self.config.tokens
         latent = self.backbone.forward_encoder(x)
-        latent = latent.reshape(latent.shape[0], h, w, latent.shape[-1])
+        latent = rearrange(latent, "b (h w) e -> b h w e", h=h, w=w)
         if self.config.task == "downscale":
             r0, r1, c0, c1 = self.config.region
             latent = latent[:, r0:r1, c0:c1]

@@ -91,10 +91,8 @@ class AFNONet(nn.Module):
         set_spectral_ops(self, table)
 
     def forward_features(self, x):
-        B = x.shape[0]
         h, w = self.config.tokens
-        x = self.patch_embed(x) + self.pos_embed
-        x = x.reshape(B, h, w, self.config.embed_dim)
+        x = rearrange(self.patch_embed(x) + self.pos_embed, "b (h w) c -> b h w c", h=h, w=w)
         for block in self.blocks:
             x = block(x)
         return x
