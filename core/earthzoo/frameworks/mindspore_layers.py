@@ -230,6 +230,21 @@ class AFNO1D(SpectralFilter):
         return x.astype(dtype) + bias
 
 
+class AFNOBlock(nn.Cell):
+    """torch_layers.AFNOBlock: norm1 -> filter (adds its input back) -> + input -> + mlp(norm2(x))."""
+
+    def __init__(self, dim: int, filter: SpectralFilter, mlp_ratio: float, gelu: str = "erf", init: str = "trunc_normal"):
+        super().__init__()
+        self.norm1 = LayerNorm(dim, eps=1e-6)
+        self.filter = filter
+        self.norm2 = LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), gelu=gelu, init=init)
+
+    def construct(self, x):
+        x = self.filter(self.norm1(x)) + x
+        return x + self.mlp(self.norm2(x))
+
+
 def set_spectral_ops(net: nn.Cell, table: dict) -> None:
     """A model's ``set_ops``: the table's FFT entries into every spectral filter."""
     for _, cell in net.cells_and_names():

@@ -131,6 +131,23 @@ class AFNO1D(SpectralFilter):
         return x.type(dtype) + bias
 
 
+class AFNOBlock(nn.Module):
+    """FourCastNet's block around a spectral filter: norm1 -> filter (which adds its own
+    input back) -> + input (the second, "double" skip) -> + mlp(norm2(x)); LayerNorms eps 1e-6.
+    The filter is built by the caller (AFNO2D or AFNO1D)."""
+
+    def __init__(self, dim: int, filter: SpectralFilter, mlp_ratio: float, gelu: str = "erf"):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.filter = filter
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), gelu=gelu)
+
+    def forward(self, x):
+        x = self.filter(self.norm1(x)) + x
+        return x + self.mlp(self.norm2(x))
+
+
 def set_spectral_ops(model: nn.Module, table: dict) -> None:
     """A model's ``set_ops``: the table's FFT entries into every spectral filter."""
     for m in model.modules():

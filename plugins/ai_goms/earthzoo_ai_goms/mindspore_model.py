@@ -17,7 +17,7 @@ import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
 from earthzoo.errors import EarthzooError  # noqa: E402
 from earthzoo.frameworks import mindspore_layers as layers  # noqa: E402
-from earthzoo.frameworks.mindspore_layers import AFNO1D, LayerNorm, Linear, Mlp, PatchEmbed, init_rng, set_spectral_ops  # noqa: E402
+from earthzoo.frameworks.mindspore_layers import AFNO1D, AFNOBlock, LayerNorm, Linear, Mlp, PatchEmbed, init_rng, set_spectral_ops  # noqa: E402
 from earthzoo.frameworks.mindspore_layers import param as _param  # noqa: E402
 from mindspore import nn, ops  # noqa: E402
 
@@ -25,20 +25,9 @@ from .common import sincos_pos_embed_2d  # noqa: E402
 from .config import AIGOMSConfig  # noqa: E402
 
 
-class Block(nn.Cell):
-    """FourCastNet block (double skip) with the AFNO1D filter."""
-
-    def __init__(self, dim: int, config: AIGOMSConfig):
-        super().__init__()
-        self.norm1 = LayerNorm(dim, eps=1e-6)
-        self.filter = AFNO1D(dim, config.num_blocks, config.sparsity_threshold)
-        self.norm2 = LayerNorm(dim, eps=1e-6)
-        self.mlp = Mlp(dim, int(dim * config.mlp_ratio), init="xavier")
-
-    def construct(self, x):
-        residual = x
-        x = self.filter(self.norm1(x)) + residual
-        return x + self.mlp(self.norm2(x))
+def _block(dim: int, config: AIGOMSConfig) -> AFNOBlock:
+    """FourCastNet's block (double skip) with the AFNO1D filter, MAE's xavier initialisation."""
+    return AFNOBlock(dim, AFNO1D(dim, config.num_blocks, config.sparsity_threshold), config.mlp_ratio, init="xavier")
 
 
 class ConvTranspose(nn.Cell):
@@ -98,12 +87,12 @@ class MaskedOcean(nn.Cell):
         self.in_chans, self.out_chans, self.hw = config.in_chans, config.out_chans, tuple(config.img_size)
         self.patch_embed = PatchEmbed(config.in_chans, E, config.patch_size, config.tokens, init="xavier")
         self.pos_embed = _param(sincos_pos_embed_2d(E, config.tokens), "pos_embed", requires_grad=False)
-        self.blocks = nn.CellList([Block(E, config) for _ in range(config.depth)])
+        self.blocks = nn.CellList([_block(E, config) for _ in range(config.depth)])
         self.norm = LayerNorm(E, eps=1e-6)
         self.decoder_embed = Linear(E, D, init="xavier")
         self.mask_token = _param(0.02 * init_rng().standard_normal((1, 1, D)), "mask_token")
         self.decoder_pos_embed = _param(sincos_pos_embed_2d(D, config.tokens), "decoder_pos_embed", requires_grad=False)
-        self.decoder_blocks = nn.CellList([Block(D, config) for _ in range(config.decoder_depth)])
+        self.decoder_blocks = nn.CellList([_block(D, config) for _ in range(config.decoder_depth)])
         self.decoder_norm = LayerNorm(D, eps=1e-6)
         self.decoder_pred = ConvTranspose(D, config.out_chans, config.patch_size, config.tokens)
         self.residual = bool(config.residual)

@@ -18,7 +18,7 @@ import math
 
 import torch
 from earthzoo.errors import EarthzooError
-from earthzoo.frameworks.torch_layers import AFNO1D, Mlp, PatchEmbed, set_spectral_ops
+from earthzoo.frameworks.torch_layers import AFNO1D, AFNOBlock, Mlp, PatchEmbed, set_spectral_ops
 from einops import rearrange
 from torch import nn
 
@@ -26,20 +26,9 @@ from .common import sincos_pos_embed_2d
 from .config import AIGOMSConfig
 
 
-class Block(nn.Module):
-    """FourCastNet block (double skip) with the AFNO1D filter."""
-
-    def __init__(self, dim: int, config: AIGOMSConfig):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.filter = AFNO1D(dim, config.num_blocks, config.sparsity_threshold)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = Mlp(dim, int(dim * config.mlp_ratio))
-
-    def forward(self, x):
-        residual = x
-        x = self.filter(self.norm1(x)) + residual
-        return x + self.mlp(self.norm2(x))
+def _block(dim: int, config: AIGOMSConfig) -> AFNOBlock:
+    """FourCastNet's block (double skip) with the AFNO1D filter."""
+    return AFNOBlock(dim, AFNO1D(dim, config.num_blocks, config.sparsity_threshold), config.mlp_ratio)
 
 
 def _check_input(x, config: AIGOMSConfig) -> None:
@@ -62,12 +51,12 @@ class MaskedOcean(nn.Module):
         E, D = config.embed_dim, config.decoder_embed_dim
         self.patch_embed = PatchEmbed(config.in_chans, E, config.patch_size)
         self.pos_embed = nn.Parameter(torch.from_numpy(sincos_pos_embed_2d(E, config.tokens)), requires_grad=False)
-        self.blocks = nn.ModuleList([Block(E, config) for _ in range(config.depth)])
+        self.blocks = nn.ModuleList([_block(E, config) for _ in range(config.depth)])
         self.norm = nn.LayerNorm(E, eps=1e-6)
         self.decoder_embed = nn.Linear(E, D)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, D))
         self.decoder_pos_embed = nn.Parameter(torch.from_numpy(sincos_pos_embed_2d(D, config.tokens)), requires_grad=False)
-        self.decoder_blocks = nn.ModuleList([Block(D, config) for _ in range(config.decoder_depth)])
+        self.decoder_blocks = nn.ModuleList([_block(D, config) for _ in range(config.decoder_depth)])
         self.decoder_norm = nn.LayerNorm(D, eps=1e-6)
         p = config.patch_size
         self.decoder_pred = nn.ConvTranspose2d(D, config.out_chans, kernel_size=p, stride=p)

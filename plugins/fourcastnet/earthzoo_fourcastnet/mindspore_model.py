@@ -18,7 +18,7 @@ import mindspore as ms  # noqa: E402
 from earthzoo.errors import EarthzooError  # noqa: E402
 from earthzoo.frameworks import dft_mindspore  # noqa: E402
 from earthzoo.frameworks import mindspore_layers as layers  # noqa: E402
-from earthzoo.frameworks.mindspore_layers import AFNO2D, LayerNorm, Linear, Mlp, PatchEmbed, init_rng, set_spectral_ops  # noqa: E402
+from earthzoo.frameworks.mindspore_layers import AFNO2D, AFNOBlock, LayerNorm, Linear, PatchEmbed, init_rng, set_spectral_ops  # noqa: E402
 from earthzoo.frameworks.mindspore_layers import param as _param  # noqa: E402
 from mindspore import nn, ops  # noqa: E402
 from mindspore.common.initializer import TruncatedNormal, initializer  # noqa: E402
@@ -30,20 +30,9 @@ def _ops_for(config: FourCastNetConfig) -> dict:
     return dict(dft_mindspore.DFT_OPS if config.spectral == "dft" else dft_mindspore.NATIVE_OPS)
 
 
-class Block(nn.Cell):
-    def __init__(self, config: FourCastNetConfig):
-        super().__init__()
-        dim = config.embed_dim
-        self.norm1 = LayerNorm(dim, eps=1e-6)
-        self.filter = AFNO2D(dim, config.num_blocks, config.sparsity_threshold, config.hard_thresholding_fraction)
-        self.norm2 = LayerNorm(dim, eps=1e-6)
-        self.mlp = Mlp(dim, int(dim * config.mlp_ratio), gelu=config.gelu)
-
-    def construct(self, x):
-        residual = x
-        x = self.filter(self.norm1(x))  # the filter adds its own input back
-        x = x + residual  # the second skip ("double skip")
-        return x + self.mlp(self.norm2(x))
+def _block(config: FourCastNetConfig) -> AFNOBlock:
+    filt = AFNO2D(config.embed_dim, config.num_blocks, config.sparsity_threshold, config.hard_thresholding_fraction)
+    return AFNOBlock(config.embed_dim, filt, config.mlp_ratio, gelu=config.gelu)
 
 
 def check_input(shape, config: FourCastNetConfig) -> bool:
@@ -68,7 +57,7 @@ class AFNONet(nn.Cell):
         self.nan_pole = config.pole_pad == "nan"
         self.patch_embed = PatchEmbed(config.in_chans, config.embed_dim, config.patch_size, config.tokens)
         self.pos_embed = ms.Parameter(initializer(TruncatedNormal(0.02), (1, self.h * self.w, config.embed_dim), ms.float32), name="pos_embed")
-        self.blocks = nn.CellList([Block(config) for _ in range(config.depth)])
+        self.blocks = nn.CellList([_block(config) for _ in range(config.depth)])
         self.norm = LayerNorm(config.embed_dim, eps=1e-6)  # unused in forward, as in the original
         self.head = Linear(config.embed_dim, config.out_chans * self.p * self.p, bias=False)
         self.set_ops(_ops_for(config))

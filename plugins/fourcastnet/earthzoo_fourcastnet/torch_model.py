@@ -15,7 +15,7 @@ import math
 import torch
 import torch.nn.functional as F
 from earthzoo.frameworks import dft_torch
-from earthzoo.frameworks.torch_layers import AFNO2D, Mlp, PatchEmbed, set_spectral_ops
+from earthzoo.frameworks.torch_layers import AFNO2D, AFNOBlock, PatchEmbed, set_spectral_ops
 from einops import rearrange
 from torch import nn
 
@@ -26,20 +26,9 @@ def _ops_for(config: FourCastNetConfig) -> dict:
     return dict(dft_torch.DFT_OPS if config.spectral == "dft" else dft_torch.NATIVE_OPS)
 
 
-class Block(nn.Module):
-    def __init__(self, config: FourCastNetConfig):
-        super().__init__()
-        dim = config.embed_dim
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.filter = AFNO2D(dim, config.num_blocks, config.sparsity_threshold, config.hard_thresholding_fraction)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = Mlp(dim, int(dim * config.mlp_ratio), gelu=config.gelu)
-
-    def forward(self, x):
-        residual = x
-        x = self.filter(self.norm1(x))  # the filter adds its own input back
-        x = x + residual  # ... and this is the second skip ("double skip")
-        return x + self.mlp(self.norm2(x))
+def _block(config: FourCastNetConfig) -> AFNOBlock:
+    filt = AFNO2D(config.embed_dim, config.num_blocks, config.sparsity_threshold, config.hard_thresholding_fraction)
+    return AFNOBlock(config.embed_dim, filt, config.mlp_ratio, gelu=config.gelu)
 
 
 def _drop_pole(x, config: FourCastNetConfig):
@@ -68,7 +57,7 @@ class AFNONet(nn.Module):
         h, w = config.tokens
         self.patch_embed = PatchEmbed(config.in_chans, config.embed_dim, config.patch_size)
         self.pos_embed = nn.Parameter(torch.zeros(1, h * w, config.embed_dim))
-        self.blocks = nn.ModuleList([Block(config) for _ in range(config.depth)])
+        self.blocks = nn.ModuleList([_block(config) for _ in range(config.depth)])
         self.norm = nn.LayerNorm(config.embed_dim, eps=1e-6)  # unused in forward, as in the original
         p = config.patch_size
         self.head = nn.Linear(config.embed_dim, config.out_chans * p * p, bias=False)
