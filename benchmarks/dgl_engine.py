@@ -37,7 +37,7 @@ def _model_pair(config, batch: int):
     import torch
     from earthzoo_dgl import engine
     from earthzoo_graphcast import torch_model
-    from earthzoo_graphcast.config import example_input
+    from earthzoo_graphcast.inputs import example_input
 
     torch.manual_seed(0)
     native = torch_model.build(config)

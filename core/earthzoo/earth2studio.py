@@ -21,6 +21,7 @@ from collections import OrderedDict
 from typing import Any, Iterator
 
 import numpy as np
+from einops import rearrange
 
 from .cards import resolve
 from .data.lexicon import e2s_name
@@ -133,11 +134,10 @@ class PrognosticModel:
     def _normalise(self, x: Any) -> np.ndarray:
         """(..., L, V, H, W) physical torch -> (B, L*P + S, H, W) normalised float32 numpy."""
         a = x.detach().to("cpu").numpy().astype(np.float32) if hasattr(x, "detach") else np.asarray(x, np.float32)
-        L, V, H, W = a.shape[-4:]
-        a = a.reshape(-1, L, V, H, W)
+        a = rearrange(a, "... t v h w -> (...) t v h w")
         a = (a - self._mean_in[None, None, :, None, None]) / self._std_in[None, None, :, None, None]
         P = len(self.prognostic)
-        return np.concatenate([a[:, :, :P].reshape(len(a), L * P, H, W), a[:, -1, P:]], axis=1).astype(np.float32)
+        return np.concatenate([rearrange(a[:, :, :P], "b t c h w -> b (t c) h w"), a[:, -1, P:]], axis=1).astype(np.float32)
 
     def _denormalise(self, y: np.ndarray) -> np.ndarray:
         s = self.forecaster.stats

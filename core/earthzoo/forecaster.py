@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Sequence
 
 import numpy as np
+from einops import rearrange
 
 from .api import check_weights_model, load_model, model_card, precision_plan
 from .cards import resolve
@@ -121,7 +122,7 @@ class Forecaster:
             ds, idx = ds.isel(time=slice(first, max(idx) + (steps if spec.forcing else 1))), [i - first for i in idx]
             z, layout = spec_block(ds, spec, stats, self.grid, what)
             P, F = layout.prognostic, layout.forcing
-            x = np.stack([np.concatenate([z[i - spec.history + 1 : i + 1, :P].reshape(-1, *z.shape[2:]), z[i, P:]]) for i in idx]).astype(np.float32)
+            x = np.stack([np.concatenate([rearrange(z[i - spec.history + 1 : i + 1, :P], "t c h w -> (t c) h w"), z[i, P:]]) for i in idx]).astype(np.float32)
             names = list(spec.prognostic)
             mask = layout.mask
 

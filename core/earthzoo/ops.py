@@ -22,8 +22,10 @@ def custom_ops(framework: str, backend: str = "cpu") -> dict[str, Callable]:
 
 
 def apply_custom_ops(model: Any, framework: str, backend: str = "cpu") -> list[str]:
-    """Install the backend's overrides into ``model``; returns the names replaced."""
-    table = custom_ops(framework, backend)
+    """Install the backend's overrides into ``model``; returns the names replaced. Ops a
+    backend names lazily (a ``resolve()`` method) are resolved here, where the framework
+    is already imported: MindSpore's graph mode cannot compile the lazy wrapper."""
+    table = {k: op.resolve() if hasattr(op, "resolve") else op for k, op in custom_ops(framework, backend).items()}
     if table and hasattr(model, "set_ops"):
         model.set_ops(table)
         return sorted(table)

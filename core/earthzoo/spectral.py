@@ -1,8 +1,10 @@
-"""Framework-free DFT matrices for FFT-by-matmul (``rfft2``/``irfft2`` with
-``norm="ortho"``), for chips and frameworks without a fast or differentiable FFT.
+"""Framework-free DFT matrices for FFT-by-matmul (``rfft``/``irfft`` and
+``rfft2``/``irfft2`` with ``norm="ortho"``), for chips and frameworks without a fast
+or differentiable FFT.
 
-The transforms act on axes (1, 2) of a channels-last array (B, H, W, C), the layout
-of AFNO-style spectral filters, and keep real and imaginary parts as separate real
+The transforms act on axis 1 (1-D) or axes (1, 2) (2-D) of a channels-last array
+((B, N, C) or (B, H, W, C)), the layouts of AFNO-style spectral filters, and keep
+real and imaginary parts as separate real
 arrays so that no complex number is ever formed. The matrices are built in float64
 and cast once, so the matmul path matches the FFT to ~1e-7 in fp32."""
 
@@ -20,28 +22,49 @@ def _angles(n_out: int, n_in: int, n: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
+def _rfft_f64(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The real-to-half-spectrum kernels (n//2+1, n): exp(-i angle) / sqrt(n)."""
+    a = _angles(n // 2 + 1, n, n)  # row l applied to a length-n signal
+    return np.cos(a) / np.sqrt(n), -np.sin(a) / np.sqrt(n)
+
+
+@lru_cache(maxsize=64)
+def _irfft_f64(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The half-spectrum-to-real kernels (n, n//2+1): exp(+i angle) / sqrt(n), with the
+    Hermitian weights (bins 1..ceil(n/2)-1 stand for two); the c2r step keeps only the
+    real part, so the imaginary parts of bin 0 (and of the Nyquist bin) drop out as in irfft."""
+    k = n // 2 + 1
+    a = _angles(n, k, n)  # output sample m from half-spectrum bin l
+    weight = np.full(k, 2.0)
+    weight[0] = 1.0
+    if n % 2 == 0:
+        weight[-1] = 1.0
+    return np.cos(a) * weight / np.sqrt(n), -np.sin(a) * weight / np.sqrt(n)
+
+
+@lru_cache(maxsize=64)
 def _rfft2_f64(h: int, w: int) -> tuple[np.ndarray, ...]:
-    wr = w // 2 + 1
-    aw = _angles(wr, w, w)  # (wr, w): row l applied to a length-w signal
     ah = _angles(h, h, h)  # (h, h)
-    sw, sh = np.sqrt(w), np.sqrt(h)
-    # forward kernels exp(-i angle) / sqrt(n)
-    return (np.cos(aw) / sw, -np.sin(aw) / sw, np.cos(ah) / sh, -np.sin(ah) / sh)
+    sh = np.sqrt(h)
+    return (*_rfft_f64(w), np.cos(ah) / sh, -np.sin(ah) / sh)
 
 
 @lru_cache(maxsize=64)
 def _irfft2_f64(h: int, w: int) -> tuple[np.ndarray, ...]:
-    wr = w // 2 + 1
     ah = _angles(h, h, h)
-    sh, sw = np.sqrt(h), np.sqrt(w)
-    aw = _angles(w, wr, w)  # (w, wr): output sample n from half-spectrum bin l
-    weight = np.full(wr, 2.0)  # Hermitian symmetry: bins 1..ceil(w/2)-1 stand for two
-    weight[0] = 1.0
-    if w % 2 == 0:
-        weight[-1] = 1.0
-    # inverse kernels exp(+i angle) / sqrt(n); the c2r step keeps only the real part,
-    # so the imaginary parts of bin 0 (and of the Nyquist bin) drop out as in irfft
-    return (np.cos(ah) / sh, np.sin(ah) / sh, np.cos(aw) * weight / sw, -np.sin(aw) * weight / sw)
+    sh = np.sqrt(h)
+    return (np.cos(ah) / sh, np.sin(ah) / sh, *_irfft_f64(w))
+
+
+def rfft_matrix(n: int, dtype=np.float32) -> np.ndarray:
+    """(2K, N) with K = N//2+1, for ``rfft(x)`` over axis 1 of (B, N, C), ortho norm:
+    ``m @ x`` stacks the real parts (rows :K) over the imaginary parts (rows K:)."""
+    return np.concatenate(_rfft_f64(int(n)), 0).astype(dtype)
+
+
+def irfft_matrix(n: int, dtype=np.float32) -> np.ndarray:
+    """(N, 2K), for ``x = irfft(X, n)`` over axis 1, ortho norm: ``x = m @ [X_re; X_im]``."""
+    return np.concatenate(_irfft_f64(int(n)), 1).astype(dtype)
 
 
 def rfft2_matrices(h: int, w: int, dtype=np.float32) -> dict[str, np.ndarray]:

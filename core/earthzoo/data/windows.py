@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 import xarray as xr
+from einops import rearrange
 
 from ..errors import EarthzooError
 from .form import channel_list, check_dataset
@@ -81,8 +82,7 @@ class Windows:
         past, future = block[: self.history], block[self.history :]
         x = (past[:, self.in_idx] - self.in_mean) / self.in_std
         y = (future[:, self.out_idx] - self.out_mean) / self.out_std
-        c, h, w = x.shape[1:]
-        return x.reshape(self.history * c, h, w).astype(np.float32), y.astype(np.float32)
+        return rearrange(x, "t c h w -> (t c) h w").astype(np.float32), y.astype(np.float32)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from einops import rearrange
 
 from ..errors import EarthzooError
 
@@ -132,7 +133,7 @@ class SpecData:
         xs, ys, fs = [], [], []
         for i in np.asarray(indices):
             t = int(i) + L.history - 1  # the input (initial) time
-            hist = z[t - L.history + 1 : t + 1, :P].reshape(L.history * P, *z.shape[2:])
+            hist = rearrange(z[t - L.history + 1 : t + 1, :P], "t c h w -> (t c) h w")
             xs.append(np.concatenate([hist, z[t, P:]], axis=0))
             ys.append(z[t + 1 : t + 1 + R, :P])
             fs.append(z[t + 1 : t + 1 + R, P : P + F] if F else np.zeros((R, 1, 1, 1), np.float32))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from einops import repeat
 
 from ..errors import EarthzooError
 
@@ -73,7 +74,7 @@ def masked_batch(
     rank, world = rows
     noise = np.random.default_rng([seed, step, micro, 0x4D41]).random((B * world, h * w))
     keep, restore, hidden = mask_indices(noise, float(model_config.mask_ratio))
-    weight = np.kron(hidden.reshape(B * world, 1, h, w), np.ones((p, p), np.float32))
+    weight = repeat(hidden, "b (h w) -> b 1 (h p1) (w p2)", h=h, p1=p, p2=p).astype(np.float32)  # each hidden token's pixels
     if ocean is not None:
         weight = weight * np.asarray(ocean, np.float32)[None, None]
     weight = weight * (world / max(float(weight.sum()) * target.shape[1], 1.0))

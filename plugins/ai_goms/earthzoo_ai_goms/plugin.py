@@ -37,7 +37,7 @@ def earthzoo_register_models(register):
             kind="ocean",
             example_input=f"{PKG}.inputs:example_input",
             next_input=f"{PKG}.inputs:next_input",
-            data_spec=f"{PKG}.spec:data_spec",
+            data_spec=f"{PKG}.inputs:data_spec",
         )
     )
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from earthzoo.errors import EarthzooError
+from earthzoo.frameworks.torch_layers import AFNO1D, AFNOBlock, Mlp, PatchEmbed, set_spectral_ops
 from einops import rearrange
 from torch import nn
 
@@ -26,85 +26,9 @@ from .common import sincos_pos_embed_2d
 from .config import AIGOMSConfig
 
 
-class Mlp(nn.Module):
-    def __init__(self, dim: int, hidden: int):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()  # exact erf
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        return self.fc2(self.act(self.fc1(x)))
-
-
-class AFNO1D(nn.Module):
-    """Adaptive Fourier mixing along the token sequence (B, N, C): rfft over N, a
-    block-diagonal complex 2-layer MLP on every mode, softshrink, irfft, + input."""
-
-    keep_fp32 = True  # spectral: float32 inside a mixed-precision run (earthzoo.frameworks.*.mixed_precision)
-
-    def __init__(self, dim: int, num_blocks: int, sparsity_threshold: float):
-        super().__init__()
-        self.num_blocks = num_blocks
-        self.block_size = dim // num_blocks
-        self.sparsity_threshold = sparsity_threshold
-        bs = self.block_size
-        self.w1 = nn.Parameter(0.02 * torch.randn(2, num_blocks, bs, bs))
-        self.b1 = nn.Parameter(0.02 * torch.randn(2, num_blocks, bs))
-        self.w2 = nn.Parameter(0.02 * torch.randn(2, num_blocks, bs, bs))
-        self.b2 = nn.Parameter(0.02 * torch.randn(2, num_blocks, bs))
-
-    @staticmethod
-    def _complex_linear(re, im, w, b):
-        """Block-diagonal complex matmul as one real batched matmul: [re, im] @ [[w0, w1], [-w1, w0]]."""
-        z = torch.cat([re, im], -1).transpose(0, 1)  # (nb, n, 2i)
-        wr, wi = w[0], w[1]
-        big = torch.cat([torch.cat([wr, wi], 2), torch.cat([-wi, wr], 2)], 1)  # (nb, 2i, 2o)
-        out = torch.bmm(z, big).transpose(0, 1)  # (n, nb, 2o)
-        o = w.shape[-1]
-        return out[..., :o] + b[0], out[..., o:] + b[1]
-
-    def forward(self, x):
-        bias = x
-        dtype = x.dtype
-        x = x.float()
-        B, N, C = x.shape
-        z = torch.fft.rfft(x, dim=1, norm="ortho")  # (B, K, C)
-        K = z.shape[1]
-        re = z.real.reshape(B * K, self.num_blocks, self.block_size)
-        im = z.imag.reshape(B * K, self.num_blocks, self.block_size)
-        o1r, o1i = self._complex_linear(re, im, self.w1, self.b1)
-        o2r, o2i = self._complex_linear(F.relu(o1r), F.relu(o1i), self.w2, self.b2)
-        o2r = F.softshrink(o2r, lambd=self.sparsity_threshold).reshape(B, K, C)
-        o2i = F.softshrink(o2i, lambd=self.sparsity_threshold).reshape(B, K, C)
-        x = torch.fft.irfft(torch.complex(o2r, o2i), n=N, dim=1, norm="ortho")
-        return x.type(dtype) + bias
-
-
-class Block(nn.Module):
-    """FourCastNet block (double skip) with the AFNO1D filter."""
-
-    def __init__(self, dim: int, config: AIGOMSConfig):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.filter = AFNO1D(dim, config.num_blocks, config.sparsity_threshold)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = Mlp(dim, int(dim * config.mlp_ratio))
-
-    def forward(self, x):
-        residual = x
-        x = self.filter(self.norm1(x)) + residual
-        return x + self.mlp(self.norm2(x))
-
-
-class PatchEmbed(nn.Module):
-    def __init__(self, config: AIGOMSConfig):
-        super().__init__()
-        p = config.patch_size
-        self.proj = nn.Conv2d(config.in_chans, config.embed_dim, kernel_size=p, stride=p)
-
-    def forward(self, x):
-        return self.proj(x).flatten(2).transpose(1, 2)  # (B, h*w, C)
+def _block(dim: int, config: AIGOMSConfig) -> AFNOBlock:
+    """FourCastNet's block (double skip) with the AFNO1D filter."""
+    return AFNOBlock(dim, AFNO1D(dim, config.num_blocks, config.sparsity_threshold), config.mlp_ratio)
 
 
 def _check_input(x, config: AIGOMSConfig) -> None:
@@ -125,14 +49,14 @@ class MaskedOcean(nn.Module):
         super().__init__()
         self.config = config
         E, D = config.embed_dim, config.decoder_embed_dim
-        self.patch_embed = PatchEmbed(config)
+        self.patch_embed = PatchEmbed(config.in_chans, E, config.patch_size)
         self.pos_embed = nn.Parameter(torch.from_numpy(sincos_pos_embed_2d(E, config.tokens)), requires_grad=False)
-        self.blocks = nn.ModuleList([Block(E, config) for _ in range(config.depth)])
+        self.blocks = nn.ModuleList([_block(E, config) for _ in range(config.depth)])
         self.norm = nn.LayerNorm(E, eps=1e-6)
         self.decoder_embed = nn.Linear(E, D)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, D))
         self.decoder_pos_embed = nn.Parameter(torch.from_numpy(sincos_pos_embed_2d(D, config.tokens)), requires_grad=False)
-        self.decoder_blocks = nn.ModuleList([Block(D, config) for _ in range(config.decoder_depth)])
+        self.decoder_blocks = nn.ModuleList([_block(D, config) for _ in range(config.decoder_depth)])
         self.decoder_norm = nn.LayerNorm(D, eps=1e-6)
         p = config.patch_size
         self.decoder_pred = nn.ConvTranspose2d(D, config.out_chans, kernel_size=p, stride=p)
@@ -154,6 +78,10 @@ class MaskedOcean(nn.Module):
         if self.config.residual:  # an untrained residual model is persistence
             nn.init.zeros_(self.decoder_pred.weight)
             nn.init.zeros_(self.decoder_pred.bias)
+
+    def set_ops(self, table: dict) -> None:
+        """Install op overrides (``rfft``/``irfft``) into every spectral filter."""
+        set_spectral_ops(self, table)
 
     def forward_encoder(self, x, ids_keep=None):
         """Tokens (B, L or keep, E) after ``norm``; ``ids_keep`` (B, keep) selects the visible tokens."""
@@ -178,7 +106,7 @@ class MaskedOcean(nn.Module):
             x = block(x)
         x = self.decoder_norm(x)
         h, w = self.config.tokens
-        return self.decoder_pred(x.transpose(1, 2).reshape(B, D, h, w))
+        return self.decoder_pred(rearrange(x, "b (h w) d -> b d h w", h=h, w=w))
 
     def forward(self, x):
         """A forecast step (no masking); with ``residual``, input ocean state + scaled change."""
@@ -198,19 +126,6 @@ def pixel_shuffle_tokens(y, s: int, out: int):
     return rearrange(y, "b h w (c s1 s2) -> b c (h s1) (w s2)", c=out, s1=s, s2=s)
 
 
-class Head(nn.Module):
-    """A per-token MLP head (Linear -> GELU -> Linear)."""
-
-    def __init__(self, d_in: int, hidden: int, d_out: int):
-        super().__init__()
-        self.fc1 = nn.Linear(d_in, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, d_out)
-
-    def forward(self, x):
-        return self.fc2(self.act(self.fc1(x)))
-
-
 class FineTune(nn.Module):
     """A fine-tuning module on the frozen backbone latent (encoder output):
 
@@ -228,7 +143,7 @@ class FineTune(nn.Module):
         p = config.patch_size
         self.factor = p * config.scale if config.task == "downscale" else p
         self.out = config.out_chans if config.task == "downscale" else 1
-        self.head = Head(config.embed_dim, config.head_hidden, self.out * self.factor * self.factor)
+        self.head = Mlp(config.embed_dim, config.head_hidden, self.out * self.factor * self.factor)  # Linear -> GELU -> Linear
 
     @property
     def blocks(self):
@@ -238,10 +153,13 @@ class FineTune(nn.Module):
     def decoder_blocks(self):
         return self.backbone.decoder_blocks
 
+    def set_ops(self, table: dict) -> None:
+        self.backbone.set_ops(table)
+
     def forward(self, x):
         h, w = self.config.tokens
         latent = self.backbone.forward_encoder(x)
-        latent = latent.reshape(latent.shape[0], h, w, latent.shape[-1])
+        latent = rearrange(latent, "b (h w) e -> b h w e", h=h, w=w)
         if self.config.task == "downscale":
             r0, r1, c0, c1 = self.config.region
             latent = latent[:, r0:r1, c0:c1]

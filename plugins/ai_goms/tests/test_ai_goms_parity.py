@@ -69,3 +69,17 @@ def test_masked_forward_parity():
     ym = m.forward_masked(ms.Tensor(x), ms.Tensor(keep), ms.Tensor(restore))
     d = yt.numpy() - ym.asnumpy()
     assert np.sqrt(np.mean(d**2)) / np.sqrt(np.mean(yt.numpy() ** 2)) <= 1e-5
+
+
+def test_compiled_forecast_step_matches_pynative_and_checks_its_input():
+    import mindspore as ms
+    from earthzoo.errors import EarthzooError
+
+    c, _, m = _pair("tiny")
+    x = ms.Tensor(example_input(c, batch=2))
+    step = mm.compiled(m)
+    assert mm.compiled(m) is step  # one jitted forward per net, kept on the net
+    y, yg = m(x).asnumpy(), step(x).asnumpy()
+    assert np.abs(yg - y).max() <= 1e-5 * np.abs(y).max()
+    with pytest.raises(EarthzooError, match="AI-GOMS input has shape"):
+        step(ms.Tensor(np.zeros((1, 3, *c.img_size), np.float32)))

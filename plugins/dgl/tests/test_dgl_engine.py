@@ -117,7 +117,8 @@ def test_reproduces_deepmind_reference_through_model_call(ckpt, gio):
 def test_equals_default_engine_outputs_and_gradients(preset):
     import torch
     from earthzoo_graphcast import torch_model
-    from earthzoo_graphcast.config import GraphCastConfig, example_input
+    from earthzoo_graphcast.config import GraphCastConfig
+    from earthzoo_graphcast.inputs import example_input
 
     cfg = GraphCastConfig.preset(preset)
     torch.manual_seed(0)

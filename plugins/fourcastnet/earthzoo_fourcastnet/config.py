@@ -79,15 +79,6 @@ class FourCastNetConfig:
             raise EarthzooError(f"FourCastNet has no preset {name!r}", f"use one of: {', '.join(PRESETS)}")
         return PRESETS[name]
 
-    def data_spec(self):
-        """The channels read and predicted, by name: ``variables`` when they name every
-        input and output channel (a forecaster), else None (data are taken in order)."""
-        from earthzoo.cards import DataSpec
-
-        if self.variables and len(self.variables) == self.in_chans == self.out_chans and not self.precip:
-            return DataSpec(prognostic=tuple(self.variables))
-        return None
-
     def replace(self, **changes) -> "FourCastNetConfig":
         return dataclasses.replace(self, **changes)
 

@@ -25,6 +25,7 @@ from earthzoo.errors import EarthzooError
 from earthzoo.files import atomic_path, claim_output
 from earthzoo.frameworks import framework_module
 from earthzoo.weights import Weights, mindspore_names, pickle_strings
+from einops import rearrange
 
 if TYPE_CHECKING:
     import numpy as np
@@ -105,7 +106,7 @@ def write_nvlabs(path: str, weights: Weights, config=None, overwrite: bool = Fal
     framework_module("torch", "to write NVlabs FourCastNet checkpoints (torch pickles)").save_training_checkpoint(path, weights.tensors, **entries)
     for f, key in zip(files, ("in_mean", "in_std")):
         with atomic_path(f) as tmp, tmp.open("wb") as fh:
-            np.save(fh, ex[key].reshape(1, -1, 1, 1))
+            np.save(fh, rearrange(ex[key], "c -> 1 c 1 1"))
     return {"placed": list(entries) + (["in_mean", "in_std", "out_mean", "out_std"] if stats else []), "files": [str(f) for f in files]}
 
 

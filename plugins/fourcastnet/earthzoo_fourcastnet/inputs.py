@@ -1,8 +1,10 @@
-"""Example inputs and the rollout rule named on the model card (NumPy only)."""
+"""What the model card names about the data (NumPy only): an example input, the
+rollout rule and the channels read and predicted."""
 
 from __future__ import annotations
 
 import numpy as np
+from earthzoo.cards import DataSpec
 
 
 def example_input(config, batch: int = 1, seed: int = 0) -> np.ndarray:
@@ -26,6 +28,9 @@ def next_input(x: np.ndarray, y: np.ndarray, step: int, config) -> np.ndarray:
     return y if y.shape == x.shape else x
 
 
-def data_spec(config):
-    """The card's ``data_spec``: see FourCastNetConfig.data_spec."""
-    return config.data_spec()
+def data_spec(config) -> DataSpec | None:
+    """The channels read and predicted, by name: ``variables`` when they name every
+    input and output channel (a forecaster), else None (data are taken in order)."""
+    if config.variables and len(config.variables) == config.in_chans == config.out_chans and not config.precip:
+        return DataSpec(prognostic=tuple(config.variables))
+    return None

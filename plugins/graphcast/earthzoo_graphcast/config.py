@@ -149,38 +149,3 @@ def _hours(duration: str) -> int:
     except ValueError:
         raise EarthzooError(f"cannot read input_duration {duration!r}", "write it as hours, e.g. '12h'") from None
 
-
-# ---------------------------------------------------------------------- card helpers
-
-
-def example_input(config: GraphCastConfig, batch: int = 1, seed: int = 0):
-    """A normalised random input (B, C_in, lat, lon), float32; static channels equal across the batch."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch, config.in_channels, config.n_lat, config.n_lon)).astype(np.float32)
-    for i, (kind, *_rest) in enumerate(config.input_channels()):
-        if kind == "static":
-            x[:, i] = x[0, i]
-    return x
-
-
-def next_input(x, y, step: int, config: GraphCastConfig):
-    """Step+1's input: input times shift by one, the newest time of each target
-    comes from the prediction; static fields, forcings and non-target inputs keep
-    their last values (no forcing model here)."""
-    import numpy as np
-
-    chans = config.input_channels()
-    pos = {(k, v, t, lev): i for i, (k, v, t, lev) in enumerate(chans)}
-    out_pos = {key: i for i, key in enumerate(config.output_channels())}
-    last = config.input_times - 1
-    new = np.array(x, copy=True)
-    for i, (kind, var, t, lev) in enumerate(chans):
-        if kind != "input":
-            continue
-        if t < last:
-            new[:, i] = x[:, pos[(kind, var, t + 1, lev)]]
-        elif (var, lev) in out_pos:
-            new[:, i] = y[:, out_pos[(var, lev)]]
-    return new

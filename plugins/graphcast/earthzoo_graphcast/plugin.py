@@ -23,8 +23,8 @@ def earthzoo_register_models(register):
             licence="model code Apache-2.0 (this port); DeepMind's published weights are CC BY-NC-SA 4.0",
             source="https://github.com/google-deepmind/graphcast (v0.1.1 numerics)",
             kind="atmosphere",
-            example_input=f"{PKG}.config:example_input",
-            next_input=f"{PKG}.config:next_input",
+            example_input=f"{PKG}.inputs:example_input",
+            next_input=f"{PKG}.inputs:next_input",
             originals=(
                 OriginalCheckpoint(
                     "deepmind-graphcast-0.25deg-37levels", "google-deepmind/graphcast, params/", "CC BY-NC-SA 4.0 (DeepMind's weights)", "paper", "deepmind-graphcast", 256,

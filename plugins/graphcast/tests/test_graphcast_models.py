@@ -8,7 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 from earthzoo.errors import EarthzooError
-from earthzoo_graphcast.config import GraphCastConfig, example_input, next_input
+from earthzoo_graphcast.config import GraphCastConfig
+from earthzoo_graphcast.inputs import example_input, next_input
 
 
 def _pair(config):

@@ -1,5 +1,5 @@
 """Ascend op overrides. The Cube units do dense matmul well and FFT/atomic scatter
-poorly, so rfft2/irfft2 become DFT-by-matmul (core's earthzoo.frameworks.dft_*,
+poorly, so rfft/irfft and rfft2/irfft2 become DFT-by-matmul (core's earthzoo.frameworks.dft_*,
 named lazily) and GNN ``scatter_sum`` becomes a one-hot matmul over row chunks.
 
 ``scatter_sum(src, index, dim_size)``: out[k] = sum of src[i] over i with index[i] == k,
@@ -60,24 +60,10 @@ def scatter_sum_torch(src: Any, index: Any, dim_size: int) -> Any:
     return acc.reshape(out.shape).to(src.dtype)
 
 
-def scatter_sum_mindspore(src: Any, index: Any, dim_size: int) -> Any:
-    """The same one-hot matmul in MindSpore."""
-    import mindspore as ms
-    from mindspore import ops
-
-    flat = src.reshape(src.shape[0], -1)
-    targets = ops.arange(dim_size).astype(index.dtype).expand_dims(1)
-    acc_dtype = ms.float64 if src.dtype == ms.float64 else ms.float32
-    acc = ops.zeros((dim_size, flat.shape[1]), acc_dtype)
-    for start in range(0, src.shape[0], CHUNK):
-        idx = index[start : start + CHUNK]
-        onehot = (targets == idx.expand_dims(0)).astype(flat.dtype)
-        acc = acc + ops.matmul(onehot, flat[start : start + CHUNK]).astype(acc_dtype)
-    return acc.reshape((dim_size,) + tuple(src.shape[1:])).astype(src.dtype)
-
-
 def op_table(framework: str) -> dict[str, Callable]:
     if framework not in DFT:
         return {}
-    scatter = scatter_sum_torch if framework == "torch" else scatter_sum_mindspore
-    return {"rfft2": LazyOp(f"{DFT[framework]}:rfft2"), "irfft2": LazyOp(f"{DFT[framework]}:irfft2"), "scatter_sum": scatter}
+    # MindSpore's is in a module of its own: graph mode cannot compile a function-local import
+    scatter = scatter_sum_torch if framework == "torch" else LazyOp("earthzoo_ascend.ops_mindspore:scatter_sum")
+    spectral = {name: LazyOp(f"{DFT[framework]}:{name}") for name in ("rfft", "irfft", "rfft2", "irfft2")}
+    return {**spectral, "scatter_sum": scatter}

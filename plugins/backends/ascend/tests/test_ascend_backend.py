@@ -163,10 +163,10 @@ def test_explicit_unavailable_ascend_is_a_clear_error(pm):
 
 def test_op_table_through_the_plugin_manager(pm):
     table = custom_ops("torch", "ascend")
-    assert set(table) == {"rfft2", "irfft2", "scatter_sum"}
+    assert set(table) == {"rfft", "irfft", "rfft2", "irfft2", "scatter_sum"}
     assert repr(table["rfft2"]) == "LazyOp('earthzoo.frameworks.dft_torch:rfft2')"
     assert custom_ops("torch", "cpu") == {}
-    assert set(custom_ops("mindspore", "ascend")) == {"rfft2", "irfft2", "scatter_sum"}
+    assert set(custom_ops("mindspore", "ascend")) == {"rfft", "irfft", "rfft2", "irfft2", "scatter_sum"}
 
 
 def test_dft_ops_match_the_native_fft(pm):
@@ -201,11 +201,13 @@ def test_scatter_sum_matches_index_add_with_gradients(monkeypatch):
 
 def test_scatter_sum_mindspore_matches_segment_sum(monkeypatch):
     ms = pytest.importorskip("mindspore")
+    from earthzoo_ascend import ops_mindspore
+
     monkeypatch.setattr(ops, "CHUNK", 7)
     rng = np.random.default_rng(2)
     src = rng.standard_normal((30, 4)).astype(np.float32)
     index = rng.integers(0, 6, 30).astype(np.int32)
-    out = ops.scatter_sum_mindspore(ms.Tensor(src), ms.Tensor(index), 6).asnumpy()
+    out = ops_mindspore.scatter_sum(ms.Tensor(src), ms.Tensor(index), 6).asnumpy()
     ref = np.zeros((6, 4), np.float32)
     np.add.at(ref, index, src)
     np.testing.assert_allclose(out, ref, atol=1e-5)
