@@ -33,9 +33,18 @@ def test_demo_end_to_end_reduced(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--preset", "tiny", "--minutes", "0.1", "--ms-steps", "2", "--models", "fourcastnet"]) == 0
     printed = capsys.readouterr().out.strip().splitlines()
-    assert printed[0].startswith("report: ") and str(out / "report" / "report.md") in printed[0]
-    assert 2 <= len(printed) <= 6
+    assert printed[0].startswith("report: ") and str(out / "report" / "report.md") in printed[0] and "of a 0.1 min budget" in printed[0]
+    assert printed[1].startswith("fourcastnet: ")
+    # 6 s cannot hold the card's 1000 PyTorch steps: the cut is said, and so is the overrun
+    assert any(line.startswith("cut: fourcastnet: PyTorch training cut to 20 of 800 steps") for line in printed)
+    assert any(line.startswith("over budget: ") for line in printed)
     doc = json.loads((out / "report" / "report.json").read_text())
     m = doc["models"]["fourcastnet"]
     assert m["parity_rel_rmse"] is not None and m["weights_round_trip_equal"] is True
+    ratios = doc["bench"]["models"]["fourcastnet"]["persistence"]["rmse_ratio_vs_persistence"]
+    worse = [c for c, r in ratios.items() if r >= 1]
+    assert (("problem: fourcastnet: torch: does not beat persistence" in "\n".join(printed)) == bool(worse)) and ("no problems recorded" in printed) == (not m["problems"])
+    phases = [e["phase"] for e in doc["bench"]["budget"]["timeline"]]
+    assert phases[:3] == ["data fourcastnet", "train fourcastnet torch", "train fourcastnet mindspore"]
+    assert "## Time budget" in (out / "report" / "report.md").read_text()
     assert len(list((out / "report").glob("*.png"))) >= 4

@@ -12,6 +12,7 @@ frameworks are imported only when a measurement runs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -24,12 +25,14 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .budget import Budget, DemoPlan, demo_schedule
 from .errors import EarthzooError
 from .files import atomic_write_text, json_text, writable_dir
 
 SCHEMA = "earthzoo-bench/1"
 SOURCES = {"atmosphere": "synthetic-atmosphere", "ocean": "synthetic-ocean"}
 DATA_SIZES = ("tiny", "small")
+REPORT_S = 20.0  # writing the report and figures after a budgeted run, seconds on a quiet 2-core CPU
 
 
 # --------------------------------------------------------------------------- machine
@@ -173,43 +176,54 @@ def source_for(card: Any) -> str:
     return SOURCES[card.kind]
 
 
-def embedded_data(card: Any, preset: str, folder: Path) -> Path:
-    """The embedded data set sized for ``preset`` (tiny data for every other preset), as
-    an internal-form NetCDF in ``folder`` (written once; the generator caches too)."""
-    from .data import open_source, write_dataset
+def embedded_data(card: Any, preset: str) -> str:
+    """The embedded data set sized for ``preset`` (tiny data for every other preset)
+    as a data spec (``synthetic-ocean:small``): generated once into the cache, with
+    progress, and read from there (a copy would cost minutes for the ocean's 280 MB)."""
+    from .data import open_source
 
     source = source_for(card)
     size = preset if preset in DATA_SIZES else "tiny"
-    path = folder / f"{source}-{size}.nc"
-    if not path.exists():
-        from .cli.output import progress
+    from .cli.output import progress
 
-        folder.mkdir(parents=True, exist_ok=True)
-        with progress(f"data {source} ({size}; generated once, then cached)", None) as advance:
-            ds = open_source(source, size=size, progress=lambda: advance(1))
-        write_dataset(ds.load(), path)
-    return path
+    with progress(f"data {source} ({size}; generated once, then cached)", None) as advance:
+        open_source(source, size=size, progress=lambda done, total: advance(1, total=total))
+    return f"{source}:{size}"
 
 
 # --------------------------------------------------------------------------- training
 
 
 def measure_training(
-    model: str, framework: str, preset: str, data: str, out: Path, steps: int, backend: str = "auto", batch_size: int = 2, seed: int = 0, show_progress: bool = True
+    model: str,
+    framework: str,
+    preset: str,
+    data: str,
+    out: Path,
+    steps: int,
+    backend: str = "auto",
+    batch_size: int = 2,
+    seed: int = 0,
+    show_progress: bool = True,
+    cfg: Any = None,
+    replan: Callable[[int], int] | None = None,
 ) -> dict[str, Any]:
-    """Train ``steps`` updates with the engine and time them: the median step (the
-    first step, which compiles MindSpore's graph, is left out), the time of one pass
-    over the training samples, throughput, peak memory and energy."""
+    """Train ``steps`` updates (or by ``cfg``, ending where ``replan`` says: a time
+    box) with the engine and time them: the median step (the first step, which
+    compiles MindSpore's graph, is left out), the time of one pass over the training
+    samples, throughput, peak memory and energy."""
     from .frameworks import framework_module
     from .training import TrainConfig, train
     from .training.trainer import read_log
 
     name = backend_name(backend, framework)
-    cfg = TrainConfig(steps=steps, batch_size=batch_size, seed=seed, checkpoint_every=0, lr=5e-4, warmup_steps=min(5, max(0, steps // 10)))
+    cfg = cfg or TrainConfig(steps=steps, batch_size=batch_size, seed=seed, checkpoint_every=0, lr=5e-4, warmup_steps=min(5, max(0, steps // 10)))
+    batch_size = cfg.batch_size
     meter = energy_meter(name)
     with RssPeak() as rss, meter:
-        summary = train(model, framework=framework, preset=preset, data=data, out=out, cfg=cfg, backend=backend, show_progress=show_progress)
+        summary = train(model, framework=framework, preset=preset, data=data, out=out, cfg=cfg, backend=backend, show_progress=show_progress, replan=replan)
     log = read_log(out / "train_log.jsonl")
+    steps = len(log)
     times = [r["step_time_s"] for r in log]
     steady = times[1:] if len(times) > 1 else times
     step_s = statistics.median(steady)
@@ -221,6 +235,8 @@ def measure_training(
 
     return {
         "steps": steps,
+        "planned_steps": cfg.steps,
+        "lr": cfg.lr,
         "batch_size": batch_size,
         "step_time_s_median": step_s,
         "step_time_s_min": min(steady),
@@ -265,11 +281,12 @@ def _device(framework: str, backend: str) -> str:
 # --------------------------------------------------------------------------- inference
 
 
-def measure_inference(model: str, framework: str, preset: str, weights: str | None = None, backend: str = "auto", batch: int = 1, warmup: int = 2, reps: int = 5, seed: int = 0) -> dict[str, Any]:
+def measure_inference(model: str, framework: str, preset: str, weights: str | None = None, backend: str = "auto", batch: int = 1, warmup: int = 2, reps: int = 5, seed: int = 0, show_progress: bool = False) -> dict[str, Any]:
     """Time one forecast step: ``warmup`` calls (compilation), then ``reps`` calls each
     closed by a device synchronize; the median is the figure, as in the study's Table 4."""
     from .api import build_model, load_model, model_card, setup_device
     from .cards import resolve
+    from .cli.output import progress, ticking
     from .frameworks import framework_module
 
     card = model_card(model)
@@ -289,18 +306,22 @@ def measure_inference(model: str, framework: str, preset: str, weights: str | No
     step = fw.inference_function(net)
     sync = ctx.synchronize if getattr(ctx, "synchronize", None) else (lambda: fw.synchronize(str(ctx.device)))
     t0 = time.perf_counter()
-    for _ in range(max(1, warmup)):
-        step(x)
-    sync()
+    what = f"time {model} ({framework}): {max(1, warmup)} warm-up call(s)" + (", compiling the graph" if framework == "mindspore" else "")
+    with ticking(what) if show_progress else contextlib.nullcontext():
+        for _ in range(max(1, warmup)):
+            step(x)
+        sync()
     warm_s = time.perf_counter() - t0
     meter = energy_meter(name)
     times = []
-    with RssPeak() as rss, meter:
+    with RssPeak() as rss, meter, progress(f"time {model} ({framework})", reps) if show_progress else contextlib.nullcontext() as advance:
         for _ in range(reps):
             t = time.perf_counter()
             step(x)
             sync()
             times.append(time.perf_counter() - t)
+            if advance:
+                advance(1, s_per_step=times[-1])
     med = statistics.median(times)
     return {
         "batch": batch,
@@ -429,15 +450,16 @@ def run(
     n_init: int = 4,
     reps: int = 5,
     threads: int | None = None,
-    train_seconds: float | None = None,
+    budget: Budget | None = None,
     ms_train_steps: int | None = None,
     show_progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Measure each model in each framework; train in torch first (its weights drive
-    inference, forecasts and parity in every framework). ``train_seconds`` budgets the
-    torch training by wall time instead of ``train_steps`` (a short calibration run
-    measures the step time first). Returns {schema, machine, records, models}."""
+    inference, forecasts and parity in every framework). With a ``budget`` (the demo)
+    every model trains on its card's demo schedule (:func:`demo_schedule`) and each
+    training phase is fitted to its share of the wall time left (earthzoo.budget);
+    without, ``train_steps`` steps. Returns {schema, machine, records, models, budget}."""
     from .api import model_card
 
     say = log or (lambda s: None)
@@ -447,50 +469,52 @@ def run(
         "schema": SCHEMA,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine(),
-        "settings": {"frameworks": list(frameworks), "backend": backend, "preset": preset, "train_steps": train_steps, "train_seconds": train_seconds, "threads": threads, "reps": reps},
+        "settings": {"frameworks": list(frameworks), "backend": backend, "preset": preset, "train_steps": train_steps, "budget_s": budget.seconds if budget else None, "threads": threads, "reps": reps},
         "records": [],
         "models": {},
     }
-    for model in models:
-        card = model_card(model)
+    cards = {m: model_card(m) for m in models}
+    plan = DemoPlan(budget, {m: demo_schedule(c) for m, c in cards.items()}, ms_train_steps or 15, after_s=REPORT_S) if budget else None
+    data_for: dict[str, str | Exception] = {}
+    for model, card in cards.items():  # every data set first: a first run generates them, which the plan cannot shorten
+        try:
+            with _phase(budget, f"data {model}"):
+                data_for[model] = embedded_data(card, preset)
+        except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
+            data_for[model] = exc
+    for model, card in cards.items():
         mdir = out / model
         mdir.mkdir(parents=True, exist_ok=True)
         recs = {fw: record(model, fw, backend_name(backend, fw), preset) for fw in frameworks}
         summary: dict[str, Any] = {"model": model, "preset": preset, "kind": card.kind, "time_step": card.time_step, "problems": []}
         result["models"][model] = summary
         weights = None
-        data = None
-        try:
-            data = str(embedded_data(card, preset, out / "data"))
-            summary["data"] = data
-        except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
+        data = data_for[model] if isinstance(data_for[model], str) else None
+        if data is None:
             for r in recs.values():
-                _fail(r, "data", exc)
+                _fail(r, "data", data_for[model])
             summary["problems"].append(recs[frameworks[0]]["problems"][-1])
             say(f"{model}: {summary['problems'][-1]}")
-            data = None
-        if data is not None and (train_steps or train_seconds):
-            steps_by_fw = {}
-            torch_steps = train_steps or 10
-            if train_seconds and "torch" in frameworks:
-                try:
-                    cal = measure_training(model, "torch", preset, data, mdir / "calibrate_torch", 4, backend, show_progress=False)
-                    # wall time per step, data loading and logging included (the engine's step time leaves them out)
-                    per_step = max(cal["wall_s"] / cal["steps"], cal["step_time_s_median"], 1e-3)
-                    torch_steps = int(max(5, min(5000, train_seconds / per_step)))
-                    summary["calibration_wall_per_step_s"] = per_step
-                except Exception as exc:  # noqa: BLE001
-                    _fail(recs["torch"], "training", exc)
-            for fw in frameworks:
-                steps_by_fw[fw] = torch_steps if fw == "torch" else min(torch_steps, ms_train_steps or torch_steps)
+        else:
+            summary["data"] = data
+        t_model, torch_s = budget.elapsed() if budget else 0.0, 0.0
+        if data is not None and (train_steps or plan):
             for fw in frameworks:
                 if recs[fw]["problems"] or (fw != "torch" and "torch" in frameworks and weights is None):
                     if not recs[fw]["problems"]:
                         recs[fw]["problems"].append("training: not run (PyTorch training failed first, see its problem)")
                     continue
-                say(f"{model}: training {steps_by_fw[fw]} steps in {fw}")
                 try:
-                    recs[fw]["training"] = measure_training(model, fw, preset, data, mdir / f"train_{fw}", steps_by_fw[fw], backend, show_progress=show_progress)
+                    if plan:
+                        cfg, box, what = plan.training(model, fw)
+                        say(f"{model}: training in {fw} for {box.deadline - box.start:.0f} s at most ({what})")
+                        with budget.phase(f"train {model} {fw}") as ph:
+                            recs[fw]["training"] = measure_training(model, fw, preset, data, mdir / f"train_{fw}", cfg.steps, backend, show_progress=show_progress, cfg=cfg, replan=box)
+                        plan.trained(model, fw, recs[fw]["training"]["steps"], box, budget.elapsed() - ph["start_s"])
+                        torch_s += (budget.elapsed() - ph["start_s"]) if fw == "torch" else 0.0
+                    else:
+                        say(f"{model}: training {train_steps} steps in {fw}")
+                        recs[fw]["training"] = measure_training(model, fw, preset, data, mdir / f"train_{fw}", train_steps, backend, show_progress=show_progress)
                     if fw == "torch" or weights is None:
                         weights = recs[fw]["training"]["weights"]
                         summary["weights_from"] = fw
@@ -499,13 +523,15 @@ def run(
                     say(f"{model} ({fw}): {recs[fw]['problems'][-1]}")
         if weights and "mindspore" in frameworks:
             try:
-                summary["conversion"] = weights_round_trip(model, weights, mdir, preset)
+                with _phase(budget, f"convert {model}"):
+                    summary["conversion"] = weights_round_trip(model, weights, mdir, preset)
             except Exception as exc:  # noqa: BLE001
                 summary["problems"].append(f"weight conversion: {exc}")
         for fw in frameworks:
             try:
-                say(f"{model}: timing inference in {fw}")
-                recs[fw]["inference"] = measure_inference(model, fw, preset, weights, backend, reps=reps)
+                say(f"{model}: timing inference in {fw} (2 warm-up calls, then {reps})")
+                with _phase(budget, f"time {model} {fw}"):
+                    recs[fw]["inference"] = measure_inference(model, fw, preset, weights, backend, reps=reps, show_progress=show_progress)
                 recs[fw]["inference"]["weights"] = "trained" if weights else "random init"
                 if recs[fw]["status"] == "failed":
                     recs[fw]["status"] = "partial"
@@ -515,7 +541,8 @@ def run(
             n_leads = leads or (8 if card.kind == "atmosphere" else 5)
             try:
                 say(f"{model}: forecasts and scores ({n_leads} steps)")
-                fs = forecast_and_score(model, weights, frameworks, data, mdir, n_leads, n_init, backend, show_progress)
+                with _phase(budget, f"forecast {model}"):
+                    fs = forecast_and_score(model, weights, frameworks, data, mdir, n_leads, n_init, backend, show_progress)
                 summary["inits"] = fs["inits"]
                 summary["forecast_files"] = fs["forecast_files"]
                 summary["truth"] = data
@@ -524,6 +551,7 @@ def run(
                 for fw, acc in fs["accuracy"].items():
                     recs[fw]["accuracy"] = acc
                     recs[fw]["persistence"] = persistence_verdict(acc)
+                    summary["problems"] += persistence_problems(fw, recs[fw]["persistence"])
                 first = fs["accuracy"].get("torch") or next(iter(fs["accuracy"].values()))
                 summary["accuracy"] = first
                 summary["persistence"] = persistence_verdict(first)
@@ -531,10 +559,27 @@ def run(
                 summary["problems"].append(f"forecast/evaluate: {exc if isinstance(exc, EarthzooError) else repr(exc)[:300]}")
         elif not weights:
             summary["problems"].append("no trained weights: accuracy and forecast parity were not measured")
+        if plan:
+            plan.model_done(model, budget.elapsed() - t_model - torch_s)
         for fw in frameworks:
             summary["problems"] += [f"{fw}: {p}" for p in recs[fw]["problems"]]
             result["records"].append(recs[fw])
+    if budget:
+        result["budget"] = {**budget.to_json(), "plan": plan.to_json() if plan else None}
     return result
+
+
+def _phase(budget: Budget | None, name: str):
+    return budget.phase(name) if budget else contextlib.nullcontext()
+
+
+def persistence_problems(framework: str, verdict: dict[str, Any]) -> list[str]:
+    """A problem naming every channel (with its RMSE ratio) on which the forecast is
+    not better than persistence at the first lead; none when it beats it on all."""
+    hours = verdict["lead_hours"]
+    at = f"{hours[-1]:g} h" if hours else "the first lead"
+    worse = [f"{ch} ({'n/a' if r is None else f'{r:.3f}'})" for ch, r in verdict["rmse_ratio_vs_persistence"].items() if r is None or r >= 1]
+    return [f"{framework}: does not beat persistence at {at} on {len(worse)} channel(s): {', '.join(worse)} (RMSE / persistence RMSE)"] if worse else []
 
 
 def write_json(result: dict[str, Any], path: str | os.PathLike) -> Path:

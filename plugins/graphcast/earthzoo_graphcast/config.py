@@ -184,3 +184,17 @@ def next_input(x, y, step: int, config: GraphCastConfig):
         elif (var, lev) in out_pos:
             new[:, i] = y[:, out_pos[(var, lev)]]
     return new
+
+
+def data_init(config: GraphCastConfig, change_std, state) -> dict:
+    """A residual GraphCast's last output layer scaled, per target channel, to the std
+    of that channel's normalised one-step change: the untrained model adds changes of
+    the right size to the input (GraphCast's residual normalisation) instead of O(1)
+    noise, several times persistence's error on the slowly changing channels."""
+    import numpy as np
+
+    if not config.residual or len(change_std) != config.out_channels:
+        return {}
+    last = f"decoder.output_mlp.linear_{config.hidden_layers}"
+    s = np.asarray(change_std, np.float32)
+    return {f"{last}.weight": state[f"{last}.weight"] * s[:, None], f"{last}.bias": state[f"{last}.bias"] * s}
