@@ -112,7 +112,7 @@ def test_run_records_every_framework_with_measurements(tiny_run):
 def test_run_reports_a_model_that_cannot_train_and_goes_on(tmp_path, monkeypatch):
     # hand FourCastNet the ocean data: it cannot train on it, and the run says so and goes on
     real = bench.embedded_data
-    monkeypatch.setattr(bench, "embedded_data", lambda card, preset: real(type(card)(**{**card.__dict__, "kind": "ocean"}), preset))
+    monkeypatch.setattr(bench, "embedded_data", lambda card, preset, folder: real(type(card)(**{**card.__dict__, "kind": "ocean"}), preset, folder))
     result = bench.run(["fourcastnet"], ("torch",), "cpu", "tiny", 2, tmp_path, leads=1, n_init=1, reps=1, threads=1, show_progress=False)
     rec = result["records"][0]
     assert rec["status"] == "partial" and "training" not in rec and "accuracy" not in rec

@@ -176,19 +176,23 @@ def source_for(card: Any) -> str:
     return SOURCES[card.kind]
 
 
-def embedded_data(card: Any, preset: str) -> str:
-    """The embedded data set sized for ``preset`` (tiny data for every other preset)
-    as a data spec (``synthetic-ocean:small``): generated once into the cache, with
-    progress, and read from there (a copy would cost minutes for the ocean's 280 MB)."""
-    from .data import open_source
+def embedded_data(card: Any, preset: str, folder: Path) -> Path:
+    """The embedded data set sized for ``preset`` (tiny data for every other preset), as
+    an internal-form NetCDF in ``folder`` (written once; the generator caches too, with
+    progress). The file, not the cache, is the truth: forecasts are written the same way."""
+    from .cli.output import progress, ticking
+    from .data import open_source, write_dataset
 
     source = source_for(card)
     size = preset if preset in DATA_SIZES else "tiny"
-    from .cli.output import progress
-
-    with progress(f"data {source} ({size}; generated once, then cached)", None) as advance:
-        open_source(source, size=size, progress=lambda done, total: advance(1, total=total))
-    return f"{source}:{size}"
+    path = folder / f"{source}-{size}.nc"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        with progress(f"data {source} ({size}; generated once, then cached)", None) as advance:
+            ds = open_source(source, size=size, progress=lambda done, total: advance(1, total=total))
+        with ticking(f"data {source} ({size}): writing {path.name}"):
+            write_dataset(ds.load(), path)
+    return path
 
 
 # --------------------------------------------------------------------------- training
@@ -479,7 +483,7 @@ def run(
     for model, card in cards.items():  # every data set first: a first run generates them, which the plan cannot shorten
         try:
             with _phase(budget, f"data {model}"):
-                data_for[model] = embedded_data(card, preset)
+                data_for[model] = str(embedded_data(card, preset, out / "data"))
         except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
             data_for[model] = exc
     for model, card in cards.items():
