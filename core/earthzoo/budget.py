@@ -106,13 +106,15 @@ class DemoPlan:
     """Training time for each model from a :class:`Budget`: PyTorch training gets
     the model's share (``train_s`` weights) of the time left after reserving the
     other work of this and later models and ``after_s`` (the report), priors x the
-    slowness measured so far; MindSpore trains up to ``ms_steps`` within ``ms_s`` x slowness. A
+    slowness measured so far, but never under ``floor`` x ``train_s``: a busy machine
+    still trains, overrunning the budget by that much and saying so; MindSpore trains up to ``ms_steps`` within ``ms_s`` x slowness. A
     phase that stops short of its planned steps is a cut (``Budget.cuts``)."""
 
-    def __init__(self, budget: Budget, schedules: dict[str, dict[str, Any]], ms_steps: int = 15, min_steps: int = 20, cores: int | None = None, load: float | None = None, after_s: float = 0.0) -> None:
+    def __init__(self, budget: Budget, schedules: dict[str, dict[str, Any]], ms_steps: int = 15, min_steps: int = 20, cores: int | None = None, load: float | None = None, after_s: float = 0.0, floor: float = 0.5) -> None:
         import os
 
         self.budget, self.schedules, self.ms_steps, self.min_steps, self.after_s = budget, schedules, ms_steps, min_steps, after_s
+        self.floor = floor
         self.pending = list(schedules)
         self.measured: dict[str, float] = {}
         cores = cores or os.cpu_count() or 1
@@ -133,9 +135,10 @@ class DemoPlan:
         fields = {k: v for k, v in sch.items() if k not in PLAN_KEYS}
         if framework == "torch":
             after = self.pending[self.pending.index(model) + 1 :]
-            seconds = self.budget.share(sch["train_s"], sum(self.schedules[m]["train_s"] for m in after), self.reserve(model))
+            share = self.budget.share(sch["train_s"], sum(self.schedules[m]["train_s"] for m in after), self.reserve(model))
+            seconds = max(share, self.floor * sch["train_s"])
             steps, least = int(sch["steps"]), min(self.min_steps, int(sch["steps"]))
-            what = f"its share of the {self.budget.left():.0f} s left, {self.reserve(model):.0f} s kept for the rest; up to {steps} steps"
+            what = f"its share of the {self.budget.left():.0f} s left, {self.reserve(model):.0f} s kept for the rest" + (f", raised to {self.floor:g} of its planned {sch['train_s']:g} s" if seconds > share else "") + f"; up to {steps} steps"
         else:
             seconds = self.slowness * sch["ms_s"]
             steps, least = self.ms_steps, min(3, self.ms_steps)
