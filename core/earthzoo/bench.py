@@ -511,11 +511,11 @@ def run(
                 try:
                     if plan:
                         cfg, box, what = plan.training(model, fw)
-                        say(f"{model}: training in {fw} for {box.deadline - box.start:.0f} s at most ({what})")
+                        say(f"{model}: training in {fw} for {box.seconds:.0f} s at most after its setup ({what})")
                         with budget.phase(f"train {model} {fw}") as ph:
                             recs[fw]["training"] = measure_training(model, fw, preset, data, mdir / f"train_{fw}", cfg.steps, backend, show_progress=show_progress, cfg=cfg, replan=box)
                         plan.trained(model, fw, recs[fw]["training"]["steps"], box, budget.elapsed() - ph["start_s"])
-                        torch_s += (budget.elapsed() - ph["start_s"]) if fw == "torch" else 0.0
+                        torch_s += box.steps_s if fw == "torch" else 0.0
                     else:
                         say(f"{model}: training {train_steps} steps in {fw}")
                         recs[fw]["training"] = measure_training(model, fw, preset, data, mdir / f"train_{fw}", train_steps, backend, show_progress=show_progress)

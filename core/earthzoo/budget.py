@@ -17,21 +17,29 @@ Clock = Callable[[], float]
 
 
 class TimeBox:
-    """The step count of one training phase fitted to ``seconds`` of wall time:
-    after each step the steps still to run are the time left over the mean time
-    of the steps so far (the first left out once there are others: it compiles
-    MindSpore's graph and warms caches), between ``min_steps`` and ``max_steps``."""
+    """The step count of one training phase fitted to ``seconds`` of wall time from
+    its first step (``box(0)``, called when the run's setup is done; the setup is
+    the plan's other work): after each step the steps still to run are the time
+    left over the mean time of the steps so far (the first left out once there are
+    others: it compiles MindSpore's graph and warms caches), between ``min_steps``
+    and ``max_steps``. ``steps_s``: the wall time of the steps."""
 
     def __init__(self, seconds: float, max_steps: int, min_steps: int = 1, clock: Clock = time.monotonic) -> None:
         self.clock = clock
+        self.seconds = max(0.0, seconds)
         self.start = clock()
-        self.deadline = self.start + max(0.0, seconds)
+        self.deadline = self.start + self.seconds
         self.max_steps, self.min_steps = max(1, max_steps), max(1, min(min_steps, max_steps))
         self.first_done: float | None = None
         self.steps = self.max_steps
+        self.steps_s = 0.0
 
     def __call__(self, done: int) -> int:
         now = self.clock()
+        if done == 0:  # the first step starts now
+            self.start, self.deadline, self.first_done = now, now + self.seconds, None
+            return self.steps
+        self.steps_s = now - self.start
         if done == 1 or self.first_done is None:
             self.first_done = now
             per_step = now - self.start
@@ -149,14 +157,14 @@ class DemoPlan:
 
     def trained(self, model: str, framework: str, steps: int, box: TimeBox, seconds: float) -> None:
         planned = box.max_steps
-        entry = {"model": model, "framework": framework, "steps": steps, "planned_steps": planned, "seconds": round(seconds, 1), "box_s": round(box.deadline - box.start, 1)}
+        entry = {"model": model, "framework": framework, "steps": steps, "planned_steps": planned, "seconds": round(seconds, 1), "steps_s": round(box.steps_s, 1), "box_s": round(box.seconds, 1)}
         self.phases.append(entry)
         if steps < planned:
             fw = {"torch": "PyTorch", "mindspore": "MindSpore"}.get(framework, framework)
-            self.budget.cut(f"{model}: {fw} training cut to {steps} of {planned} steps ({seconds:.0f} s, the time budget's share)")
+            self.budget.cut(f"{model}: {fw} training cut to {steps} of {planned} steps ({box.steps_s:.0f} s of steps, its share of the time budget)")
 
     def model_done(self, model: str, other_seconds: float) -> None:
-        """``other_seconds``: the model's wall time besides PyTorch training; updates the slowness."""
+        """``other_seconds``: the model's wall time besides PyTorch training's steps; updates the slowness."""
         self.measured[model] = other_seconds
         self.pending.remove(model)
         prior = sum(self.schedules[m]["other_s"] for m in self.measured)

@@ -89,9 +89,10 @@ def train(
     """Train ``model_name`` on ``data`` (a data source name, a NetCDF/Zarr path or
     in-memory :class:`ArrayData` / :class:`SpecData`) for ``cfg.steps`` optimizer updates, writing
     logs, checkpoints and final canonical weights to ``out``. Returns a summary.
-    ``replan(steps_done)``, called after each step, returns the run's new step count
-    (a wall-clock budget, :class:`earthzoo.budget.TimeBox`): the run ends there and the
-    learning-rate schedule follows it."""
+    ``replan(steps_done)``, called with 0 before the first step and then after each,
+    returns the run's new step count (a wall-clock budget, one process:
+    :class:`earthzoo.budget.TimeBox`): the run ends there and the learning-rate
+    schedule follows it."""
     from ..api import build_model, check_weights_model, model_card, setup_device
     from ..frameworks import framework_module
     from ..ops import apply_custom_ops
@@ -181,6 +182,8 @@ def train(
         if advance and start:
             advance(start)
         step = start
+        if replan is not None:
+            cfg = cfg.replace(steps=max(start + 1, int(replan(0))))
         while step < cfg.steps:
             batches = [dataset.get(plan.indices(step, a)) for a in range(cfg.accum_steps)]
             if cfg.stage == "masked":

@@ -24,7 +24,7 @@ def earthzoo_register_models(register):
             source="https://github.com/google-deepmind/graphcast (v0.1.1 numerics)",
             kind="atmosphere",
             # earthzoo demo: planned steps, seconds on a quiet 2-core CPU (the time budget's priors), optimiser settings
-            demo={"steps": 400, "train_s": 90.0, "other_s": 80.0, "ms_s": 60.0, "lr": 1e-3, "batch_size": 2},
+            demo={"steps": 400, "train_s": 70.0, "other_s": 125.0, "ms_s": 60.0, "lr": 1e-3, "batch_size": 2},
             example_input=f"{PKG}.config:example_input",
             next_input=f"{PKG}.config:next_input",
             data_init=f"{PKG}.config:data_init",
