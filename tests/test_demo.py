@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from earthzoo.cli import main
@@ -26,6 +27,20 @@ def test_demo_rejects_unknown_models_and_no_time(capsys):
     assert main(["demo", "--minutes", "0"]) == 2
     err = capsys.readouterr().err
     assert "unknown model" in err and "no time" in err
+
+
+def test_the_cli_quiets_mindspore_logs_unless_asked(monkeypatch, capsys):
+    """MindSpore reads GLOG_v when imported: the CLI sets errors-only first, keeps a
+    user's own GLOG_v, and leaves it alone with --verbose."""
+    monkeypatch.delenv("GLOG_v", raising=False)
+    assert main(["demo", "--models", "nosuch"]) == 2
+    assert os.environ["GLOG_v"] == "3"
+    monkeypatch.delenv("GLOG_v")
+    assert main(["--verbose", "demo", "--models", "nosuch"]) == 2
+    assert "GLOG_v" not in os.environ
+    monkeypatch.setenv("GLOG_v", "1")
+    assert main(["demo", "--models", "nosuch"]) == 2
+    assert os.environ["GLOG_v"] == "1"
 
 
 @pytest.mark.slow
