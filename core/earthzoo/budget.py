@@ -85,7 +85,7 @@ class Budget:
         try:
             yield entry
         finally:
-            entry["seconds"] = round(self.elapsed() - entry["start_s"], 2)
+            entry["seconds"] = round(max(0.0, self.elapsed() - entry["start_s"]), 2)
             self.timeline.append(entry)
 
     def spent(self, prefix: str) -> float:
