@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -134,10 +135,11 @@ def test_inference_is_timed_interleaved_and_one_failure_spares_the_other(monkeyp
         def __init__(self, model, framework, *args):
             if framework == "broken":
                 raise RuntimeError("cannot build")
-            self.fw, self.backend, self.warmup_s, self.device = framework, "cpu", 0.0, "cpu"
+            self.name, self.backend, self.warmup_s, self.device = framework, "cpu", 0.0, "cpu"
+            self.fw = SimpleNamespace(peak_memory_bytes=lambda device: None)  # the CPU's answer: no device memory
 
         def __call__(self):
-            calls.append(self.fw)
+            calls.append(self.name)
             return 0.01
 
     monkeypatch.setattr(bench, "_Stepper", FakeStepper)

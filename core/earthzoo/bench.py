@@ -15,6 +15,7 @@ measurement runs."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import statistics
@@ -24,6 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .budget import Budget, DemoPlan, demo_schedule
 from .convert import weights_round_trip
 from .errors import EarthzooError
 from .files import writable_dir
@@ -34,6 +36,7 @@ from .scoring import forecast_and_score, persistence_verdict, splits
 SCHEMA = "earthzoo-bench/1"
 SOURCES = {"atmosphere": "synthetic-atmosphere", "ocean": "synthetic-ocean"}
 DATA_SIZES = ("tiny", "small")
+REPORT_S = 20.0  # writing the report and figures after a budgeted run, seconds on a quiet 2-core CPU
 
 
 def energy_meter(backend: str):
@@ -95,19 +98,20 @@ def source_for(card: Any) -> str:
 
 def embedded_data(card: Any, preset: str, folder: Path) -> Path:
     """The embedded data set sized for ``preset`` (tiny data for every other preset), as
-    an internal-form NetCDF in ``folder`` (written once; the generator caches too)."""
+    an internal-form NetCDF in ``folder`` (written once; the generator caches too, with
+    progress). The file, not the cache, is the truth: forecasts are written the same way."""
+    from .cli.output import progress, ticking
     from .data import open_source, write_dataset
 
     source = source_for(card)
     size = preset if preset in DATA_SIZES else "tiny"
     path = folder / f"{source}-{size}.nc"
     if not path.exists():
-        from .cli.output import progress
-
         folder.mkdir(parents=True, exist_ok=True)
         with progress(f"data {source} ({size}; generated once, then cached)", None) as advance:
-            ds = open_source(source, size=size, progress=lambda: advance(1))
-        write_dataset(ds.load(), path)
+            ds = open_source(source, size=size, progress=lambda done, total: advance(1, total=total))
+        with ticking(f"data {source} ({size}): writing {path.name}"):
+            write_dataset(ds.load(), path)
     return path
 
 
@@ -115,21 +119,35 @@ def embedded_data(card: Any, preset: str, folder: Path) -> Path:
 
 
 def measure_training(
-    model: str, framework: str, preset: str, data: str, out: Path, steps: int, backend: str = "auto", batch_size: int = 2, seed: int = 0, show_progress: bool = True
+    model: str,
+    framework: str,
+    preset: str,
+    data: str,
+    out: Path,
+    steps: int,
+    backend: str = "auto",
+    batch_size: int = 2,
+    seed: int = 0,
+    show_progress: bool = True,
+    cfg: Any = None,
+    replan: Callable[[int], int] | None = None,
 ) -> dict[str, Any]:
-    """Train ``steps`` updates with the engine and time them: the median step (the
-    first step, which compiles MindSpore's graph, is left out), the time of one pass
-    over the training samples, throughput, peak memory and energy."""
+    """Train ``steps`` updates (or by ``cfg``, ending where ``replan`` says: a time
+    box) with the engine and time them: the median step (the first step, which
+    compiles MindSpore's graph, is left out), the time of one pass over the training
+    samples, throughput, peak memory and energy."""
     from .frameworks import framework_module
     from .training import TrainConfig, train
     from .training.trainer import read_log
 
     name = backend_name(backend, framework)
-    cfg = TrainConfig(steps=steps, batch_size=batch_size, seed=seed, checkpoint_every=0, lr=5e-4, warmup_steps=min(5, max(0, steps // 10)))
+    cfg = cfg or TrainConfig(steps=steps, batch_size=batch_size, seed=seed, checkpoint_every=0, lr=5e-4, warmup_steps=min(5, max(0, steps // 10)))
+    batch_size = cfg.batch_size
     meter = energy_meter(name)
     with RssPeak() as rss, LoadWatch() as load, meter:
-        summary = train(model, framework=framework, preset=preset, data=data, out=out, cfg=cfg, backend=backend, show_progress=show_progress)
+        summary = train(model, framework=framework, preset=preset, data=data, out=out, cfg=cfg, backend=backend, show_progress=show_progress, replan=replan)
     log = read_log(out / "train_log.jsonl")
+    steps = len(log)
     times = [r["step_time_s"] for r in log]
     steady = times[1:] if len(times) > 1 else times
     step_s = statistics.median(steady)
@@ -141,6 +159,8 @@ def measure_training(
 
     return {
         "steps": steps,
+        "planned_steps": cfg.steps,
+        "lr": cfg.lr,
         "batch_size": batch_size,
         "step_time_s_median": step_s,
         "step_time_s_min": min(steady),
@@ -183,9 +203,10 @@ class _Stepper:
     """One framework's forecast step on the example input, built and warmed up
     (``warmup`` calls: graph compilation), each call closed by a device synchronize."""
 
-    def __init__(self, model: str, framework: str, preset: str, weights: str | None, backend: str, batch: int, warmup: int, seed: int) -> None:
+    def __init__(self, model: str, framework: str, preset: str, weights: str | None, backend: str, batch: int, warmup: int, seed: int, show_progress: bool = False) -> None:
         from .api import build_model, load_model, model_card, setup_device
         from .cards import resolve
+        from .cli.output import ticking
         from .frameworks import framework_module
 
         card = model_card(model)
@@ -206,9 +227,11 @@ class _Stepper:
         self.step = self.fw.inference_function(net)
         self.sync = ctx.synchronize if getattr(ctx, "synchronize", None) else (lambda: self.fw.synchronize(self.device))
         t0 = time.perf_counter()
-        for _ in range(max(1, warmup)):
-            self.step(self.x)
-        self.sync()
+        what = f"time {model} ({framework}): {max(1, warmup)} warm-up call(s)" + (", compiling the graph" if framework == "mindspore" else "")
+        with ticking(what) if show_progress else contextlib.nullcontext():
+            for _ in range(max(1, warmup)):
+                self.step(self.x)
+            self.sync()
         self.warmup_s = time.perf_counter() - t0
 
     def __call__(self) -> float:
@@ -219,7 +242,7 @@ class _Stepper:
 
 
 def measure_inference(
-    model: str, frameworks: tuple[str, ...], preset: str, weights: str | None = None, backend: str = "auto", batch: int = 1, warmup: int = 2, reps: int = 5, seed: int = 0
+    model: str, frameworks: tuple[str, ...], preset: str, weights: str | None = None, backend: str = "auto", batch: int = 1, warmup: int = 2, reps: int = 5, seed: int = 0, show_progress: bool = False
 ) -> dict[str, dict[str, Any] | Exception]:
     """Time one forecast step in each framework, interleaved: round k calls every
     framework once (the order alternating between rounds), so a change of load
@@ -228,15 +251,18 @@ def measure_inference(
     memory come from a separate block of ``reps`` calls per framework (a meter
     cannot split interleaved calls). A framework that fails gets its exception
     in place of its record; the others are still timed."""
+    from .cli.output import progress
+
     out: dict[str, Any] = {}
     steppers: dict[str, _Stepper] = {}
     for fw in frameworks:
         try:
-            steppers[fw] = _Stepper(model, fw, preset, weights, backend, batch, warmup, seed)
+            steppers[fw] = _Stepper(model, fw, preset, weights, backend, batch, warmup, seed, show_progress)
         except Exception as exc:  # noqa: BLE001 - recorded as that framework's problem
             out[fw] = exc
     times: dict[str, list[float]] = {fw: [] for fw in steppers}
-    with LoadWatch() as load:
+    shown = progress(f"time {model} ({', '.join(steppers)}, interleaved)", reps) if show_progress else contextlib.nullcontext()
+    with LoadWatch() as load, shown as advance:
         for k in range(reps):
             for fw in list(steppers)[:: 1 if k % 2 == 0 else -1]:
                 if fw in out:
@@ -245,6 +271,8 @@ def measure_inference(
                     times[fw].append(steppers[fw]())
                 except Exception as exc:  # noqa: BLE001
                     out[fw] = exc
+            if advance:
+                advance(1)
     for fw, st in steppers.items():
         if fw in out:
             continue
@@ -300,15 +328,16 @@ def run(
     n_init: int = 16,
     reps: int = 5,
     threads: int | None = None,
-    train_seconds: float | None = None,
+    budget: Budget | None = None,
     ms_train_steps: int | None = None,
     show_progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Measure each model in each framework; train in torch first (its weights drive
-    inference, forecasts and parity in every framework). ``train_seconds`` budgets the
-    torch training by wall time instead of ``train_steps`` (a short calibration run
-    measures the step time first). Returns {schema, machine, records, models}."""
+    inference, forecasts and parity in every framework). With a ``budget`` (the demo)
+    every model trains on its card's demo schedule (:func:`demo_schedule`) and each
+    training phase is fitted to its share of the wall time left (earthzoo.budget);
+    without, ``train_steps`` steps. Returns {schema, machine, records, models, budget}."""
     from .api import model_card
 
     say = log or (lambda s: None)
@@ -318,50 +347,52 @@ def run(
         "schema": SCHEMA,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine(),
-        "settings": {"frameworks": list(frameworks), "backend": backend, "preset": preset, "train_steps": train_steps, "train_seconds": train_seconds, "threads": threads, "reps": reps},
+        "settings": {"frameworks": list(frameworks), "backend": backend, "preset": preset, "train_steps": train_steps, "budget_s": budget.seconds if budget else None, "threads": threads, "reps": reps},
         "records": [],
         "models": {},
     }
-    for model in models:
-        card = model_card(model)
+    cards = {m: model_card(m) for m in models}
+    plan = DemoPlan(budget, {m: demo_schedule(c) for m, c in cards.items()}, ms_train_steps or 15, after_s=REPORT_S) if budget else None
+    data_for: dict[str, str | Exception] = {}
+    for model, card in cards.items():  # every data set first: a first run generates them, which the plan cannot shorten
+        try:
+            with _phase(budget, f"data {model}"):
+                data_for[model] = str(embedded_data(card, preset, out / "data"))
+        except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
+            data_for[model] = exc
+    for model, card in cards.items():
         mdir = out / model
         mdir.mkdir(parents=True, exist_ok=True)
         recs = {fw: record(model, fw, backend_name(backend, fw), preset) for fw in frameworks}
         summary: dict[str, Any] = {"model": model, "preset": preset, "kind": card.kind, "time_step": card.time_step, "problems": []}
         result["models"][model] = summary
         weights = None
-        data = None
-        try:
-            data = str(embedded_data(card, preset, out / "data"))
-            summary["data"] = data
-        except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
+        data = data_for[model] if isinstance(data_for[model], str) else None
+        if data is None:
             for r in recs.values():
-                _fail(r, "data", exc)
+                _fail(r, "data", data_for[model])
             summary["problems"].append(recs[frameworks[0]]["problems"][-1])
             say(f"{model}: {summary['problems'][-1]}")
-            data = None
-        if data is not None and (train_steps or train_seconds):
-            steps_by_fw = {}
-            torch_steps = train_steps or 10
-            if train_seconds and "torch" in frameworks:
-                try:
-                    cal = measure_training(model, "torch", preset, data, mdir / "calibrate_torch", 4, backend, show_progress=False)
-                    # wall time per step, data loading and logging included (the engine's step time leaves them out)
-                    per_step = max(cal["wall_s"] / cal["steps"], cal["step_time_s_median"], 1e-3)
-                    torch_steps = int(max(5, min(5000, train_seconds / per_step)))
-                    summary["calibration_wall_per_step_s"] = per_step
-                except Exception as exc:  # noqa: BLE001
-                    _fail(recs["torch"], "training", exc)
-            for fw in frameworks:
-                steps_by_fw[fw] = torch_steps if fw == "torch" else min(torch_steps, ms_train_steps or torch_steps)
+        else:
+            summary["data"] = data
+        t_model, torch_s = budget.elapsed() if budget else 0.0, 0.0
+        if data is not None and (train_steps or plan):
             for fw in frameworks:
                 if recs[fw]["problems"] or (fw != "torch" and "torch" in frameworks and weights is None):
                     if not recs[fw]["problems"]:
                         recs[fw]["problems"].append("training: not run (PyTorch training failed first, see its problem)")
                     continue
-                say(f"{model}: training {steps_by_fw[fw]} steps in {fw}")
                 try:
-                    recs[fw]["training"] = measure_training(model, fw, preset, data, mdir / f"train_{fw}", steps_by_fw[fw], backend, show_progress=show_progress)
+                    if plan:
+                        cfg, box, what = plan.training(model, fw)
+                        say(f"{model}: training in {fw} for {box.seconds:.0f} s at most after its setup ({what})")
+                        with budget.phase(f"train {model} {fw}") as ph:
+                            recs[fw]["training"] = measure_training(model, fw, preset, data, mdir / f"train_{fw}", cfg.steps, backend, show_progress=show_progress, cfg=cfg, replan=box)
+                        plan.trained(model, fw, recs[fw]["training"]["steps"], box, budget.elapsed() - ph["start_s"])
+                        torch_s += box.steps_s if fw == "torch" else 0.0
+                    else:
+                        say(f"{model}: training {train_steps} steps in {fw}")
+                        recs[fw]["training"] = measure_training(model, fw, preset, data, mdir / f"train_{fw}", train_steps, backend, show_progress=show_progress)
                     if fw == "torch" or weights is None:
                         weights = recs[fw]["training"]["weights"]
                         summary["weights_from"] = fw
@@ -370,11 +401,13 @@ def run(
                     say(f"{model} ({fw}): {recs[fw]['problems'][-1]}")
         if weights and "mindspore" in frameworks:
             try:
-                summary["conversion"] = weights_round_trip(model, weights, mdir, preset)
+                with _phase(budget, f"convert {model}"):
+                    summary["conversion"] = weights_round_trip(model, weights, mdir, preset)
             except Exception as exc:  # noqa: BLE001
                 summary["problems"].append(f"weight conversion: {exc}")
         say(f"{model}: timing inference in {' and '.join(frameworks)}, interleaved")
-        timed = measure_inference(model, frameworks, preset, weights, backend, reps=reps)
+        with _phase(budget, f"time {model}"):
+            timed = measure_inference(model, frameworks, preset, weights, backend, reps=reps, show_progress=show_progress)
         for fw in frameworks:
             try:
                 if isinstance(timed[fw], Exception):
@@ -389,7 +422,8 @@ def run(
             n_leads = leads or (8 if card.kind == "atmosphere" else 5)
             try:
                 say(f"{model}: forecasts and scores ({n_leads} steps)")
-                fs = forecast_and_score(model, weights, frameworks, data, mdir, n_leads, n_init, backend, show_progress)
+                with _phase(budget, f"forecast {model}"):
+                    fs = forecast_and_score(model, weights, frameworks, data, mdir, n_leads, n_init, backend, show_progress)
                 summary["inits"] = fs["inits"]
                 summary["forecast_files"] = fs["forecast_files"]
                 summary["truth"] = data
@@ -398,6 +432,7 @@ def run(
                 for fw, acc in fs["accuracy"].items():
                     recs[fw]["accuracy"] = acc
                     recs[fw]["persistence"] = persistence_verdict(acc)
+                    summary["problems"] += persistence_problems(fw, recs[fw]["persistence"])
                 first = fs["accuracy"].get("torch") or next(iter(fs["accuracy"].values()))
                 summary["accuracy"] = first
                 summary["persistence"] = persistence_verdict(first)
@@ -405,9 +440,30 @@ def run(
                 summary["problems"].append(f"forecast/evaluate: {exc if isinstance(exc, EarthzooError) else repr(exc)[:300]}")
         elif not weights:
             summary["problems"].append("no trained weights: accuracy and forecast parity were not measured")
+        if plan:
+            plan.model_done(model, budget.elapsed() - t_model - torch_s)
         for fw in frameworks:
             summary["problems"] += [f"{fw}: {p}" for p in recs[fw]["problems"]]
             result["records"].append(recs[fw])
+    if budget:
+        result["budget"] = {**budget.to_json(), "plan": plan.to_json() if plan else None}
     return result
 
 
+def _phase(budget: Budget | None, name: str):
+    return budget.phase(name) if budget else contextlib.nullcontext()
+
+
+def persistence_problems(framework: str, verdict: dict[str, Any]) -> list[str]:
+    """A problem naming every channel (with its RMSE ratio) on which the forecast does
+    not beat persistence at the first lead (by the verdict's bootstrap call where it has
+    one, else by the ratio); none when it beats it on all."""
+    hours = verdict["lead_hours"]
+    at = f"{hours[-1]:g} h" if hours else "the first lead"
+    calls = {ch: c["calls"][0] for ch, c in verdict.get("channels", {}).get("persistence", {}).items() if c.get("calls")}
+
+    def beaten(ch: str, r: float | None) -> bool:
+        return calls[ch] == "beats" if ch in calls else r is not None and r < 1
+
+    worse = [f"{ch} ({'n/a' if r is None else f'{r:.3f}'}{'' if calls.get(ch, 'beats') == 'beats' else ', ' + calls[ch]})" for ch, r in verdict["rmse_ratio_vs_persistence"].items() if not beaten(ch, r)]
+    return [f"{framework}: does not beat persistence at {at} on {len(worse)} channel(s): {', '.join(worse)} (RMSE / persistence RMSE)"] if worse else []

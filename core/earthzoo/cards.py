@@ -85,7 +85,12 @@ class ModelCard:
     ``f(config) -> DataSpec``: the data channels the model reads and predicts, so
     that training and forecasting take them from a data set by name. ``shapes``
     optionally names ``f(config) -> {name: shape}``, the parameters without building
-    the model, so that converting weights needs no framework."""
+    the model, so that converting weights needs no framework. ``data_init`` optionally
+    names ``f(config, change_std, state) -> {parameter: array}``: parameters a fresh
+    training run sets from its data (``state``: the initial ones), given the per-channel std of the normalised one-step change
+    (:func:`earthzoo.training.data.change_std`), e.g. a residual model's output scale.
+    ``demo``: how ``earthzoo demo`` trains it within its time budget (planned steps,
+    priors in seconds, TrainConfig fields; :func:`earthzoo.budget.demo_schedule`)."""
 
     name: str
     summary: str
@@ -105,6 +110,8 @@ class ModelCard:
     data_spec: str = ""
     originals: tuple[OriginalCheckpoint, ...] = ()
     shapes: str = ""
+    data_init: str = ""
+    demo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def frameworks(self) -> tuple[str, ...]:

@@ -396,6 +396,18 @@ def fig_speed(result: dict, folder: Path) -> Path | None:
 # --------------------------------------------------------------------------- the report
 
 
+def budget_section(budget: dict | None) -> list[str]:
+    """The demo's wall-clock plan: time used, slowness, each phase, and what was cut."""
+    if not budget:
+        return []
+    plan = budget.get("plan") or {}
+    lines = ["", "## Time budget", "", f"{budget['elapsed_s']:.0f} s of a {budget['budget_s']:.0f} s budget when the measurements ended (the report follows). "
+             f"Slowness against the plan's quiet 2-core CPU: {plan.get('initial_slowness', 'n/a')}x expected from the load average at the start, {plan.get('slowness', 'n/a')}x measured.", ""]
+    lines += [_md_table(["phase", "start (s)", "wall time (s)"], [[e["phase"], f"{e['start_s']:.0f}", f"{e['seconds']:.1f}"] for e in budget.get("timeline", [])]), ""]
+    lines += [f"- cut: {c}" for c in budget.get("cuts", [])] or ["- nothing was cut: every training ran its planned steps"]
+    return lines
+
+
 def write(result: dict, folder: str | os.PathLike) -> dict[str, Any]:
     """Write report.md, report.json and the figures to ``folder``; returns their paths,
     the per-model summary and the timing warnings (load above the core count)."""
@@ -443,6 +455,7 @@ def write(result: dict, folder: str | os.PathLike) -> dict[str, Any]:
         lines.append(f"- **{model}** ({s['preset']}): {s['persistence_verdict']}; torch vs MindSpore forecast rel. RMSE {_f(s['parity_rel_rmse'])}.")
         for p in s["problems"]:
             lines.append(f"  - problem: {p.splitlines()[0][:300]}")
+    lines += budget_section(result.get("budget"))
     lines += [
         "",
         "Per channel (PyTorch forecasts): RMSE of the model over RMSE of each baseline, with the percentile bootstrap interval over initial times in brackets "

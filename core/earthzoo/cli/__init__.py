@@ -40,9 +40,23 @@ class ZooGroup(click.Group):
 
 @click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="earthzoo")
-def app() -> None:
+@click.option("--verbose", "-v", is_flag=True, help="Show the frameworks' own log messages (MindSpore's warnings); GLOG_v set by you is kept either way.")
+def app(verbose: bool) -> None:
     """A model zoo for atmospheric and oceanic AI: FourCastNet, GraphCast and AI-GOMS
     in PyTorch and MindSpore, on CPU, CUDA, Ascend and DCU, with the same weights."""
+    if not verbose:
+        quiet_frameworks()
+
+
+def quiet_frameworks() -> None:
+    """MindSpore logs errors only (GLOG_v=3, read when it is imported, so before any
+    command runs) unless the user set GLOG_v; the frameworks' Python warnings are hidden."""
+    import os
+    import warnings
+
+    os.environ.setdefault("GLOG_v", "3")
+    for module in ("mindspore", "torch"):
+        warnings.filterwarnings("ignore", module=rf"{module}(\.|$)")
 
 
 # Every module of this package except ``output`` adds commands to ``app`` when imported.

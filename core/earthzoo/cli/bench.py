@@ -6,7 +6,6 @@ imported until a command runs."""
 from __future__ import annotations
 
 import sys
-import time
 
 import click
 
@@ -123,7 +122,7 @@ def _row(r: dict) -> tuple:
 
 @app.command()
 @click.option("--out", "out", default="earthzoo-demo", show_default=True, type=click.Path(file_okay=False), help="Folder for data, runs, forecasts and the report.")
-@click.option("--minutes", type=float, default=1.0, show_default=True, help="Wall time of PyTorch training per model (the step count follows from a short calibration).")
+@click.option("--minutes", type=float, default=9.0, show_default=True, help="Wall-clock budget of the whole demo; training is fitted to it as the run goes, and what it cuts is said.")
 @click.option("--ms-steps", type=int, default=15, show_default=True, help="MindSpore training steps per model (its time per step and loss curve).")
 @click.option("--preset", default="small", show_default=True, help="CPU-sized preset of every model.")
 @click.option("--models", "models", default=None, help="Comma-separated models (default: every installed model).")
@@ -137,33 +136,47 @@ def demo(out, minutes, ms_steps, preset, models, threads, as_json) -> None:
 
     from .. import bench as b
     from ..api import list_models
+    from ..budget import Budget
     from ..errors import EarthzooError
     from ..report import write
 
-    t0 = time.perf_counter()
+    budget = Budget(minutes * 60)
     known = list_models()
     names = [m.strip() for m in models.split(",")] if models else known
     bad = [m for m in names if m not in known]
     if bad:
         raise EarthzooError(f"unknown model(s) {', '.join(bad)}", f"use one of: {', '.join(known)}")
     if minutes <= 0:
-        raise EarthzooError(f"--minutes {minutes} leaves no time to train", "use a positive number of minutes, e.g. --minutes 1")
-    _say(f"earthzoo demo: {', '.join(names)} at preset {preset!r}; {minutes:g} min of PyTorch training per model; output in {out}")
-    result = b.run(names, ("torch", "mindspore"), "cpu", preset, None, out, None, n_init=16, reps=5, threads=threads, train_seconds=minutes * 60, ms_train_steps=ms_steps, show_progress=True, log=_say)
+        raise EarthzooError(f"--minutes {minutes} leaves no time to train", "use a positive number of minutes, e.g. --minutes 9")
+    if ms_steps < 1:
+        raise EarthzooError(f"--ms-steps {ms_steps} leaves MindSpore untrained", "use 1 or more (3 or more gives a time per step)")
+    _say(f"earthzoo demo: {', '.join(names)} at preset {preset!r} in {minutes:g} min of wall time; output in {out}")
+    result = b.run(names, ("torch", "mindspore"), "cpu", preset, None, out, None, n_init=16, reps=5, threads=threads, budget=budget, ms_train_steps=ms_steps, show_progress=True, log=_say)
     b.write_json(result, Path(out) / "bench.json")
-    rep = write(result, Path(out) / "report")
+    with budget.phase("report"):
+        rep = write(result, Path(out) / "report")
     _figure_note(rep)
-    wall = time.perf_counter() - t0
+    wall = budget.elapsed()
+    cuts = budget_lines(result.get("budget") or {}, wall)
     if as_json:
-        emit_json({"wall_s": wall, **rep})
+        emit_json({"wall_s": wall, "budget": result.get("budget"), "budget_notes": cuts, **rep})
         return
-    print(f"report: {rep['report_md']} (and report.json, {len(rep['figures'])} figures) in {wall / 60:.1f} min")
-    for line in summary_lines(rep["models"])[:5]:
+    print(f"report: {rep['report_md']} (and report.json, {len(rep['figures'])} figures) in {wall / 60:.1f} min of a {minutes:g} min budget")
+    for line in summary_lines(rep["models"]) + cuts:
         print(line)
 
 
+def budget_lines(budget: dict, wall: float) -> list[str]:
+    """What the time budget cut, and whether the run kept it."""
+    lines = [f"cut: {c}" for c in budget.get("cuts", [])]
+    if budget.get("budget_s") and wall > budget["budget_s"]:
+        lines.append(f"over budget: {wall:.0f} s for {budget['budget_s']:.0f} s (slowness {(budget.get('plan') or {}).get('slowness', '?')}x a quiet 2-core CPU)")
+    return lines
+
+
 def summary_lines(models: dict) -> list[str]:
-    """Five lines at most: one per model (verdict, parity, time per step), then problems."""
+    """One line per model (verdict, worst channel against persistence at the first
+    lead, parity, time per step), then the problems, one line each."""
     lines = []
     for name, s in models.items():
         tps = s["time_per_step_s"]
@@ -171,11 +184,11 @@ def summary_lines(models: dict) -> list[str]:
         ratio = ""
         acc = s.get("accuracy")
         if acc:
-            r = [acc["forecast"][c]["rmse"][0] / acc["persistence"][c]["rmse"][0] for c in acc["channels"] if acc["forecast"][c]["rmse"][0] is not None and acc["persistence"][c]["rmse"][0]]
-            ratio = f"RMSE/persistence at {acc['lead_time_hours'][0]:g} h {sum(r) / len(r):.2f}; " if r else ""
+            r = {c: acc["forecast"][c]["rmse"][0] / acc["persistence"][c]["rmse"][0] for c in acc["channels"] if acc["forecast"][c]["rmse"][0] is not None and acc["persistence"][c]["rmse"][0]}
+            worst = max(r, key=r.get) if r else None
+            ratio = f"RMSE/persistence at {acc['lead_time_hours'][0]:g} h: mean {sum(r.values()) / len(r):.2f}, worst {worst} {r[worst]:.3f}; " if r else ""
         par = f"parity rel {s['parity_rel_rmse']:.1e}; " if s.get("parity_rel_rmse") is not None else ""
-        status = "beats persistence" if s.get("beats_persistence") else ("does NOT beat persistence on every channel" if s.get("beats_persistence") is False else "NOT trained/evaluated")
+        status = "beats persistence on every channel" if s.get("beats_persistence") else ("does NOT beat persistence on every channel" if s.get("beats_persistence") is False else "NOT trained/evaluated")
         lines.append(f"{name}: {status}; {ratio}{par}{speed}")
-    problems = sum(len(s["problems"]) for s in models.values())
-    lines.append(f"{problems} problem(s) recorded; see the Verdicts section of report.md" if problems else "no problems recorded")
-    return lines
+    problems = [f"problem: {name}: {p.splitlines()[0][:200]}" for name, s in models.items() for p in s["problems"]]
+    return lines + (problems or ["no problems recorded"])

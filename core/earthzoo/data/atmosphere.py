@@ -77,7 +77,8 @@ def params(
 
 
 def generate(p: dict[str, Any], progress=None) -> Any:
-    """Integrate and return the internal-form dataset (torch imported here only)."""
+    """Integrate and return the internal-form dataset (torch imported here only);
+    ``progress(done, total)`` after each recorded time."""
     try:
         import torch
         from torch_harmonics.examples.shallow_water_equations import ShallowWaterSolver
@@ -110,7 +111,7 @@ def _integrate(torch, ShallowWaterSolver, gen, p, nlat, nlon, dt, sub, progress)
                 uspec = solver.timestep(uspec, sub)
             out[i] = _grid_fields(solver, uspec)
             if progress:
-                progress()
+                progress(i + 1, p["steps"])
         if not np.all(np.isfinite(out)):
             raise EarthzooError(
                 "the shallow-water integration became unstable (non-finite values)", "use a smaller dt or a weaker jet_speed"

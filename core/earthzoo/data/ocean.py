@@ -325,7 +325,8 @@ def _sss_star(la):
 
 
 def generate(p: dict[str, Any], progress=None):
-    """Spin up, then record one snapshot per day; returns the internal-form dataset."""
+    """Spin up, then record one snapshot per day; returns the internal-form dataset;
+    ``progress(done, total)`` after each recorded day."""
     nlat, nlon = p["nlat"], p["nlon"]
     lat, lon = regular_lat(nlat, poles=False), regular_lon(nlon)
     land = land_mask(lat, lon)
@@ -372,7 +373,7 @@ def generate(p: dict[str, Any], progress=None):
             out[record] = _snapshot(h, u, v, sst, sss, uek, vek, u10, v10, t2m, msl, oro, ocean, land, depths, H, gp)
             record += 1
             if progress:
-                progress()
+                progress(record, p["days"])
             if record == p["days"]:
                 break
         # layer dynamics: forward-backward in time, Coriolis semi-implicit

@@ -234,6 +234,23 @@ def spec_channels(ds: Any, spec: Any, what: str) -> list[str]:
     return want
 
 
+def change_std(dataset: ArrayData | SpecData) -> np.ndarray | None:
+    """Per output channel, the std of the one-step change of the normalised state
+    over the training samples (ocean points only for masked data), i.e. the data's
+    ``residual_std / std``: the natural output scale of a model that predicts the
+    change. None when inputs and outputs are not the same channels."""
+    if isinstance(dataset, SpecData):
+        P = dataset.layout.prognostic
+        d = np.diff(dataset.z[:, :P], axis=0)
+        mask = dataset.layout.mask
+        d = d[:, :, mask > 0] if mask is not None else d.reshape(*d.shape[:2], -1)
+        return d.transpose(1, 0, 2).reshape(P, -1).std(axis=1).astype(np.float32)
+    if dataset.x.shape[1] != dataset.y.shape[2]:
+        return None
+    d = dataset.y[:, 0] - dataset.x
+    return d.transpose(1, 0, 2, 3).reshape(d.shape[1], -1).std(axis=1).astype(np.float32)
+
+
 def residual_loss_weights(std: Any, residual_std: Any) -> np.ndarray:
     """Per-channel weights ``w_c = (std_c / residual_std_c)^2`` that turn the MSE
     of std-normalised states into the MSE of one-step changes normalised by

@@ -84,10 +84,15 @@ def train(
     weights: str | None = None,
     show_progress: bool = True,
     on_step: Callable[[dict], None] | None = None,
+    replan: Callable[[int], int] | None = None,
 ) -> dict[str, Any]:
     """Train ``model_name`` on ``data`` (a data source name, a NetCDF/Zarr path or
     in-memory :class:`ArrayData` / :class:`SpecData`) for ``cfg.steps`` optimizer updates, writing
-    logs, checkpoints and final canonical weights to ``out``. Returns a summary."""
+    logs, checkpoints and final canonical weights to ``out``. Returns a summary.
+    ``replan(steps_done)``, called with 0 before the first step and then after each,
+    returns the run's new step count (a wall-clock budget, one process:
+    :class:`earthzoo.budget.TimeBox`): the run ends there and the learning-rate
+    schedule follows it."""
     from ..api import build_model, check_weights_model, model_card, setup_device
     from ..frameworks import framework_module
     from ..ops import apply_custom_ops
@@ -140,6 +145,8 @@ def train(
     }
     if start_weights is not None:
         fw.load_numpy_state(model, start_weights.tensors, f"model {model_name!r} ({preset})")
+    elif card.data_init and not (resume and found is not None):
+        _init_from_data(fw, model, card, model_config, dataset)
     sample = dataset.get(np.arange(1))
     memory_check = check_training(model, framework, ctx.device, sample, cfg.batch_size // world, cfg.rollout_steps, cfg.checkpointing)
     if main:  # only now: a refused run leaves no folder and no empty log behind
@@ -170,10 +177,14 @@ def train(
     history: list[dict] = []
     t_start = time.perf_counter()
     bar = _progress(f"train {model_name} ({framework})", cfg.steps) if (main and show_progress) else contextlib.nullcontext(None)
+    compiling = framework == "mindspore" and main and show_progress  # the first step builds the graph, silently
     with bar as advance, log_path.open("a") if main else contextlib.nullcontext() as log:
         if advance and start:
             advance(start)
-        for step in range(start, cfg.steps):
+        step = start
+        if replan is not None:
+            cfg = cfg.replace(steps=max(start + 1, int(replan(0))))
+        while step < cfg.steps:
             batches = [dataset.get(plan.indices(step, a)) for a in range(cfg.accum_steps)]
             if cfg.stage == "masked":
                 ocean = layout.mask if layout is not None else None
@@ -185,7 +196,8 @@ def train(
                 ]
             lr = cfg.lr_at(step)
             t0 = time.perf_counter()
-            loss = engine.step(batches, lr)
+            with _ticking(f"compiling the MindSpore graph of {model_name} (first step)") if compiling and step == start else contextlib.nullcontext():
+                loss = engine.step(batches, lr)
             dt = time.perf_counter() - t0
             if not np.isfinite(loss):
                 kept = f"the last good checkpoint {str(last_good)!r} is kept" if last_good else "no checkpoint was written yet"
@@ -195,11 +207,16 @@ def train(
                 )
             rec = {"step": step + 1, "loss": loss, "lr": lr, "samples_per_s": cfg.batch_size * cfg.accum_steps / dt, "step_time_s": dt}
             history.append(rec)
+            if replan is not None:
+                steps = max(step + 1, int(replan(step + 1)))
+                if steps != cfg.steps:
+                    cfg = cfg.replace(steps=steps)
+                    meta["train_config"] = cfg.to_json()
             if main:
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
                 if advance:
-                    advance(1, loss=loss, lr=lr)
+                    advance(1, total=cfg.steps, loss=loss, lr=lr)
                 if on_step:
                     on_step(rec)
             due = (cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0) or step + 1 == cfg.steps
@@ -212,6 +229,7 @@ def train(
                         ckpt_mod.Checkpoint(step + 1, engine.weights(), engine.optimizer_state(), arrays, meta, rng_meta, dataset.stats),
                     )
                 dist.barrier()
+            step += 1
 
     summary: dict[str, Any] = {
         "model": model_name,
@@ -250,6 +268,19 @@ def train(
     return summary
 
 
+def _init_from_data(fw: Any, model: Any, card: Any, model_config: Any, dataset: Any) -> None:
+    """Set the parameters the card's ``data_init`` derives from the training data."""
+    from ..cards import resolve
+    from .data import change_std
+
+    scale = change_std(dataset)
+    state = fw.state_to_numpy(model)
+    values = resolve(card.data_init)(model_config, scale, state) if scale is not None else {}
+    if values:
+        state.update({k: np.asarray(v, state[k].dtype).reshape(state[k].shape) for k, v in values.items()})
+        fw.load_numpy_state(model, state, f"model {card.name!r} initialised from its data")
+
+
 def _start_from_rank0(fw: Any, model: Any, out: Path, main: bool, dist: Any, model_name: str, meta: dict) -> None:
     """Give every rank rank 0's initial weights. MindSpore's initialisers draw
     differently in each msrun worker even with one seed, and data parallelism is
@@ -268,6 +299,12 @@ def _progress(description: str, total: int):
     from ..cli.output import progress
 
     return progress(description, total)
+
+
+def _ticking(description: str):
+    from ..cli.output import ticking
+
+    return ticking(description)
 
 
 def read_log(path: str | os.PathLike) -> list[dict]:

@@ -35,9 +35,12 @@ def earthzoo_register_models(register):
             licence="this implementation Apache-2.0",
             source="the authors' public code Ocean_AI_model (later Poseidon)",
             kind="ocean",
+            # earthzoo demo: planned steps, seconds on a quiet 2-core CPU (the time budget's priors), optimiser settings
+            demo={"steps": 1500, "train_s": 130.0, "other_s": 110.0, "ms_s": 50.0, "lr": 1e-3, "batch_size": 4},
             example_input=f"{PKG}.inputs:example_input",
             next_input=f"{PKG}.inputs:next_input",
             data_spec=f"{PKG}.inputs:data_spec",
+            data_init=f"{PKG}.inputs:data_init",
         )
     )
 

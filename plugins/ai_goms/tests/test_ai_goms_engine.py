@@ -161,7 +161,7 @@ def test_cli_train_then_forecast_reads_forcings_each_step(ocean_file, tmp_path):
     s = forecast("ai_goms", weights=weights["torch"], framework="torch", init=str(moved), steps=steps, out=str(tmp_path / "g.nc"), init_indices=[0], show_progress=False)
     g = read_dataset(s["out"], load=True)["fields"].values
     np.testing.assert_array_equal(np.nan_to_num(g[0, :2]), np.nan_to_num(f[0, :2]))
-    assert np.nanmax(np.abs(g[0, 2] - f[0, 2])) > 1e-4
+    assert np.nanmax(np.abs(g[0, 2] - f[0, 2])) > 1e-6  # 2 steps from persistence, each channel's change at its data scale: small, but not 0
 
 
 def test_forecast_needs_forcings_for_every_step(ocean_file, tmp_path):

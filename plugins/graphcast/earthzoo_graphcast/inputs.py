@@ -1,5 +1,6 @@
 """What the model card names about the data (NumPy only): an example input and the
-rollout rule (GraphCast names no data_spec: its channels follow the config's task)."""
+rollout rule (GraphCast names no data_spec: its channels follow the config's task),
+and the start of the output layer from the data (data_init)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,15 @@ def next_input(x, y, step: int, config: GraphCastConfig):
         elif (var, lev) in out_pos:
             new[:, i] = y[:, out_pos[(var, lev)]]
     return new
+
+
+def data_init(config: GraphCastConfig, change_std, state) -> dict:
+    """A residual GraphCast's last output layer scaled, per target channel, to the std
+    of that channel's normalised one-step change: the untrained model adds changes of
+    the right size to the input (GraphCast's residual normalisation) instead of O(1)
+    noise, several times persistence's error on the slowly changing channels."""
+    if not config.residual or len(change_std) != config.out_channels:
+        return {}
+    last = f"decoder.output_mlp.linear_{config.hidden_layers}"
+    s = np.asarray(change_std, np.float32)
+    return {f"{last}.weight": state[f"{last}.weight"] * s[:, None], f"{last}.bias": state[f"{last}.bias"] * s}
