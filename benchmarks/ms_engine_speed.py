@@ -133,6 +133,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=8, help="interleaved rounds")
     ap.add_argument("--reps", type=int, default=3, help="calls per framework and part in a round")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jit-level", default="", help="MindSpore graph option for every ms.jit (O0 default, O1: graph kernel fusion)")
+    ap.add_argument("--dispatch-threads", type=int, default=0, help="ms.runtime.dispatch_threads_num (0: MindSpore's default)")
     ap.add_argument("--label", default="", help="free text kept in the JSON (e.g. before/after)")
     ap.add_argument("--out", default="ms_engine_speed.json")
     args = ap.parse_args(argv)
@@ -142,12 +144,23 @@ def main(argv=None) -> int:
     from earthzoo.files import atomic_path
     from earthzoo.frameworks import mindspore as mfw
 
+    if args.jit_level:  # the engine and inference_function call ms.jit: give each the level
+        plain_jit = ms.jit
+
+        def jit(fn=None, **kw):
+            kw.setdefault("jit_level", args.jit_level)
+            return plain_jit(fn, **kw) if fn is not None else (lambda f: plain_jit(f, **kw))
+
+        ms.jit = jit
     torch.set_num_threads(args.threads)
     mfw.set_device("CPU")
+    if args.dispatch_threads:
+        ms.runtime.dispatch_threads_num(args.dispatch_threads)
     ms.device_context.cpu.op_tuning.threads_num(args.threads)
     result = {
         "benchmark": "ms_engine_speed",
         "label": args.label,
+        "mindspore_options": {"jit_level": args.jit_level or "default (O0)", "dispatch_threads_num": args.dispatch_threads or "default"},
         "preset": args.preset,
         "batch": args.batch,
         "targets": {"train_step": 1.5, "forward": 1.2},
