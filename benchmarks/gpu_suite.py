@@ -150,31 +150,31 @@ def run_model(args) -> int:
         if kind == "forward":
             model.eval()
 
-            def fn():
+            def fn(dtype=dtype):
                 with torch.no_grad(), tfw.autocast(device, dtype):
                     model(x)
         else:
             model.train()
-            opt = torch.optim.AdamW(model.parameters(), lr=1e-5, **fused)
+            opt = [torch.optim.AdamW(model.parameters(), lr=1e-5, **fused)]  # replaced on a retry
 
-            def fn():
-                opt.zero_grad(set_to_none=True)
+            def fn(dtype=dtype, opt=opt):
+                opt[0].zero_grad(set_to_none=True)
                 with tfw.autocast(device, dtype):
                     out = model(x)
                 F.mse_loss(out.float(), y).backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
+                opt[0].step()
         _peak_reset(device)
         try:
             entry = _timed(fn, device, budget, args.max_reps, energy_meter(backend))
         except torch.cuda.OutOfMemoryError as exc:
             entry = {"error": f"out of memory: {str(exc).splitlines()[0][:200]}"}
             if kind == "train_step" and not getattr(model, "_suite_checkpointed", False):
-                opt = None
+                opt[0] = None
                 _peak_reset(device)
                 tfw.enable_activation_checkpointing(model)
                 model._suite_checkpointed = True
-                opt = torch.optim.AdamW(model.parameters(), lr=1e-5, **fused)
+                opt[0] = torch.optim.AdamW(model.parameters(), lr=1e-5, **fused)
                 try:
                     entry = {**_timed(fn, device, budget, args.max_reps, energy_meter(backend)), "activation_checkpointing": True, "without_checkpointing": entry["error"]}
                 except torch.cuda.OutOfMemoryError as exc2:
