@@ -28,6 +28,11 @@ if [ "$DEVICE" = cuda ] && ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cu
   echo "gpu_suite: torch sees no CUDA device; run on the GPU machine, or pass --dry-run" >&2
   exit 2
 fi
+# models come through the earthzoo entry points: the distributions must be installed
+if ! "$PY" -c "import sys; from earthzoo.api import list_models; sys.exit(0 if {'fourcastnet', 'ai_goms', 'graphcast'} <= set(list_models()) else 1)" 2>/dev/null; then
+  echo "gpu_suite: earthzoo or its model plugins are not installed for $PY; run: pip install --no-deps -e $ROOT/core -e $P/fourcastnet -e $P/graphcast -e $P/ai_goms -e $P/backends/cuda" >&2
+  exit 2
+fi
 nvidia-smi --query-gpu=name,driver_version,memory.total,power.limit --format=csv > "$OUT/nvidia_smi.csv" 2>/dev/null || true
 
 stage() {  # stage SECONDS ARGS...: the worker under a timeout (its budget leaves 15 s for import and exit)
