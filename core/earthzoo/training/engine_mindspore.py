@@ -6,10 +6,11 @@ kernel, so :class:`AdamW` below is written out with ``ops.assign`` to follow
 ``torch.optim.AdamW`` (single-tensor path) operation by operation; the bias
 corrections are computed in float64 on the host, as torch does.
 
-Gradients of the micro-batches are summed into accumulator Parameters inside
-the compiled step, so no tuple of tensors crosses a jit boundary (a new tuple
-would make ``ms.jit`` recompile every call). With msrun, the accumulated
-gradients are averaged over processes by ``nn.DistributedGradReducer``."""
+Gradients of the micro-batches are summed into one flat accumulator Parameter
+inside the compiled step, so no tuple of tensors crosses a jit boundary (a new
+tuple would make ``ms.jit`` recompile every call), and the optimizer updates all
+parameters as one vector. With msrun, the accumulated gradient is averaged over
+processes by one AllReduce."""
 
 from __future__ import annotations
 
@@ -107,37 +108,60 @@ class MaskedLoss(nn.Cell):
 
 
 class AdamW(nn.Cell):
-    """torch.optim.AdamW (amsgrad off) with torch's clip_grad_norm_ in front.
+    """torch.optim.AdamW (amsgrad off) with torch's clip_grad_norm_ in front, as one
+    fused update over all parameters flattened into one vector: the clip, both moments
+    and the step are a handful of kernels whatever the parameter count (per parameter,
+    about ten kernels each: the update cost 4-40x torch's on CPU). The moments live flat
+    (``exp_avg``/``exp_avg_sq``); :meth:`moments` slices them back by parameter.
 
-    ``grads`` are the summed gradients; ``decay`` = 1 - lr*wd, ``step_size`` =
+    ``flat_grad`` is the summed gradient, flat; ``decay`` = 1 - lr*wd, ``step_size`` =
     lr / (1 - beta1^t), ``bc2_sqrt`` = sqrt(1 - beta2^t), all from the host."""
 
     def __init__(self, params: list[Parameter], betas: tuple[float, float], eps: float, clip: float):
         super().__init__(auto_prefix=False)
         self.params = ParameterTuple(params)
-        self.exp_avg = self.params.clone("exp_avg", "zeros")
-        self.exp_avg_sq = self.params.clone("exp_avg_sq", "zeros")
+        self.shapes = [tuple(p.shape) for p in params]
+        self.sizes = [int(np.prod(s)) for s in self.shapes]
+        self.offsets = [int(o) for o in np.cumsum([0] + self.sizes)]
+        total = self.offsets[-1]
+        self.exp_avg = Parameter(Tensor(np.zeros(total, np.float32)), name="exp_avg", requires_grad=False)
+        self.exp_avg_sq = Parameter(Tensor(np.zeros(total, np.float32)), name="exp_avg_sq", requires_grad=False)
         self.beta1, self.beta2, self.eps, self.clip = float(betas[0]), float(betas[1]), float(eps), float(clip)
         self.n = len(params)
 
-    def construct(self, grads, decay, step_size, bc2_sqrt):
-        squares = []
-        for g in grads:
-            squares.append((g * g).sum())
-        norm = ops.sqrt(ops.addn(squares))
-        coef = ops.ones_like(norm)
+    def construct(self, flat_grad, decay, step_size, bc2_sqrt):
+        norm = ops.sqrt((flat_grad * flat_grad).sum())
+        g = flat_grad
         if self.clip > 0:
-            coef = ops.minimum(self.clip / (norm + 1e-6), coef)
+            g = g * ops.minimum(self.clip / (norm + 1e-6), ops.ones_like(norm))
+        m = self.exp_avg + (1.0 - self.beta1) * (g - self.exp_avg)
+        v = self.exp_avg_sq * self.beta2 + (1.0 - self.beta2) * g * g
+        ops.assign(self.exp_avg, m)
+        ops.assign(self.exp_avg_sq, v)
+        p = flatten(self.params) * decay - step_size * (m / (ops.sqrt(v) / bc2_sqrt + self.eps))
         for i in range(self.n):
-            p = self.params[i]
-            m = self.exp_avg[i]
-            v = self.exp_avg_sq[i]
-            g = grads[i] * coef
-            ops.assign(p, p * decay)
-            ops.assign(m, m + (1.0 - self.beta1) * (g - m))
-            ops.assign(v, v * self.beta2 + (1.0 - self.beta2) * g * g)
-            ops.assign(p, p - step_size * (m / (ops.sqrt(v) / bc2_sqrt + self.eps)))
+            ops.assign(self.params[i], p[self.offsets[i] : self.offsets[i + 1]].reshape(self.shapes[i]))
         return norm
+
+    def moments(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Both moments as one array per parameter (in parameter order)."""
+        out = []
+        for flat in (self.exp_avg, self.exp_avg_sq):
+            a = msfw.to_numpy(flat)
+            out.append([part.reshape(s) for part, s in zip(np.split(a, np.cumsum(self.sizes)[:-1]), self.shapes)])
+        return out[0], out[1]
+
+    def load_moments(self, exp_avg: list[np.ndarray], exp_avg_sq: list[np.ndarray]) -> None:
+        for flat, parts in ((self.exp_avg, exp_avg), (self.exp_avg_sq, exp_avg_sq)):
+            flat.set_data(Tensor(np.concatenate([np.asarray(a, np.float32).reshape(-1) for a in parts])))
+
+
+def flatten(tensors) -> Tensor:
+    """One float32 vector of all ``tensors`` (gradients or parameters), in order."""
+    parts = []
+    for t in tensors:
+        parts.append(t.reshape(-1))
+    return ops.concat(parts)
 
 
 class LossScale:
@@ -195,49 +219,42 @@ class MindSporeEngine:
         self.names = [n for n, p in named if p.requires_grad]
         params = [p for _, p in named if p.requires_grad]
         self.weights_tuple = ParameterTuple(params)
-        self.acc = self.weights_tuple.clone("grad_acc", "zeros")
         self.opt = AdamW(params, cfg.betas, cfg.eps, cfg.grad_clip)
+        # the summed gradient, flat: one accumulate, one zeroing, one finiteness check
+        self.acc = Parameter(Tensor(np.zeros(sum(self.opt.sizes), np.float32)), name="grad_acc", requires_grad=False)
         self.t = 0
         self.world = ctx.world_size
-        reducer = None
         allreduce = None
         if self.world > 1:
             from mindspore.communication import GlobalComm
 
-            reducer = nn.DistributedGradReducer(self.weights_tuple, mean=True, degree=self.world, group=GlobalComm.WORLD_COMM_GROUP)
             allreduce = ops.AllReduce(group=GlobalComm.WORLD_COMM_GROUP)
         self.loss_scale = LossScale() if plan.grad_scaler else None
         grad_fn = ms.value_and_grad(_Scaled(self.loss_net), None, self.weights_tuple)
-        acc, opt = self.acc, self.opt
+        acc, opt, world = self.acc, self.opt, self.world
 
         @ms.jit
         def accumulate(scale, loss_scale, *inputs):
             loss, grads = grad_fn(loss_scale, *inputs)
-            for i in range(len(acc)):
-                ops.assign_add(acc[i], grads[i] * scale)
+            ops.assign_add(acc, flatten(grads) * scale)
             return loss
 
         @ms.jit
         def zero():
-            for i in range(len(acc)):
-                ops.assign(acc[i], ops.zeros_like(acc[i]))
+            ops.assign(acc, ops.zeros_like(acc))
             return ops.zeros((), ms.float32)
 
         @ms.jit
         def finite():
-            ok = []
-            for i in range(len(acc)):
-                ok.append(ops.isfinite(acc[i]).all())
-            return ops.stack(ok).all()
+            return ops.isfinite(acc).all()
 
         @ms.jit
         def apply(decay, step_size, bc2_sqrt):
-            grads = tuple(acc)
-            if reducer is not None:
-                grads = reducer(grads)
-            norm = opt(grads, decay, step_size, bc2_sqrt)
-            for i in range(len(acc)):
-                ops.assign(acc[i], ops.zeros_like(acc[i]))
+            grad = acc * 1.0
+            if allreduce is not None:  # the mean over processes, as DistributedGradReducer(mean=True)
+                grad = allreduce(grad) / world
+            norm = opt(grad, decay, step_size, bc2_sqrt)
+            ops.assign(acc, ops.zeros_like(acc))
             return norm
 
         self._accumulate, self._apply, self._finite, self._zero = accumulate, apply, finite, zero
@@ -289,19 +306,16 @@ class MindSporeEngine:
     def optimizer_state(self) -> dict[str, Any]:
         if self.t == 0:
             return {"step": 0, "exp_avg": {}, "exp_avg_sq": {}}
-        return {
-            "step": self.t,
-            "exp_avg": {n: msfw.to_numpy(p) for n, p in zip(self.names, self.opt.exp_avg)},
-            "exp_avg_sq": {n: msfw.to_numpy(p) for n, p in zip(self.names, self.opt.exp_avg_sq)},
-        }
+        m, v = self.opt.moments()
+        return {"step": self.t, "exp_avg": dict(zip(self.names, m)), "exp_avg_sq": dict(zip(self.names, v))}
 
     def load_optimizer_state(self, state: dict[str, Any]) -> None:
         self.t = int(state["step"])
         if not state["exp_avg"]:
             return
-        for n, m, v in zip(self.names, self.opt.exp_avg, self.opt.exp_avg_sq):
-            m.set_data(Tensor(np.array(state["exp_avg"][n], copy=True)))
-            v.set_data(Tensor(np.array(state["exp_avg_sq"][n], copy=True)))
+        # a parameter torch never saw a gradient for (an unused norm) has no moments: zeros
+        zeros = [np.zeros(s, np.float32) for s in self.opt.shapes]
+        self.opt.load_moments(*([state[k].get(n, z) for n, z in zip(self.names, zeros)] for k in ("exp_avg", "exp_avg_sq")))
 
     def rng_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         np_state = np.random.get_state()

@@ -1,0 +1,157 @@
+"""MindSpore training memory with and without recompute (issue 19, item 2): for each
+model at one preset and batch, a fresh process per setting runs the common engine's
+training step and reports the resident memory (sampled every ms) after the engine is
+built and the peak over the first steps (graph compile + run) and over the steady
+steps; the step's own memory is peak minus the built state. Settings: recompute
+(``Cell.recompute`` on each block, the memory schedule) off/on, crossed with
+MindSpore's memory optimize level (``ms.runtime.set_memory(optimize_level=)``: O0,
+the default, or O1, memory reuse). Torch (eager, checkpointing off/on) for reference.
+Writes JSON; nothing is asserted.
+
+    nice python benchmarks/ms_memory.py --preset small --batch 4 --out benchmarks/results/ms_memory_small_b4.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+
+os.environ.setdefault("GLOG_v", "3")
+
+MODELS = ("fourcastnet", "ai_goms", "graphcast")
+LIMIT_GIB = 10.0
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class Sampler:
+    """Peak RSS over a block; above ``LIMIT_GIB`` the process ends itself (exit 3): this
+    machine is shared and small."""
+
+    def __init__(self):
+        self.peak = _rss_mib()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.wait(0.001):
+            self.peak = max(self.peak, _rss_mib())
+            if self.peak > LIMIT_GIB * 1024:
+                print(json.dumps({"error": f"exceeded {LIMIT_GIB:g} GiB RSS"}), flush=True)
+                os._exit(3)
+
+    def take(self) -> float:
+        peak, self.peak = self.peak, _rss_mib()
+        return peak
+
+
+def child(args) -> dict:
+    import numpy as np
+    from earthzoo.api import build_model, model_card, setup_device
+    from earthzoo.cards import resolve
+    from earthzoo.training import TrainConfig
+    from earthzoo.training.trainer import make_engine
+
+    sampler = Sampler()
+    card = model_card(args.model)
+    config = card.make_config("tiny-synthetic" if args.model == "graphcast" and args.preset == "tiny" else args.preset)
+    if args.framework == "mindspore":
+        import mindspore as ms
+        from earthzoo.frameworks import mindspore as mfw
+
+        mfw.set_device("CPU")
+        ms.device_context.cpu.op_tuning.threads_num(1)
+        ms.runtime.set_memory(optimize_level=args.level)
+    else:
+        import torch
+
+        torch.set_num_threads(1)
+    x = np.asarray(resolve(card.example_input)(config, args.batch, 0), np.float32)
+    model = build_model(args.model, args.framework, config=config)
+    if hasattr(model, "ensure_graphs"):
+        model.ensure_graphs()
+    cfg = TrainConfig(batch_size=args.batch, checkpointing=args.recompute)
+    engine = make_engine(args.framework, model, cfg, setup_device("cpu", args.framework), card, config)
+    out_ch = getattr(config, "out_chans", None) or getattr(config, "out_channels", None)
+    y = np.zeros((args.batch, 1, out_ch) + x.shape[2:], np.float32)
+    built = sampler.take()
+    t0 = time.perf_counter()
+    engine.step([(x, y)], 1e-4)
+    first_s = time.perf_counter() - t0
+    first = sampler.take()
+    t0 = time.perf_counter()
+    for _ in range(args.steps):
+        engine.step([(x, y)], 1e-4)
+    steady_s = (time.perf_counter() - t0) / args.steps
+    steady = sampler.take()
+    return {"rss_built_mib": built, "peak_first_step_mib": first, "peak_steady_mib": steady, "step_growth_mib": max(first, steady) - built,
+            "first_step_s": first_s, "steady_step_s": steady_s, "memory_applied": engine.memory_applied}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--preset", default="small")
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--levels", default="O0,O1")
+    ap.add_argument("--minus-batch", type=int, default=0,
+                    help="also run each setting at this batch: the growth difference between the two batches is the batch-dependent (activation) memory, without the graph compiler's share")
+    ap.add_argument("--out", default="ms_memory.json")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--model", help=argparse.SUPPRESS)
+    ap.add_argument("--framework", help=argparse.SUPPRESS)
+    ap.add_argument("--recompute", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--level", default="O0", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args)), flush=True)
+        return 0
+    from earthzoo.files import atomic_path
+
+    result = {"benchmark": "ms_memory", "preset": args.preset, "batch": args.batch, "target": "recompute lowers MindSpore's peak training memory by >= 30 % (issue 19)",
+              "measure": "step_growth_mib = peak RSS over the training steps - RSS once the engine is built (MindSpore reports no CPU allocator peak)",
+              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average_at_start": list(os.getloadavg())}, "models": {}}
+    for name in args.models.split(","):
+        runs = {}
+        settings = [("torch", False, "-"), ("torch", True, "-")] + [("mindspore", rc, lv) for lv in args.levels.split(",") for rc in (False, True)]
+        for fw, rc, lv in settings:
+            key = f"{fw}{'_' + lv if fw == 'mindspore' else ''}_{'recompute' if rc else 'plain'}"
+            cmd = [sys.executable, __file__, "--child", "--model", name, "--framework", fw, "--preset", args.preset, "--batch", str(args.batch), "--steps", str(args.steps), "--level", lv if lv != "-" else "O0"] + (["--recompute"] if rc else [])
+            for b, suffix in [(args.batch, "")] + ([(args.minus_batch, f"_b{args.minus_batch}")] if args.minus_batch else []):
+                cmd[cmd.index("--batch") + 1] = str(b)
+                res = subprocess.run(cmd, capture_output=True, text=True)
+                lines = [ln for ln in res.stdout.strip().splitlines() if ln.startswith("{")]
+                runs[key + suffix] = json.loads(lines[-1]) if lines else {"error": (res.stderr.strip().splitlines() or [f"exit {res.returncode}"])[-1][:300]}
+                print(name, key + suffix, json.dumps(runs[key + suffix]), flush=True)
+        red = {}
+        for fw in ["torch"] + [f"mindspore_{lv}" for lv in args.levels.split(",")]:
+            a, b = runs.get(f"{fw}_plain", {}), runs.get(f"{fw}_recompute", {})
+            if "step_growth_mib" in a and "step_growth_mib" in b:
+                red[fw] = {"step_growth": 1 - b["step_growth_mib"] / a["step_growth_mib"], "peak_rss": 1 - max(b["peak_first_step_mib"], b["peak_steady_mib"]) / max(a["peak_first_step_mib"], a["peak_steady_mib"])}
+                a1, b1 = runs.get(f"{fw}_plain_b{args.minus_batch}", {}), runs.get(f"{fw}_recompute_b{args.minus_batch}", {})
+                if "step_growth_mib" in a1 and "step_growth_mib" in b1:
+                    da, db = a["step_growth_mib"] - a1["step_growth_mib"], b["step_growth_mib"] - b1["step_growth_mib"]
+                    red[fw]["batch_dependent_growth_mib"] = {"plain": da, "recompute": db}
+                    red[fw]["batch_dependent_growth"] = 1 - db / da if da > 0 else None
+        result["models"][name] = {"runs": runs, "reduction_by_recompute": red}
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(json.dumps(result, indent=2))
+    result["machine"]["load_average_at_end"] = list(os.getloadavg())
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
