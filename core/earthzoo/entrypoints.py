@@ -95,7 +95,12 @@ def entry_points(group: str) -> list[EntryPoint]:
     return out
 
 
+def installed_version(name: str) -> str | None:
+    """The installed version of distribution ``name``, or None when it is not installed."""
+    dist = distributions().get(re.sub(r"[-_.]+", "_", name).lower())
+    return dist.version if dist else None
+
+
 def version(name: str) -> str:
     """The installed version of distribution ``name`` ("0.0.0" when it is not installed, as in a source tree)."""
-    dist = distributions().get(re.sub(r"[-_.]+", "_", name).lower())
-    return dist.version if dist else "0.0.0"
+    return installed_version(name) or "0.0.0"

@@ -1,12 +1,14 @@
 """DGL as the message-passing engine of earthzoo's GraphCast (torch); see docs/dgl.md.
 
-Importing this package imports neither torch nor dgl."""
+Importing this package imports neither torch nor dgl (nor importlib.metadata: plugins
+load in every earthzoo process, conversions included)."""
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
 from pathlib import Path
+
+from earthzoo.entrypoints import installed_version
 
 FIX = "run it in the DGL environment (torch 2.2.1, dgl 2.1.0): see docs/dgl.md"
 
@@ -14,13 +16,11 @@ FIX = "run it in the DGL environment (torch 2.2.1, dgl 2.1.0): see docs/dgl.md"
 def unavailable_reason() -> str | None:
     """Why DGL cannot run here, or None, read from the installed files: DGL 2.x loads a
     graphbolt library built for the exact torch release and fails to import without one."""
-    try:
-        dgl_version = version("dgl")
-    except PackageNotFoundError:
+    dgl_version = installed_version("dgl")
+    if dgl_version is None:
         return "dgl is not installed"
-    try:
-        torch_version = version("torch").split("+")[0]
-    except PackageNotFoundError:
+    torch_version = (installed_version("torch") or "").split("+")[0]
+    if not torch_version:
         return f"dgl {dgl_version} is installed but torch is not"
     spec = find_spec("dgl")
     if spec is None or not spec.submodule_search_locations:
@@ -33,4 +33,4 @@ def unavailable_reason() -> str | None:
 
 def serves(backend: str) -> bool:
     """CPU always; CUDA only with a CUDA build of DGL (PyPI's wheels are CPU builds, versioned without '+cu')."""
-    return backend == "cpu" or (backend == "cuda" and "+cu" in version("dgl"))
+    return backend == "cpu" or (backend == "cuda" and "+cu" in (installed_version("dgl") or ""))
