@@ -97,9 +97,14 @@ def save_training_checkpoint(path: str | Path, tensors: Tensors, **entries: Any)
 
 def _on_accelerator(device: str) -> bool:
     """Whether ``device`` (a DeviceContext's) is on the accelerator this torch runs (CUDA,
-    ROCm, or one a backend's extension registers, as torch_npu does): no device names here."""
+    ROCm, or one a backend's extension registers, as torch_npu does): no device names here.
+    The host is never one, and a torch without ``torch.accelerator`` (before 2.6, as in
+    the DGL environment's 2.2) is answered for the host only."""
+    kind = torch.device(device).type
+    if kind == "cpu" or not hasattr(torch, "accelerator"):
+        return False
     accelerator = torch.accelerator.current_accelerator(check_available=True)
-    return accelerator is not None and torch.device(device).type == accelerator.type
+    return accelerator is not None and kind == accelerator.type
 
 
 def synchronize(device: str) -> None:
