@@ -6,17 +6,11 @@ from __future__ import annotations
 import importlib.util
 import platform
 import sys
-from importlib.metadata import PackageNotFoundError, packages_distributions, version
+from importlib.metadata import packages_distributions
 
+from .entrypoints import installed_version
 from .pins import framework_pip, pins, pip_args, satisfied
 from .registry import get_registry, plugin_records
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return None
 
 
 def _check(name: str, status: str, detail: str) -> dict:
@@ -76,7 +70,7 @@ def feature_checks() -> list[dict]:
 
 def run_checks() -> list[dict]:
     checks = [_check("python", "ok", f"{platform.python_version()} on {platform.machine()} ({sys.platform})")]
-    torch_v, ms_v, np_v = _version("torch"), _version("mindspore"), _version("numpy")
+    torch_v, ms_v, np_v = installed_version("torch"), installed_version("mindspore"), installed_version("numpy")
     checks.append(_check("torch", "ok" if torch_v else "warn", torch_v or f"not installed: pip install {framework_pip('torch')}"))
     checks.append(_check("mindspore", "ok" if ms_v else "warn", ms_v or f"not installed: pip install {framework_pip('mindspore')}"))
     numpy_ok = np_v is not None and satisfied("numpy", np_v)

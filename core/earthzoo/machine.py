@@ -11,6 +11,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .entrypoints import installed_version
+
 
 def _cpu_model() -> str:
     try:
@@ -32,15 +34,6 @@ def _mem_total_gib() -> float | None:
     return None
 
 
-def _version(dist: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return None
-
-
 def machine() -> dict[str, Any]:
     """What the numbers were measured on (versions read from package metadata: no framework import)."""
     return {
@@ -51,7 +44,7 @@ def machine() -> dict[str, Any]:
         "memory_gib": _mem_total_gib(),
         "load_average_1_5_15": load_average(),
         "python": platform.python_version(),
-        "versions": {d: _version(d) for d in ("earthzoo", "torch", "mindspore", "numpy")},
+        "versions": {d: installed_version(d) for d in ("earthzoo", "torch", "mindspore", "numpy")},
     }
 
 

@@ -28,6 +28,10 @@ from einops import rearrange
 from ..errors import EarthzooError
 
 
+class DataDoesNotFit(EarthzooError):
+    """The data's channels or grid do not fit the model at this config (another preset may fit)."""
+
+
 @dataclass
 class ArrayData:
     """Normalised samples: ``x`` (N, C_in, H, W) and ``y`` (N, R, C_out, H, W),
@@ -187,9 +191,9 @@ def _fit_grid(ds: Any, channels: int, grid: tuple[int, int], what: str) -> tuple
     nlat, nlon = ds.sizes["lat"], ds.sizes["lon"]
     h, w = grid
     if len(names) < channels:
-        raise EarthzooError(f"{what} has {len(names)} channels ({', '.join(names)}), the model takes {channels}", "use a data source with enough variables or a preset with fewer channels (--preset)")
+        raise DataDoesNotFit(f"{what} has {len(names)} channels ({', '.join(names)}), the model takes {channels}", "use a data source with enough variables or a preset with fewer channels (--preset)")
     if nlon != w or not (nlat == h or nlat == h + 1):
-        raise EarthzooError(f"{what} grid {nlat}x{nlon} does not fit the model's {h}x{w}", "pick the data size made for this preset (e.g. synthetic-ocean:small) or another --preset, or regrid the data")
+        raise DataDoesNotFit(f"{what} grid {nlat}x{nlon} does not fit the model's {h}x{w}", "pick the data size made for this preset (e.g. synthetic-ocean:small) or another --preset, or regrid the data")
     return (ds.isel(lat=slice(0, h)) if nlat != h else ds), names
 
 
@@ -228,7 +232,7 @@ def spec_channels(ds: Any, spec: Any, what: str) -> list[str]:
     want = [*spec.prognostic, *spec.forcing, *spec.static]
     missing = [c for c in want if c not in names]
     if missing:
-        raise EarthzooError(f"{what} lacks the channel(s) {', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''} the model reads (it has {', '.join(names[:8])}{' ...' if len(names) > 8 else ''})", "use data with these channels (e.g. synthetic-ocean for ai_goms; name:size picks a size) or a preset that matches the data")
+        raise DataDoesNotFit(f"{what} lacks the channel(s) {', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''} the model reads (it has {', '.join(names[:8])}{' ...' if len(names) > 8 else ''})", "use data with these channels (e.g. synthetic-ocean for ai_goms; name:size picks a size) or a preset that matches the data")
     if spec.masked and "ocean_mask" not in ds:
         raise EarthzooError(f"{what} has no ocean_mask and the model trains over ocean points only", "use an ocean data set in earthzoo's form (with ocean_mask)")
     return want
@@ -299,9 +303,9 @@ def training_data(spec: str, card: Any, model_config: Any, rollout: int, train_f
     channels, grid = model_io(card, model_config)
     try:
         return _training_data(ds, what, card, dspec, channels, grid, rollout, train_fraction)
-    except EarthzooError as exc:
-        if len(card.presets) > 1 and exc.fix and "preset" in exc.fix:  # name the other sizes the model comes in
-            raise EarthzooError(exc.problem, f"{exc.fix} (model {card.name!r} has presets: {', '.join(card.presets)})") from None
+    except DataDoesNotFit as exc:
+        if len(card.presets) > 1:  # name the other sizes the model comes in
+            raise DataDoesNotFit(exc.problem, f"{exc.fix} (model {card.name!r} has presets: {', '.join(card.presets)})") from None
         raise
 
 
