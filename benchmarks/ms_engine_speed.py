@@ -135,6 +135,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jit-level", default="", help="MindSpore graph option for every ms.jit (O0 default, O1: graph kernel fusion)")
     ap.add_argument("--dispatch-threads", type=int, default=0, help="ms.runtime.dispatch_threads_num (0: MindSpore's default)")
+    ap.add_argument("--pin", action="store_true", help="run the process on --threads cores only: MindSpore's oneDNN kernels use a pool of its actor and kernel threads (2 at threads_num(1)), which otherwise spreads onto every core")
     ap.add_argument("--label", default="", help="free text kept in the JSON (e.g. before/after)")
     ap.add_argument("--out", default="ms_engine_speed.json")
     args = ap.parse_args(argv)
@@ -152,6 +153,8 @@ def main(argv=None) -> int:
             return plain_jit(fn, **kw) if fn is not None else (lambda f: plain_jit(f, **kw))
 
         ms.jit = jit
+    if args.pin:
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.threads])
     torch.set_num_threads(args.threads)
     mfw.set_device("CPU")
     if args.dispatch_threads:
@@ -164,7 +167,7 @@ def main(argv=None) -> int:
         "preset": args.preset,
         "batch": args.batch,
         "targets": {"train_step": 1.5, "forward": 1.2},
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads_both_frameworks": args.threads, "load_average_at_start": list(os.getloadavg()), "python": sys.version.split()[0], "torch": torch.__version__, "mindspore": ms.__version__},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads_both_frameworks": args.threads, "cores_allowed": sorted(os.sched_getaffinity(0)), "load_average_at_start": list(os.getloadavg()), "python": sys.version.split()[0], "torch": torch.__version__, "mindspore": ms.__version__},
         "models": {},
     }
     for name in args.models.split(","):
