@@ -63,6 +63,10 @@ def test_demo_end_to_end_reduced(tmp_path, capsys):
     assert phases[:3] == ["data fourcastnet", "train fourcastnet torch", "train fourcastnet mindspore"]
     assert "## Time budget" in (out / "report" / "report.md").read_text()
     assert len(list((out / "report").glob("*.png"))) >= 4
+    # both frameworks train from the same initial weights and batches: their first losses agree
+    bench = json.loads((out / "bench.json").read_text())
+    first = {r["framework"]: r["training"]["loss"][0] for r in bench["records"]}
+    assert abs(first["mindspore"] - first["torch"]) <= 1e-4 * abs(first["torch"]), first
 
 
 def doc_steps(out) -> int:

@@ -131,21 +131,24 @@ def measure_training(
     show_progress: bool = True,
     cfg: Any = None,
     replan: Callable[[int], int] | None = None,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """Train ``steps`` updates (or by ``cfg``, ending where ``replan`` says: a time
     box) with the engine and time them: the median step (the first step, which
     compiles MindSpore's graph, is left out), the time of one pass over the training
-    samples, throughput, peak memory and energy."""
+    samples, throughput, peak memory and energy. The run starts from ``weights``
+    when given and keeps its own initial weights (``initial_weights``) for the next
+    framework."""
     from .frameworks import framework_module
     from .training import TrainConfig, train
-    from .training.trainer import read_log
+    from .training.trainer import INITIAL_WEIGHTS, read_log
 
     name = backend_name(backend, framework)
     cfg = cfg or TrainConfig(steps=steps, batch_size=batch_size, seed=seed, checkpoint_every=0, lr=5e-4, warmup_steps=min(5, max(0, steps // 10)))
     batch_size = cfg.batch_size
     meter = energy_meter(name)
     with RssPeak() as rss, LoadWatch() as load, meter:
-        summary = train(model, framework=framework, preset=preset, data=data, out=out, cfg=cfg, backend=backend, show_progress=show_progress, replan=replan)
+        summary = train(model, framework=framework, preset=preset, data=data, out=out, cfg=cfg, backend=backend, weights=weights, show_progress=show_progress, replan=replan, save_initial=weights is None)
     log = read_log(out / "train_log.jsonl")
     steps = len(log)
     times = [r["step_time_s"] for r in log]
@@ -174,6 +177,7 @@ def measure_training(
         "final_loss": summary.get("final_loss"),
         "loss": [r["loss"] for r in log],
         "weights": summary.get("weights"),
+        "initial_weights": weights or str(out / INITIAL_WEIGHTS),
         "log": summary.get("log"),
         "load": load.to_json(),
         "peak_rss_mb": rss.peak,
@@ -376,6 +380,7 @@ def run(
         else:
             summary["data"] = data
         t_model, torch_s = budget.elapsed() if budget else 0.0, 0.0
+        start = None
         if data is not None and (train_steps or plan):
             for fw in frameworks:
                 if recs[fw]["problems"] or (fw != "torch" and "torch" in frameworks and weights is None):
@@ -387,14 +392,15 @@ def run(
                         cfg, box, what = plan.training(model, fw)
                         say(f"{model}: training in {fw} for {box.seconds:.0f} s at most after its setup ({what})")
                         with budget.phase(f"train {model} {fw}") as ph:
-                            recs[fw]["training"] = measure_training(model, fw, preset, data, mdir / f"train_{fw}", cfg.steps, backend, show_progress=show_progress, cfg=cfg, replan=box)
+                            recs[fw]["training"] = measure_training(model, fw, preset, data, mdir / f"train_{fw}", cfg.steps, backend, show_progress=show_progress, cfg=cfg, replan=box, weights=start)
                         plan.trained(model, fw, recs[fw]["training"]["steps"], box, budget.elapsed() - ph["start_s"])
                         torch_s += box.steps_s if fw == "torch" else 0.0
                     else:
                         say(f"{model}: training {train_steps} steps in {fw}")
-                        recs[fw]["training"] = measure_training(model, fw, preset, data, mdir / f"train_{fw}", train_steps, backend, show_progress=show_progress)
+                        recs[fw]["training"] = measure_training(model, fw, preset, data, mdir / f"train_{fw}", train_steps, backend, show_progress=show_progress, weights=start)
                     if fw == "torch" or weights is None:
                         weights = recs[fw]["training"]["weights"]
+                        start = recs[fw]["training"]["initial_weights"]  # the other frameworks start where this one did
                         summary["weights_from"] = fw
                 except Exception as exc:  # noqa: BLE001
                     _fail(recs[fw], "training", exc)

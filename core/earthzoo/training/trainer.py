@@ -85,6 +85,7 @@ def train(
     show_progress: bool = True,
     on_step: Callable[[dict], None] | None = None,
     replan: Callable[[int], int] | None = None,
+    save_initial: bool = False,
 ) -> dict[str, Any]:
     """Train ``model_name`` on ``data`` (a data source name, a NetCDF/Zarr path or
     in-memory :class:`ArrayData` / :class:`SpecData`) for ``cfg.steps`` optimizer updates, writing
@@ -92,7 +93,8 @@ def train(
     ``replan(steps_done)``, called with 0 before the first step and then after each,
     returns the run's new step count (a wall-clock budget, one process:
     :class:`earthzoo.budget.TimeBox`): the run ends there and the learning-rate
-    schedule follows it."""
+    schedule follows it. ``save_initial`` also writes the weights the run starts from
+    (:data:`INITIAL_WEIGHTS` in ``out``), so another framework can start from them."""
     from ..api import build_model, check_weights_model, model_card, setup_device
     from ..frameworks import framework_module
     from ..ops import apply_custom_ops
@@ -153,6 +155,8 @@ def train(
         ckpt_mod.prepare_output(out)
     if world > 1 and not weights:
         _start_from_rank0(fw, model, out, main, dist, model_name, meta)
+    elif save_initial and main:
+        _save_initial(fw, model, out, model_name, meta)
     layout = getattr(dataset, "layout", None)
     if cfg.stage == "masked":
         masking.check_model(model, model_config, model_name)
@@ -281,18 +285,28 @@ def _init_from_data(fw: Any, model: Any, card: Any, model_config: Any, dataset: 
         fw.load_numpy_state(model, state, f"model {card.name!r} initialised from its data")
 
 
+INITIAL_WEIGHTS = "initial-weights.safetensors"
+
+
+def _save_initial(fw: Any, model: Any, out: Path, model_name: str, meta: dict) -> Path:
+    from ..weights import Weights, save_canonical
+
+    path = out / INITIAL_WEIGHTS
+    save_canonical(path, Weights(fw.state_to_numpy(model), model_name, meta["model_config"], "initialisation"))
+    return path
+
+
 def _start_from_rank0(fw: Any, model: Any, out: Path, main: bool, dist: Any, model_name: str, meta: dict) -> None:
     """Give every rank rank 0's initial weights. MindSpore's initialisers draw
     differently in each msrun worker even with one seed, and data parallelism is
     only right when all replicas start equal (DDP broadcasts; this does the same
     through a file, which suits one machine)."""
-    from ..weights import Weights, load_canonical, save_canonical
+    from ..weights import load_canonical
 
-    path = out / "initial-weights.safetensors"
     if main:
-        save_canonical(path, Weights(fw.state_to_numpy(model), model_name, meta["model_config"], "rank 0 initialisation"))
+        _save_initial(fw, model, out, model_name, meta)
     dist.barrier()
-    fw.load_numpy_state(model, load_canonical(path).tensors, f"model {model_name!r}")
+    fw.load_numpy_state(model, load_canonical(out / INITIAL_WEIGHTS).tensors, f"model {model_name!r}")
 
 
 def _progress(description: str, total: int):
