@@ -30,3 +30,13 @@ def first_call_s(fn) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def write_result(result: dict, path) -> None:
+    """The load average at the end into ``result["machine"]``, then the JSON, written atomically."""
+    import os
+
+    from earthzoo.results import write_json
+
+    result["machine"]["load_average_at_end"] = list(os.getloadavg())
+    write_json(result, path)

@@ -26,6 +26,8 @@ import sys
 import threading
 import time
 
+from _timing import write_result
+
 LIMIT_GIB = 10.0
 
 
@@ -70,7 +72,6 @@ def main(argv=None) -> int:
     import torch
     from earthzoo.api import build_model, model_card, precision_plan
     from earthzoo.cards import resolve
-    from earthzoo.files import atomic_path
     from earthzoo.frameworks import torch as tfw
 
     torch.set_num_threads(args.threads)
@@ -135,9 +136,7 @@ def main(argv=None) -> int:
                                                  "share": flops / statistics.median(t32s) / roof, "share_best": flops / min(t32s) / max(r["fp32_gemm_gflops"] for r in rows) / 1e9},
             "peak_rss_gib": state.get("peak_rss_gib"),
         })
-        result["machine"]["load_average_at_end"] = list(os.getloadavg())
-        with atomic_path(args.out) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
+        write_result(result, args.out)
     print(json.dumps({k: result[k] for k in ("bf16_speedup", "bf16_error_after_last_step", "torch_fp32_share_of_matmul_rate", "peak_rss_gib")}, indent=1))
     return 0
 

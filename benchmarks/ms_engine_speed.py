@@ -21,7 +21,7 @@ import sys
 
 os.environ.setdefault("GLOG_v", "3")
 
-from _timing import times_ms  # noqa: E402
+from _timing import times_ms, write_result  # noqa: E402
 
 MODELS = ("fourcastnet", "ai_goms", "graphcast")
 
@@ -142,7 +142,6 @@ def main(argv=None) -> int:
 
     import mindspore as ms
     import torch
-    from earthzoo.files import atomic_path
     from earthzoo.frameworks import mindspore as mfw
 
     if args.jit_level:  # the engine and inference_function call ms.jit: give each the level
@@ -173,9 +172,7 @@ def main(argv=None) -> int:
     for name in args.models.split(","):
         result["models"][name] = measure(name, args.preset, args.batch, args.rounds, args.reps, args.seed)
         print(name, json.dumps(result["models"][name]["ratio_mindspore_over_torch"]), json.dumps(result["models"][name]["ms_median"]), flush=True)
-    result["machine"]["load_average_at_end"] = list(os.getloadavg())
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return 0
 
 

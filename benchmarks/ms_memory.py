@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 
+from _timing import write_result
+
 os.environ.setdefault("GLOG_v", "3")
 
 MODELS = ("fourcastnet", "ai_goms", "graphcast")
@@ -147,9 +149,7 @@ def main(argv=None) -> int:
         result["models"][name] = {"runs": runs, "reduction_by_recompute": red}
         with atomic_path(args.out) as tmp:
             tmp.write_text(json.dumps(result, indent=2))
-    result["machine"]["load_average_at_end"] = list(os.getloadavg())
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return 0
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import csv
 import glob
-import json
 import os
 import platform
 import tempfile
@@ -21,6 +20,7 @@ import time
 
 os.environ.setdefault("GLOG_v", "3")
 
+from _timing import write_result  # noqa: E402
 from ms_engine_speed import runners  # noqa: E402
 
 
@@ -68,7 +68,6 @@ def main(argv=None) -> int:
 
     import mindspore as ms
     import torch
-    from earthzoo.files import atomic_path
     from earthzoo.frameworks import mindspore as mfw
 
     if args.pin:
@@ -97,9 +96,7 @@ def main(argv=None) -> int:
         print(name, {fw: round(r["wall_ms_per_step"], 1) for fw, r in rec.items()}, flush=True)
         for fw, r in rec.items():
             print(f"  {fw}: " + ", ".join(f"{k} {v['ms_per_step']:.1f}" for k, v in list(r["top_ops"].items())[:8]), flush=True)
-    result["machine"]["load_average_at_end"] = list(os.getloadavg())
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return 0
 
 

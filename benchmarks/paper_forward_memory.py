@@ -18,6 +18,8 @@ import subprocess
 import sys
 import time
 
+from _timing import write_result
+
 os.environ.setdefault("GLOG_v", "3")
 
 
@@ -78,7 +80,6 @@ def main(argv=None) -> int:
         print(json.dumps(child(args.child, args.model, args.preset, args.limit_gib, args.ms_memory_level)), flush=True)
         return 0
 
-    from earthzoo.files import atomic_path
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = {"benchmark": "paper_forward_memory", "model": args.model, "preset": args.preset, "mindspore_memory_level": args.ms_memory_level or "default (O0)", "machine": {"platform": platform.platform(), "load_average_at_start": list(os.getloadavg())}, "frameworks": {}}
@@ -93,9 +94,7 @@ def main(argv=None) -> int:
             "peak_rss": max(m["first_call_peak_rss_mib"], m["second_call_peak_rss_mib"]) / max(t["first_call_peak_rss_mib"], t["second_call_peak_rss_mib"]),
             "forward_increment": (m["second_call_peak_rss_mib"] - m["rss_after_build_mib"]) / (t["second_call_peak_rss_mib"] - t["rss_after_build_mib"]),
         }
-    result["machine"]["load_average_at_end"] = list(os.getloadavg())
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(json.dumps(result, indent=2))
+    write_result(result, args.out)
     print(json.dumps(result.get("mindspore_over_torch")))
     return 0
 
