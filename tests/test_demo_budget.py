@@ -116,14 +116,18 @@ def bench_module():
 
 def test_budgeted_run_records_its_plan_cuts_and_problems_from_the_numbers(tmp_path):
     """A whole budgeted run (FourCastNet tiny, PyTorch only) given almost no time:
-    training gets its floor (half its planned 50 s) and says what it cut, every phase is in the timeline,
+    training gets its floor (half the card's planned seconds) and says what it cut, every phase is in the timeline,
     and the per-channel persistence problems are exactly the channels that the
     measured bootstrap verdict does not call "beats" at the first lead."""
     bench = bench_module()
     result = bench.run(["fourcastnet"], ("torch",), "cpu", "tiny", None, tmp_path, leads=1, n_init=2, reps=1, threads=1, budget=Budget(1.0), show_progress=False)
     b = result["budget"]
     (t,) = b["plan"]["training"]
-    assert t["planned_steps"] == 800 and t["box_s"] == 25.0  # the card's plan; the floor, half its 50 s
+    from earthzoo.api import model_card
+    from earthzoo.budget import demo_schedule
+
+    plan = demo_schedule(model_card("fourcastnet"))
+    assert t["planned_steps"] == plan["steps"] == 800 and t["box_s"] == plan["train_s"] / 2  # the card's plan; the floor
     if t["steps"] < 800:
         assert b["cuts"] == [f"fourcastnet: PyTorch training cut to {t['steps']} of 800 steps ({t['steps_s']:.0f} s of steps, its share of the time budget)"]
     else:

@@ -69,6 +69,24 @@ def test_forecaster_torch_equals_mindspore(setup):
         np.testing.assert_allclose(b[c].values, a[c].values, rtol=1e-4, atol=1e-3)
 
 
+def test_forecaster_runs_initial_times_in_batches_of_at_most_batch(setup):
+    """Five initial times in calls of two (2 + 2 + 1 per lead) give each time's own forecast."""
+    data, w, _ = setup
+    ds = xr.open_dataset(data).load()
+    fc = earthzoo.Forecaster("fourcastnet", w, batch=2)
+    fc.model  # noqa: B018 - builds the inference function; then count its calls
+    inner, calls = fc._step, []
+    fc._step = lambda x: calls.append(len(x)) or inner(x)
+    five = fc.forecast(ds, [0, 1, 2, 3, 4], steps=2)
+    assert calls == [2, 2, 1] * 2
+    for i in range(5):
+        one = earthzoo.Forecaster("fourcastnet", w, batch=1).forecast(ds, [i], steps=2)
+        for c in NAMES:
+            np.testing.assert_allclose(five[c].values[i], one[c].values[0], rtol=1e-5, atol=1e-4)
+    with pytest.raises(EarthzooError, match="batch=0"):
+        earthzoo.Forecaster("fourcastnet", w, batch=0)
+
+
 def test_forecaster_bad_input(setup):
     data, w, _ = setup
     fc = earthzoo.Forecaster("fourcastnet", w)

@@ -122,7 +122,7 @@ def _row(r: dict) -> tuple:
 
 @app.command()
 @click.option("--out", "out", default="earthzoo-demo", show_default=True, type=click.Path(file_okay=False), help="Folder for data, runs, forecasts and the report.")
-@click.option("--minutes", type=float, default=9.0, show_default=True, help="Wall-clock budget of the whole demo; training is fitted to it as the run goes, and what it cuts is said.")
+@click.option("--minutes", type=float, default=9.5, show_default=True, help="Wall-clock budget of the whole demo; training is fitted to it as the run goes, and what it cuts is said.")
 @click.option("--ms-steps", type=int, default=15, show_default=True, help="MindSpore training steps per model (its time per step and loss curve).")
 @click.option("--preset", default="small", show_default=True, help="CPU-sized preset of every model.")
 @click.option("--models", "models", default=None, help="Comma-separated models (default: every installed model).")

@@ -38,7 +38,7 @@ def earthzoo_register_models(register):
             # earthzoo demo: planned steps, seconds on a quiet 2-core CPU (the time budget's priors), optimiser settings.
             # T's one-day change is the slowest to learn: at lr 1e-3, batch 4, t_0m was 1.12x persistence after
             # 511 steps (132 s); at lr 1e-2, batch 2 0.90x after 487 steps (70 s) (benchmarks/engine_skill.py, 1 core)
-            demo={"steps": 3000, "train_s": 100.0, "other_s": 60.0, "ms_s": 20.0, "lr": 1e-2, "batch_size": 2},
+            demo={"steps": 3000, "train_s": 140.0, "other_s": 60.0, "ms_s": 20.0, "lr": 1e-2, "batch_size": 2},
             example_input=f"{PKG}.inputs:example_input",
             next_input=f"{PKG}.inputs:next_input",
             data_spec=f"{PKG}.inputs:data_spec",
