@@ -23,29 +23,11 @@ import os
 import platform
 import statistics
 import sys
-import threading
 import time
 
-from _timing import write_result
+from _timing import MemoryGuard, write_result
 
 LIMIT_GIB = 10.0
-
-
-def _rss_gib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
-
-
-def watchdog(state: dict) -> None:
-    def run():
-        while True:
-            state["peak_rss_gib"] = max(state.get("peak_rss_gib", 0.0), _rss_gib())
-            if state["peak_rss_gib"] > LIMIT_GIB:
-                print(f"bf16_cpu: exceeded {LIMIT_GIB:g} GiB RSS", file=sys.stderr, flush=True)
-                os._exit(3)
-            time.sleep(0.01)
-
-    threading.Thread(target=run, daemon=True).start()
 
 
 def counted(fn, x) -> int:
@@ -65,8 +47,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="bf16_cpu.json")
     args = ap.parse_args(argv)
-    state: dict = {}
-    watchdog(state)
+    memory = MemoryGuard(LIMIT_GIB, f"bf16_cpu: exceeded {LIMIT_GIB:g} GiB RSS", interval=0.01, file=sys.stderr)
 
     import numpy as np
     import torch
@@ -134,7 +115,7 @@ def main(argv=None) -> int:
             "bf16_error_after_last_step": {"rel_rms": rows[-1]["rel_rms_error"], "max_channel_rms_over_std": max(rows[-1]["rms_error_over_channel_std"])},
             "torch_fp32_share_of_matmul_rate": {"model_matmul_gflops_at_median": flops / statistics.median(t32s) / 1e9, "gemm_fp32_gflops_median": roof / 1e9,
                                                  "share": flops / statistics.median(t32s) / roof, "share_best": flops / min(t32s) / max(r["fp32_gemm_gflops"] for r in rows) / 1e9},
-            "peak_rss_gib": state.get("peak_rss_gib"),
+            "peak_rss_gib": memory.peak / 1024,
         })
         write_result(result, args.out)
     print(json.dumps({k: result[k] for k in ("bf16_speedup", "bf16_error_after_last_step", "torch_fp32_share_of_matmul_rate", "peak_rss_gib")}, indent=1))

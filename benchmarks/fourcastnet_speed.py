@@ -14,7 +14,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 
 os.environ.setdefault("GLOG_v", "3")
 
@@ -102,34 +101,6 @@ def saved_activation_bytes(config, x, seed: int, checkpointing: bool) -> int:
     return int(sum(seen.values()))
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-class _RssSampler:
-    """The highest resident set size seen while the block runs (sampled every ms):
-    ru_maxrss would only show the peak of importing two frameworks."""
-
-    def __enter__(self):
-        import threading
-
-        self.peak, self._stop = _rss_mb(), False
-
-        def run():
-            while not self._stop:
-                self.peak = max(self.peak, _rss_mb())
-                time.sleep(0.001)
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop = True
-        self._thread.join()
-
-
 def memory_child(checkpointing: bool, preset: str, batch: int, threads: int) -> dict:
     """In a fresh torch-only process: resident memory after a no-grad forward, and its
     peak during the first training step (what forward+backward holds beyond inference)."""
@@ -137,6 +108,7 @@ def memory_child(checkpointing: bool, preset: str, batch: int, threads: int) -> 
     import torch
     from earthzoo.api import model_card
     from earthzoo.cards import resolve
+    from earthzoo.machine import RssPeak, rss_mb
 
     torch.set_num_threads(threads)
     card = model_card("fourcastnet")
@@ -144,8 +116,8 @@ def memory_child(checkpointing: bool, preset: str, batch: int, threads: int) -> 
     x = np.asarray(resolve(card.example_input)(config, batch, 0), np.float32)
     _, fwd, step = torch_runner(config, x, 0, checkpointing)
     fwd()
-    before = _rss_mb()
-    with _RssSampler() as sampler:
+    before = rss_mb()
+    with RssPeak(interval=0.001) as sampler:
         step()
     return {"rss_before_step_mb": before, "peak_rss_during_step_mb": sampler.peak, "step_growth_mb": sampler.peak - before}
 

@@ -21,7 +21,7 @@ import sys
 
 os.environ.setdefault("GLOG_v", "3")
 
-from _timing import times_ms, write_result  # noqa: E402
+from _timing import pin, times_ms, write_result  # noqa: E402
 
 MODELS = ("fourcastnet", "ai_goms", "graphcast")
 
@@ -135,7 +135,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jit-level", default="", help="MindSpore graph option for every ms.jit (O0 default, O1: graph kernel fusion)")
     ap.add_argument("--dispatch-threads", type=int, default=0, help="ms.runtime.dispatch_threads_num (0: MindSpore's default)")
-    ap.add_argument("--pin", action="store_true", help="run the process on --threads cores only: MindSpore's oneDNN kernels use a pool of its actor and kernel threads (2 at threads_num(1)), which otherwise spreads onto every core")
+    ap.add_argument("--pin", action="store_true", help="run the process on --threads cores only (_timing.pin)")
     ap.add_argument("--label", default="", help="free text kept in the JSON (e.g. before/after)")
     ap.add_argument("--out", default="ms_engine_speed.json")
     args = ap.parse_args(argv)
@@ -153,7 +153,7 @@ def main(argv=None) -> int:
 
         ms.jit = jit
     if args.pin:
-        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.threads])
+        pin(args.threads)
     torch.set_num_threads(args.threads)
     mfw.set_device("CPU")
     if args.dispatch_threads:

@@ -19,42 +19,14 @@ import os
 import platform
 import subprocess
 import sys
-import threading
 import time
 
-from _timing import write_result
+from _timing import MemoryGuard, write_result
 
 os.environ.setdefault("GLOG_v", "3")
 
 MODELS = ("fourcastnet", "ai_goms", "graphcast")
 LIMIT_GIB = 10.0
-
-
-def _rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-class Sampler:
-    """Peak RSS over a block; above ``LIMIT_GIB`` the process ends itself (exit 3): this
-    machine is shared and small."""
-
-    def __init__(self):
-        self.peak = _rss_mib()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.wait(0.001):
-            self.peak = max(self.peak, _rss_mib())
-            if self.peak > LIMIT_GIB * 1024:
-                print(json.dumps({"error": f"exceeded {LIMIT_GIB:g} GiB RSS"}), flush=True)
-                os._exit(3)
-
-    def take(self) -> float:
-        peak, self.peak = self.peak, _rss_mib()
-        return peak
 
 
 def child(args) -> dict:
@@ -64,7 +36,7 @@ def child(args) -> dict:
     from earthzoo.training import TrainConfig
     from earthzoo.training.trainer import make_engine
 
-    sampler = Sampler()
+    sampler = MemoryGuard(LIMIT_GIB, json.dumps({"error": f"exceeded {LIMIT_GIB:g} GiB RSS"}), interval=0.001)
     card = model_card(args.model)
     config = card.make_config("tiny-synthetic" if args.model == "graphcast" and args.preset == "tiny" else args.preset)
     if args.framework == "mindspore":

@@ -20,7 +20,7 @@ import time
 
 os.environ.setdefault("GLOG_v", "3")
 
-from _timing import write_result  # noqa: E402
+from _timing import pin, write_result  # noqa: E402
 from ms_engine_speed import runners  # noqa: E402
 
 
@@ -68,13 +68,11 @@ def main(argv=None) -> int:
 
     import mindspore as ms
     import torch
-    from earthzoo.frameworks import mindspore as mfw
+    from earthzoo.bench import set_threads
 
     if args.pin:
-        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:1])
-    torch.set_num_threads(1)
-    mfw.set_device("CPU")
-    ms.device_context.cpu.op_tuning.threads_num(1)
+        pin(1)
+    set_threads(1, ("torch", "mindspore"))
     result = {
         "benchmark": "ms_op_profile",
         "preset": args.preset,

@@ -18,14 +18,12 @@ import subprocess
 import sys
 import time
 
-from _timing import write_result
+from _timing import MemoryGuard, write_result
 
 os.environ.setdefault("GLOG_v", "3")
 
 
 def child(framework: str, model: str, preset: str, limit_gib: float, level: str) -> dict:
-    import threading
-
     import numpy as np
     from earthzoo.api import build_model, model_card
     from earthzoo.bench import set_threads
@@ -33,17 +31,7 @@ def child(framework: str, model: str, preset: str, limit_gib: float, level: str)
     from earthzoo.frameworks import framework_module
     from earthzoo.machine import RssPeak
 
-    def watchdog():
-        page = os.sysconf("SC_PAGE_SIZE")
-        while True:
-            with open("/proc/self/statm") as f:
-                rss = int(f.read().split()[1]) * page
-            if rss > limit_gib * 2**30:
-                print(json.dumps({"framework": framework, "error": f"above {limit_gib:g} GiB RSS"}), flush=True)
-                os._exit(3)
-            time.sleep(0.01)
-
-    threading.Thread(target=watchdog, daemon=True).start()
+    MemoryGuard(limit_gib, json.dumps({"framework": framework, "error": f"above {limit_gib:g} GiB RSS"}), interval=0.01)
     fw = framework_module(framework)
     set_threads(1, (framework,))
     if framework == "mindspore" and level:
@@ -79,7 +67,6 @@ def main(argv=None) -> int:
     if args.child:
         print(json.dumps(child(args.child, args.model, args.preset, args.limit_gib, args.ms_memory_level)), flush=True)
         return 0
-
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = {"benchmark": "paper_forward_memory", "model": args.model, "preset": args.preset, "mindspore_memory_level": args.ms_memory_level or "default (O0)", "machine": {"platform": platform.platform(), "load_average_at_start": list(os.getloadavg())}, "frameworks": {}}

@@ -288,12 +288,10 @@ def _init_from_data(fw: Any, model: Any, card: Any, model_config: Any, dataset: 
 INITIAL_WEIGHTS = "initial-weights.safetensors"
 
 
-def _save_initial(fw: Any, model: Any, out: Path, model_name: str, meta: dict) -> Path:
+def _save_initial(fw: Any, model: Any, out: Path, model_name: str, meta: dict) -> None:
     from ..weights import Weights, save_canonical
 
-    path = out / INITIAL_WEIGHTS
-    save_canonical(path, Weights(fw.state_to_numpy(model), model_name, meta["model_config"], "initialisation"))
-    return path
+    save_canonical(out / INITIAL_WEIGHTS, Weights(fw.state_to_numpy(model), model_name, meta["model_config"], "initialisation"))
 
 
 def _start_from_rank0(fw: Any, model: Any, out: Path, main: bool, dist: Any, model_name: str, meta: dict) -> None:
