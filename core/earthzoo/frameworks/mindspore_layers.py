@@ -131,7 +131,7 @@ class PatchEmbed(nn.Cell):
     def construct(self, x):
         B, p, h, w = x.shape[0], self.p, self.h, self.w
         x = x.reshape(B, self.in_chans, h, p, w, p)
-        x = ops.transpose(x, (0, 2, 4, 1, 3, 5)).reshape(B * h * w, self.in_chans * p * p)
+        x = mint.permute(x, (0, 2, 4, 1, 3, 5)).reshape(B * h * w, self.in_chans * p * p)
         weight = self.proj.weight.reshape(self.embed_dim, self.in_chans * p * p)
         return ops.bias_add(self.matmul(x, weight), self.proj.bias).reshape(B, h * w, self.embed_dim)
 
