@@ -40,6 +40,18 @@ def gelu_erf(x):
     return 0.5 * x * (1.0 + ops.erf(x * SQRT_HALF))
 
 
+LARGE_TRANSPOSE = 1 << 22  # elements
+
+
+def transpose(x, axes: tuple):
+    """``x`` with its axes permuted. ops.transpose keeps a buffer of twice its output's
+    size for every call site in a MindSpore CPU graph (0.2 GiB per AFNO filter at
+    FourCastNet's paper size); mint.permute keeps none but costs 0.8 ms more a call on
+    small tensors and 3x the time on large ones. Shapes are static in a graph, so the
+    choice is made once, by size (issue 19)."""
+    return mint.permute(x, axes) if x.size > LARGE_TRANSPOSE else ops.transpose(x, axes)
+
+
 class LayerNorm(nn.Cell):
     """LayerNorm over the last axis with torch's parameter names (``nn.LayerNorm``
     names them gamma/beta and defaults to eps 1e-7)."""
@@ -131,7 +143,7 @@ class PatchEmbed(nn.Cell):
     def construct(self, x):
         B, p, h, w = x.shape[0], self.p, self.h, self.w
         x = x.reshape(B, self.in_chans, h, p, w, p)
-        x = mint.permute(x, (0, 2, 4, 1, 3, 5)).reshape(B * h * w, self.in_chans * p * p)
+        x = transpose(x, (0, 2, 4, 1, 3, 5)).reshape(B * h * w, self.in_chans * p * p)
         weight = self.proj.weight.reshape(self.embed_dim, self.in_chans * p * p)
         return ops.bias_add(self.matmul(x, weight), self.proj.bias).reshape(B, h * w, self.embed_dim)
 
@@ -155,6 +167,7 @@ class SpectralFilter(nn.Cell):
         self.w2 = param(0.02 * rng.standard_normal((2, num_blocks, bs * f, bs)), "w2")
         self.b2 = param(0.02 * rng.standard_normal((2, num_blocks, bs)), "b2")
         self.softshrink = ops.SoftShrink(float(sparsity_threshold))  # one kernel forward and backward
+        self.bmm_ta = ops.BatchMatMul(transpose_a=True)
         self.set_ops(dft_mindspore.NATIVE_OPS)
 
     def set_ops(self, table: dict) -> None:
@@ -163,24 +176,24 @@ class SpectralFilter(nn.Cell):
                 setattr(self, name, table[name])
 
     def _complex_linear(self, z, w, b):
-        """Block-diagonal complex matmul as one real batched matmul on z = [re, im]
-        (nb, n, 2i): [re, im, 1] @ [[w0, w1], [-w1, w0], [b0, b1]] -> (nb, n, 2o). The bias
-        rides in the matmul because a broadcast Add keeps a buffer of its output's size
-        for every call site in MindSpore's CPU graphs (as ops.transpose does; mint.permute
-        does not): 0.33 GiB per filter at FourCastNet's paper size (issue 19)."""
+        """Block-diagonal complex matmul as one real batched matmul on z = [re; im]
+        (nb, 2i, n): [[w0, w1], [-w1, w0]]^T @ z + [b0; b1] -> (nb, 2o, n). Modes run along
+        the last axis so that the bias is a per-channel ``bias_add`` on (1, nb*2o, n): a
+        broadcast Add keeps a buffer of its output's size for every call site in
+        MindSpore's CPU graphs (0.2 GiB per filter at FourCastNet's paper size, issue 19)."""
         wr, wi = w[0], w[1]
         big = ops.concat((ops.concat((wr, wi), 2), ops.concat((-wi, wr), 2)), 1)  # (nb, 2i, 2o)
-        bias = mint.permute(b, (1, 0, 2)).reshape(b.shape[1], 1, -1)  # (nb, 1, 2o)
-        ones = ops.ones(z.shape[:2] + (1,), z.dtype)
-        return ops.bmm(ops.concat((z, ones), 2), ops.concat((big, bias), 1))
+        nb, n = z.shape[0], z.shape[2]
+        y = self.bmm_ta(big, z).reshape(1, -1, n)
+        return ops.bias_add(y, ops.transpose(b, (1, 0, 2)).reshape(-1)).reshape(nb, -1, n)
 
     def mix(self, re, im, n: int):
         """``n`` modes as real and imaginary parts -> the MLP's output (n, nb, 2bs)."""
         nb, bs = self.num_blocks, self.block_size
-        z = mint.permute(ops.concat((re.reshape(n, nb, bs), im.reshape(n, nb, bs)), -1), (1, 0, 2))  # (nb, n, 2bs)
+        z = transpose(ops.concat((re.reshape(n, nb, bs), im.reshape(n, nb, bs)), -1), (1, 2, 0))  # (nb, 2bs, n)
         o1 = ops.relu(self._complex_linear(z, self.w1, self.b1))
         o2 = self.softshrink(self._complex_linear(o1, self.w2, self.b2))
-        return mint.permute(o2, (1, 0, 2))
+        return transpose(o2, (2, 0, 1))
 
 
 class AFNO2D(SpectralFilter):

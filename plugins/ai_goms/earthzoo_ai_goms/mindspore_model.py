@@ -19,7 +19,7 @@ from earthzoo.errors import EarthzooError  # noqa: E402
 from earthzoo.frameworks import mindspore_layers as layers  # noqa: E402
 from earthzoo.frameworks.mindspore_layers import AFNO1D, AFNOBlock, LayerNorm, Linear, Mlp, PatchEmbed, init_rng, set_spectral_ops  # noqa: E402
 from earthzoo.frameworks.mindspore_layers import param as _param  # noqa: E402
-from mindspore import mint, nn, ops  # noqa: E402
+from mindspore import nn, ops  # noqa: E402
 
 from .common import sincos_pos_embed_2d  # noqa: E402
 from .config import AIGOMSConfig  # noqa: E402
@@ -46,7 +46,7 @@ class ConvTranspose(nn.Cell):
     def construct(self, x):
         B, p, h, w, c = x.shape[0], self.p, self.h, self.w, self.d_out
         y = ops.matmul(x, self.weight.reshape(self.d_in, c * p * p))  # (B, L, c*p*p)
-        y = mint.permute(y.reshape(B, h, w, c, p, p), (0, 3, 1, 4, 2, 5)).reshape(B, c, h * p, w * p)
+        y = layers.transpose(y.reshape(B, h, w, c, p, p), (0, 3, 1, 4, 2, 5)).reshape(B, c, h * p, w * p)
         return ops.bias_add(y, self.bias)
 
 
@@ -151,7 +151,7 @@ class MaskedOcean(nn.Cell):
 def pixel_shuffle_tokens(y, s: int, out: int):
     """(B, h, w, out*s*s) channels-last -> (B, out, h*s, w*s), the PixelShuffle order."""
     B, h, w, _ = y.shape
-    return mint.permute(y.reshape(B, h, w, out, s, s), (0, 3, 1, 4, 2, 5)).reshape(B, out, h * s, w * s)
+    return layers.transpose(y.reshape(B, h, w, out, s, s), (0, 3, 1, 4, 2, 5)).reshape(B, out, h * s, w * s)
 
 
 class FineTune(nn.Cell):

@@ -20,7 +20,7 @@ from earthzoo.frameworks import dft_mindspore  # noqa: E402
 from earthzoo.frameworks import mindspore_layers as layers  # noqa: E402
 from earthzoo.frameworks.mindspore_layers import AFNO2D, AFNOBlock, LayerNorm, Linear, PatchEmbed, init_rng, set_spectral_ops  # noqa: E402
 from earthzoo.frameworks.mindspore_layers import param as _param  # noqa: E402
-from mindspore import mint, nn, ops  # noqa: E402
+from mindspore import nn, ops  # noqa: E402
 from mindspore.common.initializer import TruncatedNormal, initializer  # noqa: E402
 
 from .config import FourCastNetConfig  # noqa: E402
@@ -79,7 +79,7 @@ class AFNONet(nn.Cell):
             x = x[:, :, : self.img_h]
         B, p, c = x.shape[0], self.p, self.out_chans
         y = self.head(self.forward_features(x))
-        y = mint.permute(y.reshape(B, self.h, self.w, p, p, c), (0, 5, 1, 3, 2, 4)).reshape(B, c, self.h * p, self.w * p)
+        y = layers.transpose(y.reshape(B, self.h, self.w, p, p, c), (0, 5, 1, 3, 2, 4)).reshape(B, c, self.h * p, self.w * p)
         if has_pole:
             last = y[:, :, -1:]
             y = ops.concat((y, ops.full_like(last, float("nan")) if self.nan_pole else last), 2)

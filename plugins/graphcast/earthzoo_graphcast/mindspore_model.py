@@ -12,8 +12,8 @@ os.environ.setdefault("GLOG_v", "3")
 
 import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
-from earthzoo.frameworks.mindspore_layers import LayerNorm  # noqa: E402
-from mindspore import Tensor, mint, nn, ops  # noqa: E402
+from earthzoo.frameworks.mindspore_layers import LayerNorm, transpose  # noqa: E402
+from mindspore import Tensor, nn, ops  # noqa: E402
 
 from .config import GraphCastConfig  # noqa: E402
 from .graph import Graphs, graphs_for  # noqa: E402
@@ -183,7 +183,7 @@ class GraphCast(nn.Cell):
 
     def construct(self, x):
         b, c, h, w = x.shape
-        nodes = mint.permute(x, (2, 3, 0, 1)).reshape(h * w, b, c)
+        nodes = transpose(x, (2, 3, 0, 1)).reshape(h * w, b, c)
         g = self.grid_node_features.shape[0]
         grid_feats = ops.concat((nodes, ops.broadcast_to(self.grid_node_features[:, None, :], (g, b, 3)).astype(x.dtype)), -1)
         m = self.mesh_node_features.shape[0]
@@ -191,7 +191,7 @@ class GraphCast(nn.Cell):
         out = self.forward_nodes(grid_feats, mesh_feats, self.g2m_edge_features, self.g2m_senders, self.g2m_receivers,
                                  self.mesh_edge_features, self.mesh_senders, self.mesh_receivers,
                                  self.m2g_edge_features, self.m2g_senders, self.m2g_receivers)
-        y = mint.permute(out.reshape(h, w, b, -1), (2, 3, 0, 1))
+        y = transpose(out.reshape(h, w, b, -1), (2, 3, 0, 1))
         if self.residual:
             y = y + ops.gather(x, self.residual_index, 1)
         return y
