@@ -52,30 +52,6 @@ def transpose(x, axes: tuple):
     return mint.permute(x, axes) if x.size > LARGE_TRANSPOSE else ops.transpose(x, axes)
 
 
-class _LayerNormKernel(nn.Cell):
-    """MindSpore's LayerNorm kernel forward; the backward written out, which is 1.3x
-    (512 x 128) to 1.8x (65536 x 128) faster on CPU than the LayerNormGrad kernel, the
-    largest single op in GraphCast's MindSpore training step (issue 19)."""
-
-    def __init__(self, eps: float):
-        super().__init__()
-        self.eps = eps
-        self.layer_norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
-
-    def construct(self, x, weight, bias):
-        return self.layer_norm(x, weight, bias)[0]
-
-    def bprop(self, x, weight, bias, out, dout):
-        c = x.shape[-1]
-        x2, d2 = x.reshape(-1, c), dout.reshape(-1, c)
-        xc = x2 - x2.mean(-1, keep_dims=True)
-        rstd = ops.rsqrt((xc * xc).mean(-1, keep_dims=True) + self.eps)
-        xhat = xc * rstd
-        dxhat = d2 * weight
-        dx = rstd * (dxhat - dxhat.mean(-1, keep_dims=True) - xhat * (dxhat * xhat).mean(-1, keep_dims=True))
-        return dx.reshape(x.shape), (d2 * xhat).sum(0), d2.sum(0)
-
-
 class LayerNorm(nn.Cell):
     """LayerNorm over the last axis with torch's parameter names (``nn.LayerNorm``
     names them gamma/beta and defaults to eps 1e-7)."""
@@ -84,10 +60,10 @@ class LayerNorm(nn.Cell):
         super().__init__()
         self.weight = param(np.ones(dim), "weight")
         self.bias = param(np.zeros(dim), "bias")
-        self.kernel = _LayerNormKernel(eps)
+        self.layer_norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
 
     def construct(self, x):
-        return self.kernel(x, self.weight, self.bias)
+        return self.layer_norm(x, self.weight, self.bias)[0]
 
 
 def xavier_uniform(rng: np.random.Generator, d_out: int, d_in: int, shape=None) -> np.ndarray:
