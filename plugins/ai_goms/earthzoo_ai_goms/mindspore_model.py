@@ -140,7 +140,8 @@ class MaskedOcean(nn.Cell):
     def _residual(self, x, y):
         if self.residual:
             P = self.out_chans
-            y = x[:, :P] + ops.exp(self.residual_log_scale).reshape(1, P, 1, 1) * y
+            # broadcast_to first: a broadcasting Mul keeps a buffer of 4x y's size in MindSpore's CPU graphs (issue 19)
+            y = x[:, :P] + ops.broadcast_to(ops.exp(self.residual_log_scale).reshape(1, P, 1, 1), y.shape) * y
         return y
 
     def forward_masked(self, x, ids_keep, ids_restore):
