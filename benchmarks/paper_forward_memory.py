@@ -1,6 +1,6 @@
-"""Peak memory of one paper-size forward (issue 19, item 2): FourCastNet at 720x1440
-(74.7 M parameters), batch 1, one thread, in a fresh process per framework, one after
-the other. Each child reports its resident memory after building the model and the
+"""Peak memory of one paper-size forward (issue 19, item 2): ``--model`` (FourCastNet,
+720x1440, 74.7 M parameters, by default; ``--model ai_goms`` the same grid), batch 1,
+one thread, in a fresh process per framework, one after the other. Each child reports its resident memory after building the model and the
 peak (sampled every 5 ms) over the first call (MindSpore: graph compile + run) and a
 second call; the parent writes both and the MindSpore / torch ratios. A child above
 ``--limit-gib`` is ended and says so. Writes JSON; nothing is asserted.
