@@ -113,6 +113,7 @@ newenv mindspore "$CORE[mindspore,plot]" "$(whl earthzoo_ai_goms)" "$(whl earthz
     refused "earthzoo[synthetic]" earthzoo data make synthetic-atmosphere --size tiny --out made-here.nc
     x earthzoo train fourcastnet --framework mindspore --preset tiny --data atmos.nc --steps 3 --out run
     test -s run/loss_curve.png
+    x ls cache/kernels/mindspore_cpu_*.so  # the CPU kernels, built from the installed wheel's source
     x earthzoo forecast fourcastnet --weights run/weights.safetensors --framework mindspore --init atmos.nc --steps 2 --out fc.nc
     x earthzoo evaluate fc.nc atmos.nc --json > scores.json
     x earthzoo convert run/weights.safetensors fcn.ckpt --model fourcastnet --to mindspore --verify

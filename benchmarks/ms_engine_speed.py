@@ -41,6 +41,7 @@ def runners(name: str, preset: str, batch: int, seed: int) -> dict:
     from earthzoo.cards import resolve
     from earthzoo.frameworks import mindspore as mfw
     from earthzoo.frameworks import torch as tfw
+    from earthzoo.ops import apply_custom_ops
     from earthzoo.training import TrainConfig
     from earthzoo.training.trainer import make_engine
 
@@ -53,6 +54,7 @@ def runners(name: str, preset: str, batch: int, seed: int) -> dict:
         m = build_model(name, framework, config=config)
         if hasattr(m, "ensure_graphs"):
             m.ensure_graphs()
+        apply_custom_ops(m, framework, "cpu")  # as a run does (EARTHZOO_CPU_KERNELS=0: MindSpore's own LayerNorm)
         return m
 
     t_inf, t_train = build("torch"), build("torch")

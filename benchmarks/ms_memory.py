@@ -33,6 +33,7 @@ def child(args) -> dict:
     import numpy as np
     from earthzoo.api import build_model, model_card, setup_device
     from earthzoo.cards import resolve
+    from earthzoo.ops import apply_custom_ops
     from earthzoo.training import TrainConfig
     from earthzoo.training.trainer import make_engine
 
@@ -54,6 +55,7 @@ def child(args) -> dict:
     model = build_model(args.model, args.framework, config=config)
     if hasattr(model, "ensure_graphs"):
         model.ensure_graphs()
+    apply_custom_ops(model, args.framework, "cpu")  # as a run does (EARTHZOO_CPU_KERNELS=0: MindSpore's own ops)
     cfg = TrainConfig(batch_size=args.batch, checkpointing=args.recompute)
     engine = make_engine(args.framework, model, cfg, setup_device("cpu", args.framework), card, config)
     out_ch = getattr(config, "out_chans", None) or getattr(config, "out_channels", None)

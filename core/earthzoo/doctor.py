@@ -68,6 +68,16 @@ def feature_checks() -> list[dict]:
     return checks
 
 
+def _cpu_kernels_check() -> dict:
+    """MindSpore on CPU trains 1.4-1.6x faster with earthzoo's compiled kernels: built here, or why not."""
+    from .frameworks import mindspore_cpu_kernels as kernels
+
+    try:
+        return _check("mindspore cpu kernels", "ok", str(kernels.library()))
+    except kernels.KernelsUnavailable as exc:
+        return _check("mindspore cpu kernels", "warn", f"off: {exc} - MindSpore's own ops are used on CPU (slower to train); install g++ or set CXX")
+
+
 def run_checks() -> list[dict]:
     checks = [_check("python", "ok", f"{platform.python_version()} on {platform.machine()} ({sys.platform})")]
     torch_v, ms_v, np_v = installed_version("torch"), installed_version("mindspore"), installed_version("numpy")
@@ -75,6 +85,8 @@ def run_checks() -> list[dict]:
     checks.append(_check("mindspore", "ok" if ms_v else "warn", ms_v or f"not installed: pip install {framework_pip('mindspore')}"))
     numpy_ok = np_v is not None and satisfied("numpy", np_v)
     checks.append(_check("numpy", "ok" if numpy_ok or not ms_v else "fail", f"{np_v}" + ("" if numpy_ok or not ms_v else f" - MindSpore needs {pins()['numpy']}: pip install {pip_args('numpy')}")))
+    if ms_v:
+        checks.append(_cpu_kernels_check())
     for rec in plugin_records():
         checks.append(_check(f"plugin {rec.name}", {"ok": "ok", "unavailable": "info"}.get(rec.status, "fail"), rec.error or f"{rec.version}: {len(rec.hooks)} hooks"))
     reg = get_registry()

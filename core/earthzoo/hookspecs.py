@@ -79,8 +79,10 @@ def earthzoo_setup_device(backend, framework, rank, world_size):
 def earthzoo_custom_ops(backend, framework):
     """Custom ops: return a dict ``{op_name: callable}`` of operator overrides for
     this backend and framework (e.g. ``rfft2``/``irfft2`` as DFT-by-matmul on chips
-    without a fast FFT, ``scatter_sum`` for GNNs). Models look ops up in an op
-    table; the dicts of all plugins are merged, plugins registered later winning."""
+    without a fast FFT, ``scatter_sum`` for GNNs; MindSpore's shared layers take
+    cell factories ``layer_norm(eps)``, ``bias_add()``, ``gelu()``, and its training
+    engine ``adamw()``: the CPU backend's compiled kernels). Models look ops up in an
+    op table; the dicts of all plugins are merged, plugins registered later winning."""
 
 
 @hookspec(firstresult=True)

@@ -21,11 +21,18 @@ def custom_ops(framework: str, backend: str = "cpu") -> dict[str, Callable]:
     return table
 
 
+def resolved_ops(framework: str, backend: str = "cpu") -> dict[str, Callable]:
+    """``custom_ops`` with the ops a backend names lazily (a ``resolve()`` method)
+    resolved, which needs the framework imported: MindSpore's graph mode cannot
+    compile the lazy wrapper. One that resolves to None cannot be made here, and is
+    left out (the native op stays)."""
+    resolved = {k: op.resolve() if hasattr(op, "resolve") else op for k, op in custom_ops(framework, backend).items()}
+    return {k: op for k, op in resolved.items() if op is not None}
+
+
 def apply_custom_ops(model: Any, framework: str, backend: str = "cpu") -> list[str]:
-    """Install the backend's overrides into ``model``; returns the names replaced. Ops a
-    backend names lazily (a ``resolve()`` method) are resolved here, where the framework
-    is already imported: MindSpore's graph mode cannot compile the lazy wrapper."""
-    table = {k: op.resolve() if hasattr(op, "resolve") else op for k, op in custom_ops(framework, backend).items()}
+    """Install the backend's overrides into ``model``; returns the names offered to it."""
+    table = resolved_ops(framework, backend)
     if table and hasattr(model, "set_ops"):
         model.set_ops(table)
         return sorted(table)

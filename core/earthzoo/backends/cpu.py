@@ -87,5 +87,13 @@ class CpuBackend(BackendPlugin):
     def energy_meter(self):
         return rapl_meter()
 
+    def custom_ops(self, framework):
+        """MindSpore's LayerNorm as earthzoo's compiled kernel (built on first use)."""
+        if framework != "mindspore":
+            return {}
+        from ..frameworks import mindspore_cpu_kernels
+
+        return mindspore_cpu_kernels.table()
+
 
 plugin = CpuBackend(CARD)

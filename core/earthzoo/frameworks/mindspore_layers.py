@@ -52,18 +52,39 @@ def transpose(x, axes: tuple):
     return mint.permute(x, axes) if x.size > LARGE_TRANSPOSE else ops.transpose(x, axes)
 
 
+class NativeLayerNorm(nn.Cell):
+    """MindSpore's own LayerNorm over the last axis, ``(x, weight, bias) -> y``: the
+    op table's default ``layer_norm`` (the CPU backend swaps in earthzoo's kernel)."""
+
+    def __init__(self, eps: float):
+        super().__init__()
+        self.layer_norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
+
+    def construct(self, x, weight, bias):
+        return self.layer_norm(x, weight, bias)[0]
+
+
 class LayerNorm(nn.Cell):
     """LayerNorm over the last axis with torch's parameter names (``nn.LayerNorm``
-    names them gamma/beta and defaults to eps 1e-7)."""
+    names them gamma/beta and defaults to eps 1e-7). The kernel is the op table's
+    ``layer_norm(eps)``, a factory: the CPU backend's is 4-5x faster to train
+    (``mindspore_cpu_kernels``)."""
+
+    OPS = ("layer_norm",)
 
     def __init__(self, dim: int, eps: float):
         super().__init__()
         self.weight = param(np.ones(dim), "weight")
         self.bias = param(np.zeros(dim), "bias")
-        self.layer_norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
+        self.eps = eps
+        self.norm = NativeLayerNorm(eps)
+
+    def set_ops(self, table: dict) -> None:
+        if "layer_norm" in table:
+            self.norm = table["layer_norm"](self.eps)
 
     def construct(self, x):
-        return self.layer_norm(x, self.weight, self.bias)[0]
+        return self.norm(x, self.weight, self.bias)
 
 
 def xavier_uniform(rng: np.random.Generator, d_out: int, d_in: int, shape=None) -> np.ndarray:
@@ -73,46 +94,64 @@ def xavier_uniform(rng: np.random.Generator, d_out: int, d_in: int, shape=None) 
 
 
 class Linear(nn.Cell):
-    """torch.nn.Linear: weight (out, in), optional bias (zeros); weights by ``init``:
-    "trunc_normal" (std 0.02, timm/FourCastNet) or "xavier" (MAE/AI-GOMS). The input
-    is flattened to 2-D first: a broadcast N-D matmul becomes BatchMatMul + BroadcastTo +
-    ReduceSum in the backward pass (jitted forward + backward of a (4, 512, 128) -> 512
-    layer on 1 CPU thread: 76 ms flattened, 99 ms N-D; 84 vs 140 ms on (4, 16, 32, 128))."""
+    """torch.nn.Linear: weight (out, in), optional bias; weights by ``init``:
+    "trunc_normal" (std 0.02, bias zeros: timm/FourCastNet), "xavier" (bias zeros:
+    MAE/AI-GOMS) or "uniform" (torch's default, U(+-1/sqrt(in)) for both: GraphCast).
+    The input is flattened to 2-D first: a broadcast N-D matmul becomes BatchMatMul +
+    BroadcastTo + ReduceSum in the backward pass (jitted forward + backward of a
+    (4, 512, 128) -> 512 layer on 1 CPU thread: 76 ms flattened, 99 ms N-D; 84 vs 140 ms
+    on (4, 16, 32, 128)). The bias is added by the op table's ``bias_add()``, a factory
+(the CPU backend's is a kernel of earthzoo's own; ``mindspore_cpu_kernels``)."""
+
+    OPS = ("bias_add",)
 
     def __init__(self, d_in: int, d_out: int, bias: bool = True, init: str = "trunc_normal"):
         super().__init__()
+        rng, bound = init_rng() if init in ("xavier", "uniform") else None, 1.0 / math.sqrt(d_in)
         if init == "xavier":
-            self.weight = param(xavier_uniform(init_rng(), d_out, d_in), "weight")
+            self.weight = param(xavier_uniform(rng, d_out, d_in), "weight")
+        elif init == "uniform":
+            self.weight = param(rng.uniform(-bound, bound, (d_out, d_in)), "weight")
         else:
             self.weight = ms.Parameter(initializer(TruncatedNormal(0.02), (d_out, d_in), ms.float32), name="weight")
         self.has_bias = bias
         self.d_in, self.d_out = d_in, d_out
         if bias:
-            self.bias = param(np.zeros(d_out), "bias")
+            self.bias = param(rng.uniform(-bound, bound, d_out) if init == "uniform" else np.zeros(d_out), "bias")
         self.matmul = ops.MatMul(transpose_b=True)
+        self.bias_add = ops.bias_add
+
+    def set_ops(self, table: dict) -> None:
+        if "bias_add" in table:
+            self.bias_add = table["bias_add"]()
 
     def construct(self, x):
         shape = x.shape
         y = self.matmul(x.reshape(-1, self.d_in), self.weight)
         if self.has_bias:
-            y = ops.bias_add(y, self.bias)
+            y = self.bias_add(y, self.bias)
         return y.reshape(shape[:-1] + (self.d_out,))
 
 
 class Mlp(nn.Cell):
-    """fc1 -> GELU (exact erf, or MindSpore's tanh kernel for "tanh") -> fc2 (torch_layers.Mlp)."""
+    """fc1 -> GELU -> fc2 (torch_layers.Mlp). The GELU is exact (erf), by the op table's
+    ``gelu()`` factory (the formula by default), or MindSpore's tanh kernel for "tanh"."""
+
+    OPS = ("gelu",)
 
     def __init__(self, d_in: int, hidden: int, d_out: int | None = None, gelu: str = "erf", init: str = "trunc_normal"):
         super().__init__()
         self.fc1 = Linear(d_in, hidden, init=init)
         self.fc2 = Linear(hidden, d_in if d_out is None else d_out, init=init)
-        self.tanh_gelu = gelu == "tanh"
-        self.gelu_tanh = ops.GeLU()  # MindSpore's GeLU kernel is the tanh approximation
+        self.exact = gelu != "tanh"
+        self.act = gelu_erf if self.exact else ops.GeLU()  # MindSpore's GeLU kernel is the tanh approximation
+
+    def set_ops(self, table: dict) -> None:
+        if self.exact and "gelu" in table:
+            self.act = table["gelu"]()
 
     def construct(self, x):
-        x = self.fc1(x)
-        x = self.gelu_tanh(x) if self.tanh_gelu else gelu_erf(x)
-        return self.fc2(x)
+        return self.fc2(self.act(self.fc1(x)))
 
 
 class Proj(nn.Cell):
@@ -262,10 +301,11 @@ class AFNOBlock(nn.Cell):
         return x + self.mlp(self.norm2(x))
 
 
-def set_spectral_ops(net: nn.Cell, table: dict) -> None:
-    """A model's ``set_ops``: the table's FFT entries into every spectral filter."""
-    for _, cell in net.cells_and_names():
-        if isinstance(cell, SpectralFilter):
+def set_layer_ops(net: nn.Cell, table: dict) -> None:
+    """A model's ``set_ops``: the table's entries into every shared layer that looks
+    its ops up (spectral filters: FFTs; ``layer_norm``, ``bias_add`` and ``gelu``)."""
+    for cell in [cell for _, cell in net.cells_and_names()]:
+        if isinstance(cell, (SpectralFilter, LayerNorm, Linear, Mlp)):
             cell.set_ops(table)
 
 

@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 from mindspore import Parameter, ParameterTuple, Tensor, nn, ops  # noqa: E402
 
 from ..frameworks import mindspore as msfw  # noqa: E402
+from ..ops import resolved_ops  # noqa: E402
 from ..runtime import DeviceContext, PrecisionPlan  # noqa: E402
 from .config import TrainConfig  # noqa: E402
 
@@ -111,13 +112,14 @@ class AdamW(nn.Cell):
     """torch.optim.AdamW (amsgrad off) with torch's clip_grad_norm_ in front, as one
     fused update over all parameters flattened into one vector: the clip, both moments
     and the step are a handful of kernels whatever the parameter count (per parameter,
-    about ten kernels each: the update cost 4-40x torch's on CPU). The moments live flat
+    about ten kernels each: the update cost 4-40x torch's on CPU), or one where the
+    backend's op table has ``adamw`` (the CPU's compiled kernel). The moments live flat
     (``exp_avg``/``exp_avg_sq``); :meth:`moments` slices them back by parameter.
 
     ``flat_grad`` is the summed gradient, flat; ``decay`` = 1 - lr*wd, ``step_size`` =
     lr / (1 - beta1^t), ``bc2_sqrt`` = sqrt(1 - beta2^t), all from the host."""
 
-    def __init__(self, params: list[Parameter], betas: tuple[float, float], eps: float, clip: float):
+    def __init__(self, params: list[Parameter], betas: tuple[float, float], eps: float, clip: float, fused: nn.Cell | None = None):
         super().__init__(auto_prefix=False)
         self.params = ParameterTuple(params)
         self.shapes = [tuple(p.shape) for p in params]
@@ -128,17 +130,24 @@ class AdamW(nn.Cell):
         self.exp_avg_sq = Parameter(Tensor(np.zeros(total, np.float32)), name="exp_avg_sq", requires_grad=False)
         self.beta1, self.beta2, self.eps, self.clip = float(betas[0]), float(betas[1]), float(eps), float(clip)
         self.n = len(params)
+        self.fused = fused
+        self.constants = Tensor(np.array([self.beta1, self.beta2, self.eps, max(self.clip, 0.0)], np.float32))
 
     def construct(self, flat_grad, decay, step_size, bc2_sqrt):
-        norm = ops.sqrt((flat_grad * flat_grad).sum())
-        g = flat_grad
-        if self.clip > 0:
-            g = g * ops.minimum(self.clip / (norm + 1e-6), ops.ones_like(norm))
-        m = self.exp_avg + (1.0 - self.beta1) * (g - self.exp_avg)
-        v = self.exp_avg_sq * self.beta2 + (1.0 - self.beta2) * g * g
+        if self.fused is not None:
+            hyper = ops.concat((decay.reshape(1), step_size.reshape(1), bc2_sqrt.reshape(1), self.constants))
+            p, m, v, norm = self.fused(flatten(self.params), flat_grad, self.exp_avg, self.exp_avg_sq, hyper)
+            norm = norm.reshape(())
+        else:
+            norm = ops.sqrt((flat_grad * flat_grad).sum())
+            g = flat_grad
+            if self.clip > 0:
+                g = g * ops.minimum(self.clip / (norm + 1e-6), ops.ones_like(norm))
+            m = self.exp_avg + (1.0 - self.beta1) * (g - self.exp_avg)
+            v = self.exp_avg_sq * self.beta2 + (1.0 - self.beta2) * g * g
+            p = flatten(self.params) * decay - step_size * (m / (ops.sqrt(v) / bc2_sqrt + self.eps))
         ops.assign(self.exp_avg, m)
         ops.assign(self.exp_avg_sq, v)
-        p = flatten(self.params) * decay - step_size * (m / (ops.sqrt(v) / bc2_sqrt + self.eps))
         for i in range(self.n):
             ops.assign(self.params[i], p[self.offsets[i] : self.offsets[i + 1]].reshape(self.shapes[i]))
         return norm
@@ -219,7 +228,8 @@ class MindSporeEngine:
         self.names = [n for n, p in named if p.requires_grad]
         params = [p for _, p in named if p.requires_grad]
         self.weights_tuple = ParameterTuple(params)
-        self.opt = AdamW(params, cfg.betas, cfg.eps, cfg.grad_clip)
+        fused = resolved_ops("mindspore", ctx.backend).get("adamw")
+        self.opt = AdamW(params, cfg.betas, cfg.eps, cfg.grad_clip, fused() if fused is not None else None)
         # the summed gradient, flat: one accumulate, one zeroing, one finiteness check
         self.acc = Parameter(Tensor(np.zeros(sum(self.opt.sizes), np.float32)), name="grad_acc", requires_grad=False)
         self.t = 0

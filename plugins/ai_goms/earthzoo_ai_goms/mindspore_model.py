@@ -17,7 +17,7 @@ import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
 from earthzoo.errors import EarthzooError  # noqa: E402
 from earthzoo.frameworks import mindspore_layers as layers  # noqa: E402
-from earthzoo.frameworks.mindspore_layers import AFNO1D, AFNOBlock, LayerNorm, Linear, Mlp, PatchEmbed, init_rng, set_spectral_ops  # noqa: E402
+from earthzoo.frameworks.mindspore_layers import AFNO1D, AFNOBlock, LayerNorm, Linear, Mlp, PatchEmbed, init_rng, set_layer_ops  # noqa: E402
 from earthzoo.frameworks.mindspore_layers import param as _param  # noqa: E402
 from mindspore import nn, ops  # noqa: E402
 
@@ -102,8 +102,8 @@ class MaskedOcean(nn.Cell):
             self.decoder_pred.bias.set_data(ms.Tensor(np.zeros(self.decoder_pred.bias.shape, np.float32)))
 
     def set_ops(self, table: dict) -> None:
-        """Install op overrides (``rfft``/``irfft``) into every spectral filter."""
-        set_spectral_ops(self, table)
+        """Install op overrides (``rfft``/``irfft``, ``layer_norm``) into every shared layer."""
+        set_layer_ops(self, table)
 
     def forward_encoder(self, x, ids_keep=None):
         _check_shape(x.shape, self.in_chans, self.out_chans, self.hw)

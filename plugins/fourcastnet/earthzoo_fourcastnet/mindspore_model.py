@@ -18,7 +18,7 @@ import mindspore as ms  # noqa: E402
 from earthzoo.errors import EarthzooError  # noqa: E402
 from earthzoo.frameworks import dft_mindspore  # noqa: E402
 from earthzoo.frameworks import mindspore_layers as layers  # noqa: E402
-from earthzoo.frameworks.mindspore_layers import AFNO2D, AFNOBlock, LayerNorm, Linear, PatchEmbed, init_rng, set_spectral_ops  # noqa: E402
+from earthzoo.frameworks.mindspore_layers import AFNO2D, AFNOBlock, LayerNorm, Linear, PatchEmbed, init_rng, set_layer_ops  # noqa: E402
 from earthzoo.frameworks.mindspore_layers import param as _param  # noqa: E402
 from mindspore import nn, ops  # noqa: E402
 from mindspore.common.initializer import TruncatedNormal, initializer  # noqa: E402
@@ -63,8 +63,8 @@ class AFNONet(nn.Cell):
         self.set_ops(_ops_for(config))
 
     def set_ops(self, table: dict) -> None:
-        """Install op overrides (``rfft2``/``irfft2``) into every spectral filter."""
-        set_spectral_ops(self, table)
+        """Install op overrides (``rfft2``/``irfft2``, ``layer_norm``) into every shared layer."""
+        set_layer_ops(self, table)
 
     def forward_features(self, x):
         x = self.patch_embed(x) + self.pos_embed

@@ -12,7 +12,7 @@ os.environ.setdefault("GLOG_v", "3")
 
 import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
-from earthzoo.frameworks.mindspore_layers import LayerNorm, transpose  # noqa: E402
+from earthzoo.frameworks.mindspore_layers import LayerNorm, Linear, set_layer_ops, transpose  # noqa: E402
 from mindspore import Tensor, nn, ops  # noqa: E402
 
 from .config import GraphCastConfig  # noqa: E402
@@ -31,14 +31,6 @@ def _scatter_sum(src, index, num):
 DEFAULT_OPS = {"gather": _gather, "scatter_sum": _scatter_sum}
 
 
-def _dense(d_in: int, d_out: int) -> nn.Dense:
-    """A Dense initialised like torch's Linear (U(-1/sqrt(in), 1/sqrt(in)))."""
-    bound = 1.0 / np.sqrt(d_in)
-    w = np.random.uniform(-bound, bound, (d_out, d_in)).astype(np.float32)
-    b = np.random.uniform(-bound, bound, (d_out,)).astype(np.float32)
-    return nn.Dense(d_in, d_out, weight_init=Tensor(w), bias_init=Tensor(b))
-
-
 class MLP(nn.Cell):
     def __init__(self, d_in: int, d_hidden: int, d_out: int, hidden_layers: int = 1, norm: bool = True):
         super().__init__()
@@ -46,7 +38,7 @@ class MLP(nn.Cell):
         dims = [d_in] + [d_hidden] * hidden_layers + [d_out]
         self.linears = []
         for i in range(self.n_linear):
-            layer = _dense(dims[i], dims[i + 1])
+            layer = Linear(dims[i], dims[i + 1], init="uniform")  # as torch's Linear
             setattr(self, f"linear_{i}", layer)
             self.linears.append(layer)
         self.use_norm = norm
@@ -153,6 +145,9 @@ class GraphCast(nn.Cell):
             self.set_graphs(graphs_for(self.config))
 
     def set_ops(self, table: dict) -> None:
+        """Install op overrides: ``gather`` / ``scatter_sum`` into the message passing,
+        ``layer_norm`` into the MLPs' norms."""
+        set_layer_ops(self, table)
         for _, cell in self.cells_and_names():
             if isinstance(cell, InteractionStep):
                 if "gather" in table:

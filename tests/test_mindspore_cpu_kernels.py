@@ -1,0 +1,272 @@
+"""The CPU backend's compiled MindSpore kernels (earthzoo.frameworks.mindspore_cpu_kernels):
+LayerNorm, bias add and GELU, forward and backward, and the fused AdamW update, against a
+float64 reference and MindSpore's own ops,
+installed into models through the op table, and what happens where they cannot be
+built (no compiler, a failing build, switched off): the native op stays, one line says why."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None, reason="no C++ compiler to build the kernels")
+
+
+@pytest.fixture
+def kernels(monkeypatch, tmp_path):
+    """The kernels module with a fresh cache folder and no memory of earlier builds or notes."""
+    from earthzoo.frameworks import mindspore_cpu_kernels as k
+
+    monkeypatch.setenv("EARTHZOO_CACHE", str(tmp_path / "cache"))
+    k.library.cache_clear()
+    k._say_once.cache_clear()
+    yield k
+    k.library.cache_clear()
+    k._say_once.cache_clear()
+
+
+def _reference(x, w, b, r, eps):
+    """float64 LayerNorm and the gradients of sum(y * r)."""
+    x, w, b, r = (a.astype(np.float64) for a in (x, w, b, r))
+    mu = x.mean(-1, keepdims=True)
+    rstd = 1.0 / np.sqrt(((x - mu) ** 2).mean(-1, keepdims=True) + eps)
+    xhat = (x - mu) * rstd
+    g = r * w
+    dx = rstd * (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True))
+    lead = tuple(range(x.ndim - 1))
+    return xhat * w + b, dx, (r * xhat).sum(lead), r.sum(lead)
+
+
+def _run(cell, x, r):
+    import mindspore as ms
+
+    class Loss(ms.nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.cell = cell
+
+        def construct(self, x, r):
+            return (self.cell(x) * r).sum()
+
+    net = Loss()
+    _, (dx, (dw, db)) = ms.jit(ms.value_and_grad(net, 0, net.trainable_params()))(ms.Tensor(x), ms.Tensor(r))
+    return ms.jit(cell)(ms.Tensor(x)).asnumpy(), dx.asnumpy(), dw.asnumpy(), db.asnumpy()
+
+
+@pytest.mark.parametrize("shape,eps", [((37, 96), 1e-5), ((3, 5, 24), 1e-6)])
+def test_layer_norm_kernel_matches_float64_and_mindspores_own(kernels, shape, eps):
+    import mindspore as ms
+    from earthzoo.frameworks import mindspore_layers as ml
+
+    rng = np.random.default_rng(1)
+    c = shape[-1]
+    x = (3.0 * rng.standard_normal(shape) + 1.5).astype(np.float32)
+    r = rng.standard_normal(shape).astype(np.float32)
+    w, b = rng.uniform(0.5, 1.5, c).astype(np.float32), rng.uniform(-1, 1, c).astype(np.float32)
+    native, kernel = ml.LayerNorm(c, eps), ml.LayerNorm(c, eps)
+    kernel.set_ops({"layer_norm": kernels.layer_norm})
+    assert type(kernel.norm).__name__ == "KernelLayerNorm" and type(native.norm) is ml.NativeLayerNorm
+    for cell in (native, kernel):
+        cell.weight.set_data(ms.Tensor(w))
+        cell.bias.set_data(ms.Tensor(b))
+    ref = _reference(x, w, b, r, eps)
+    got_native, got_kernel = _run(native, x, r), _run(kernel, x, r)
+    for name, want, n, k in zip(("y", "dx", "dweight", "dbias"), ref, got_native, got_kernel):
+        scale = np.abs(want).max()
+        assert np.abs(k - want).max() / scale < 2e-6, name
+        assert np.abs(k - n).max() / scale < 2e-6, name  # as close to MindSpore's op as that is to float64
+        assert np.abs(n - want).max() / scale < 2e-6, name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_bias_add_kernel_matches_mindspores_own_and_keeps_the_dtype(kernels, dtype):
+    """float16 is what amp's matmuls hand it: the kernel adds in float32 and gives float16 back."""
+    import mindspore as ms
+    from mindspore import ops
+
+    rng = np.random.default_rng(2)
+    x, r = rng.standard_normal((2, 7, 24)).astype(dtype), rng.standard_normal((2, 7, 24)).astype(np.float32)
+    b = rng.standard_normal(24).astype(np.float32)
+    kernel = kernels.bias_add()
+
+    def native(x, b):
+        return ops.bias_add(x.reshape(-1, 24), b.astype(x.dtype)).reshape(x.shape)
+
+    class Loss(ms.nn.Cell):
+        def __init__(self, op):
+            super().__init__()
+            self.op = op
+
+        def construct(self, x, b, r):
+            return (self.op(x, b).astype(ms.float32) * r).sum()
+
+    out = {}
+    for name, op in (("native", native), ("kernel", kernel)):
+        y = ms.jit(op)(ms.Tensor(x), ms.Tensor(b))
+        assert y.dtype == ms.Tensor(x).dtype
+        _, (dx, db) = ms.jit(ms.value_and_grad(Loss(op), (0, 1)))(ms.Tensor(x), ms.Tensor(b), ms.Tensor(r))
+        out[name] = (y.asnumpy().astype(np.float64), dx.asnumpy().astype(np.float64), db.asnumpy().astype(np.float64))
+    tol = 1e-6 if dtype == np.float32 else 2e-3
+    want = (x.astype(np.float64) + b, r, r.reshape(-1, 24).sum(0))
+    for name, w, n, k in zip(("y", "dx", "dbias"), want, out["native"], out["kernel"]):
+        assert np.abs(k - w).max() / np.abs(w).max() < tol, name
+        assert np.abs(n - w).max() / np.abs(w).max() < tol, name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_gelu_kernel_matches_the_erf_formula(kernels, dtype):
+    import mindspore as ms
+    from earthzoo.frameworks import mindspore_layers as ml
+
+    x = np.linspace(-6, 6, 2 * 3 * 101).reshape(2, 3, 101).astype(dtype)
+    r = np.random.default_rng(3).standard_normal(x.shape).astype(np.float32)
+
+    class Loss(ms.nn.Cell):
+        def __init__(self, act):
+            super().__init__()
+            self.act = act
+
+        def construct(self, x, r):
+            return (self.act(x).astype(ms.float32) * r).sum()
+
+    got = {}
+    for name, act in (("formula", ml.gelu_erf), ("kernel", kernels.gelu())):
+        y = ms.jit(act)(ms.Tensor(x))
+        assert y.dtype == ms.Tensor(x).dtype
+        _, dx = ms.jit(ms.value_and_grad(Loss(act), 0))(ms.Tensor(x), ms.Tensor(r))
+        got[name] = (y.asnumpy().astype(np.float64), dx.asnumpy().astype(np.float64))
+    tol = 1e-6 if dtype == np.float32 else 2e-3
+    for a, b in zip(got["formula"], got["kernel"]):
+        assert np.abs(a - b).max() / np.abs(a).max() < tol
+
+
+@pytest.mark.parametrize("clip", [0.0, 0.05])
+def test_fused_adamw_kernel_follows_the_graph_update(kernels, clip):
+    """Three AdamW steps (weight decay, bias corrections, the clip active or off) by
+    the kernel and by the engine's op-by-op graph, from the same state."""
+    import mindspore as ms
+    from earthzoo.training.engine_mindspore import AdamW, flatten
+
+    rng = np.random.default_rng(4)
+    shapes = [(5, 3), (7,), (2, 2, 2)]
+    start = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    grads = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(3)]
+    results = []
+    for fused in (None, kernels.adamw()):
+        params = [ms.Parameter(ms.Tensor(a), name=f"p{i}") for i, a in enumerate(start)]
+        opt = AdamW(params, (0.9, 0.95), 1e-8, clip, fused)
+        step = ms.jit(opt.construct)
+        norms = []
+        for t, g in enumerate(grads, 1):
+            lr, wd = 1e-2, 0.1
+            args = (1 - lr * wd, lr / (1 - 0.9**t), (1 - 0.95**t) ** 0.5)
+            norms.append(float(step(flatten([ms.Tensor(a) for a in g]), *(ms.Tensor(np.float32(v)) for v in args)).asnumpy()))
+        m, v = opt.moments()
+        results.append(([p.asnumpy() for p in params], m, v, norms))
+    (p0, m0, v0, n0), (p1, m1, v1, n1) = results
+    assert np.allclose(n0, n1, rtol=1e-6)
+    for a, b in zip(p0 + m0 + v0, p1 + m1 + v1):
+        np.testing.assert_allclose(b, a, rtol=2e-6, atol=1e-7)
+    assert not np.allclose(p0[0], start[0])  # the update did something
+
+
+def test_cpu_backend_puts_the_kernels_into_every_layer_norm_and_linear_of_a_model(kernels):
+    import mindspore as ms
+    from earthzoo.api import build_model
+    from earthzoo.frameworks import mindspore as mfw
+    from earthzoo.frameworks import mindspore_layers as ml
+    from earthzoo.ops import apply_custom_ops
+
+    plain, fast = build_model("fourcastnet", "mindspore", preset="tiny"), build_model("fourcastnet", "mindspore", preset="tiny")
+    mfw.load_numpy_state(fast, {k: p.asnumpy() for k, p in plain.parameters_and_names()})
+    assert apply_custom_ops(fast, "mindspore", "cpu") == ["adamw", "bias_add", "gelu", "layer_norm"]
+    norms = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.LayerNorm)]
+    assert norms and all(type(n.norm).__name__ == "KernelLayerNorm" for n in norms)
+    linears = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.Linear)]
+    assert linears and all(type(n.bias_add).__name__ == "KernelBiasAdd" for n in linears)
+    mlps = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.Mlp)]
+    assert mlps and all(type(n.act).__name__ == "KernelGelu" for n in mlps)
+    c = plain.config
+    x = ms.Tensor(np.random.default_rng(0).standard_normal((1, c.in_chans, *c.img_size)).astype(np.float32))
+    want, got = plain(x).asnumpy(), fast(x).asnumpy()
+    assert np.abs(got - want).max() / np.abs(want).max() < 1e-5
+    assert kernels.library().parent == kernels.cache_root() / "kernels"
+
+
+def test_built_once_per_machine_and_reused(kernels):
+    first = kernels.library()
+    stamp = first.stat().st_mtime_ns
+    kernels.library.cache_clear()
+    assert kernels.library() == first and first.stat().st_mtime_ns == stamp
+    assert [p.name for p in first.parent.iterdir()] == [first.name]  # no temporary file left
+
+
+def _model_with_a_layer_norm():
+    from earthzoo.frameworks import mindspore_layers as ml
+    from mindspore import nn
+
+    class Net(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.norm = ml.LayerNorm(8, 1e-5)
+
+        def set_ops(self, table):
+            ml.set_layer_ops(self, table)
+
+        def construct(self, x):
+            return self.norm(x)
+
+    return Net()
+
+
+@pytest.mark.parametrize("compiler,why", [("/nonexistent/g++", "no C++ compiler (/nonexistent/g++ not found)"), ("false", "false failed")])
+def test_where_they_cannot_be_built_the_native_op_stays_and_one_line_says_why(kernels, monkeypatch, capsys, compiler, why):
+    import mindspore as ms
+    from earthzoo.frameworks import mindspore_layers as ml
+    from earthzoo.ops import apply_custom_ops
+
+    monkeypatch.setenv("CXX", compiler)
+    nets = [_model_with_a_layer_norm() for _ in range(2)]
+    assert [apply_custom_ops(net, "mindspore", "cpu") for net in nets] == [[], []]
+    assert all(type(net.norm.norm) is ml.NativeLayerNorm for net in nets)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and why in err[0] and "MindSpore's own ops are used" in err[0]
+    kernels_dir = kernels.cache_root() / "kernels"
+    assert not kernels_dir.exists() or not any(kernels_dir.iterdir())  # a failed build leaves nothing behind
+    y = nets[0](ms.Tensor(np.arange(16, dtype=np.float32).reshape(2, 8))).asnumpy()
+    assert np.allclose(y.mean(-1), 0, atol=1e-5)
+
+
+def test_switched_off_quietly(kernels, monkeypatch, capsys):
+    from earthzoo.frameworks import mindspore_layers as ml
+    from earthzoo.ops import apply_custom_ops
+
+    monkeypatch.setenv(kernels.SWITCH, "0")
+    net = _model_with_a_layer_norm()
+    assert apply_custom_ops(net, "mindspore", "cpu") == []
+    assert type(net.norm.norm) is ml.NativeLayerNorm
+    assert capsys.readouterr().err == ""
+    with pytest.raises(kernels.KernelsUnavailable, match="EARTHZOO_CPU_KERNELS=0"):
+        kernels.library()
+
+
+def test_the_table_is_built_without_a_framework_or_a_compiler():
+    from earthzoo.ops import custom_ops
+
+    table = custom_ops("mindspore", "cpu")
+    assert sorted(table) == ["adamw", "bias_add", "gelu", "layer_norm"] and all(hasattr(op, "resolve") for op in table.values())
+    assert custom_ops("torch", "cpu") == {}
+
+
+def test_doctor_says_whether_they_are_built(kernels, monkeypatch):
+    from earthzoo.doctor import _cpu_kernels_check
+
+    assert _cpu_kernels_check()["status"] == "ok"
+    kernels.library.cache_clear()
+    monkeypatch.setenv("CXX", "/nonexistent/g++")
+    monkeypatch.setenv("EARTHZOO_CACHE", str(kernels.cache_root() / "elsewhere"))
+    check = _cpu_kernels_check()
+    assert check["status"] == "warn" and "no C++ compiler" in check["detail"] and "install g++" in check["detail"]
