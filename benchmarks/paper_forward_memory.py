@@ -30,6 +30,7 @@ def child(framework: str, model: str, preset: str, limit_gib: float, level: str)
     from earthzoo.cards import resolve
     from earthzoo.frameworks import framework_module
     from earthzoo.machine import RssPeak
+    from earthzoo.ops import apply_custom_ops
 
     MemoryGuard(limit_gib, json.dumps({"framework": framework, "error": f"above {limit_gib:g} GiB RSS"}), interval=0.01)
     fw = framework_module(framework)
@@ -43,6 +44,7 @@ def child(framework: str, model: str, preset: str, limit_gib: float, level: str)
     fw.seed_everything(0)
     with RssPeak() as build:
         net = build_model(model, framework, config=config)
+        apply_custom_ops(net, framework, "cpu")  # as a forecast does (EARTHZOO_CPU_KERNELS=0: MindSpore's own ops)
         forward = fw.inference_function(net)
     x = np.asarray(resolve(card.example_input)(config, 1, 0), np.float32)
     out = {"framework": framework, "rss_after_build_mib": build.peak}

@@ -270,3 +270,24 @@ def test_doctor_says_whether_they_are_built(kernels, monkeypatch):
     monkeypatch.setenv("EARTHZOO_CACHE", str(kernels.cache_root() / "elsewhere"))
     check = _cpu_kernels_check()
     assert check["status"] == "warn" and "no C++ compiler" in check["detail"] and "install g++" in check["detail"]
+
+
+def test_recompute_puts_mindspores_own_ops_back_inside_its_blocks(kernels):
+    """A Custom op with a bprop is not recomputed: inside recomputed blocks the native
+    ops come back (their outputs would be kept otherwise); outside, the kernels stay."""
+    from earthzoo.api import build_model
+    from earthzoo.frameworks import mindspore as mfw
+    from earthzoo.frameworks import mindspore_layers as ml
+    from earthzoo.ops import apply_custom_ops
+
+    net = build_model("fourcastnet", "mindspore", preset="tiny")
+    apply_custom_ops(net, "mindspore", "cpu")
+    assert mfw.enable_activation_checkpointing(net) == [f"recompute on {len(net.blocks)} blocks (Cell.recompute, MindSpore's own ops inside them)"]
+    inside = {id(c) for block in net.blocks for _, c in block.cells_and_names()}
+    cells = [c for _, c in net.cells_and_names()]
+    assert all(type(c.norm) is ml.NativeLayerNorm for c in cells if isinstance(c, ml.LayerNorm) and id(c) in inside)
+    assert all(type(c.act) is ml.NativeGelu for c in cells if isinstance(c, ml.Mlp) and id(c) in inside)
+    linears_in = [c for c in cells if isinstance(c, ml.Linear) and id(c) in inside]
+    linears_out = [c for c in cells if isinstance(c, ml.Linear) and id(c) not in inside]
+    assert linears_in and all(type(c.bias_add).__name__ == "BiasAdd" for c in linears_in)
+    assert linears_out and all(type(c.bias_add).__name__ == "KernelBiasAdd" for c in linears_out)

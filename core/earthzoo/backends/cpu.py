@@ -88,7 +88,8 @@ class CpuBackend(BackendPlugin):
         return rapl_meter()
 
     def custom_ops(self, framework):
-        """MindSpore's LayerNorm as earthzoo's compiled kernel (built on first use)."""
+        """MindSpore's LayerNorm, bias add, exact GELU and AdamW update as earthzoo's
+        compiled kernels (built on first use; ``mindspore_cpu_kernels``)."""
         if framework != "mindspore":
             return {}
         from ..frameworks import mindspore_cpu_kernels

@@ -31,8 +31,10 @@ def _command(compiler: str, out: Path) -> list[str]:
     """The build command; with glibc's libmvec where it has erff (x86-64, glibc 2.35+),
     so that the GELU loops vectorise."""
     libc, version = platform.libc_ver()
-    mvec = platform.machine() == "x86_64" and libc == "glibc" and tuple(int(v) for v in version.split(".")[:2]) >= (2, 35)
+    mvec = platform.machine() == "x86_64" and libc == "glibc" and tuple(int(v) for v in version.split(".")[:2] if v.isdigit()) >= (2, 35)
     return [compiler, *FLAGS, *(["-DEARTHZOO_MVEC"] if mvec else []), "-o", str(out), str(SOURCE), *(["-lmvec"] if mvec else [])]
+
+
 SWITCH = "EARTHZOO_CPU_KERNELS"
 
 
@@ -75,7 +77,10 @@ def library() -> Path:
 
 @functools.lru_cache(maxsize=None)
 def _cells(lib: Path) -> tuple:
-    """The kernels as MindSpore cells (classes), each op with its backward as ``bprop``.
+    """The kernels as MindSpore cell classes, each op with its backward as ``bprop``
+    and its own op instances, as MindSpore's own layers have (see
+    ``mindspore_layers.Linear``). An op with a bprop is not recomputed:
+    ``enable_activation_checkpointing`` puts MindSpore's ops back in recomputed blocks.
     Inputs are cast to float32: MindSpore's amp passes a Custom op its inputs as they are."""
     import mindspore as ms
     from mindspore import nn, ops
@@ -83,26 +88,18 @@ def _cells(lib: Path) -> tuple:
     def custom(name, out_shape, out_dtype, bprop=None):
         return ops.Custom(f"{lib}:earthzoo_{name}", out_shape=out_shape, out_dtype=out_dtype, func_type="aot", bprop=bprop)
 
-    ln_grad = custom("layer_norm_grad", lambda dy, x, w, m, r: (x, w, w), lambda dy, x, w, m, r: (x, x, x))
-
-    def ln_bprop(x, w, b, eps, out, dout):
-        dx, dw, db = ln_grad(dout[0], x, w, out[1], out[2])
-        return dx, dw, db, ops.zeros_like(eps)
-
-    ln = custom("layer_norm", lambda x, w, b, eps: (x, x[:-1] + [1], x[:-1] + [1]), lambda x, w, b, eps: (x, x, x), ln_bprop)
-    bias_grad = custom("bias_add_grad", lambda dy, b: b, lambda dy, b: b)
-
-    def bias_bprop(x, b, out, dout):  # a def: MindSpore parses a bprop's source, and cannot an inline lambda
-        return dout, bias_grad(dout, b)
-
-    bias = custom("bias_add", lambda x, b: x, lambda x, b: x, bias_bprop)
-
     class KernelLayerNorm(nn.Cell):
         """``(x, weight, bias) -> y``, normalised over the last axis; float32 out."""
 
         def __init__(self, eps: float):
             super().__init__()
-            self.op = ln
+            grad = custom("layer_norm_grad", lambda dy, x, w, m, r: (x, w, w), lambda dy, x, w, m, r: (x, x, x))
+
+            def bprop(x, w, b, eps, out, dout):
+                dx, dw, db = grad(dout[0], x, w, out[1], out[2])
+                return dx, dw, db, ops.zeros_like(eps)
+
+            self.op = custom("layer_norm", lambda x, w, b, eps: (x, x[:-1] + [1], x[:-1] + [1]), lambda x, w, b, eps: (x, x, x), bprop)
             self.eps = ms.Tensor([eps], ms.float32)
 
         def construct(self, x, weight, bias):
@@ -114,36 +111,37 @@ def _cells(lib: Path) -> tuple:
 
         def __init__(self):
             super().__init__()
-            self.op = bias
+            grad = custom("bias_add_grad", lambda dy, b: b, lambda dy, b: b)
+
+            def bprop(x, b, out, dout):  # a def: MindSpore parses a bprop's source, and cannot an inline lambda
+                return dout, grad(dout, b)
+
+            self.op = custom("bias_add", lambda x, b: x, lambda x, b: x, bprop)
 
         def construct(self, x, b):
             return self.op(x.astype(ms.float32), b.astype(ms.float32)).astype(x.dtype)
-
-    gelu_grad = custom("gelu_grad", lambda dy, x: x, lambda dy, x: x)
-
-    def gelu_bprop(x, out, dout):
-        return (gelu_grad(dout, x),)
-
-    gelu = custom("gelu", lambda x: x, lambda x: x, gelu_bprop)
 
     class KernelGelu(nn.Cell):
         """torch's exact GELU, in x's dtype (computed in float32)."""
 
         def __init__(self):
             super().__init__()
-            self.op = gelu
+            grad = custom("gelu_grad", lambda dy, x: x, lambda dy, x: x)
+
+            def bprop(x, out, dout):
+                return (grad(dout, x),)
+
+            self.op = custom("gelu", lambda x: x, lambda x: x, bprop)
 
         def construct(self, x):
             return self.op(x.astype(ms.float32)).astype(x.dtype)
-
-    adamw_op = custom("adamw", lambda p, g, m, v, h: (p, p, p, [1]), lambda p, g, m, v, h: (p, p, p, p))
 
     class KernelAdamW(nn.Cell):
         """``(p, g, m, v, hyper) -> (p', m', v', |g|)``, all flat (the engine's AdamW)."""
 
         def __init__(self):
             super().__init__()
-            self.op = adamw_op
+            self.op = custom("adamw", lambda p, g, m, v, h: (p, p, p, [1]), lambda p, g, m, v, h: (p, p, p, p))
 
         def construct(self, p, g, m, v, hyper):
             return self.op(p, g, m, v, hyper)
