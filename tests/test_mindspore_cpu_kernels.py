@@ -258,7 +258,7 @@ def test_the_table_is_built_without_a_framework_or_a_compiler():
 
     table = custom_ops("mindspore", "cpu")
     assert sorted(table) == ["adamw", "bias_add", "gelu", "layer_norm"] and all(hasattr(op, "resolve") for op in table.values())
-    assert custom_ops("torch", "cpu") == {}
+    assert not set(table) & set(custom_ops("torch", "cpu"))  # MindSpore only
 
 
 def test_doctor_says_whether_they_are_built(kernels, monkeypatch):

@@ -148,7 +148,8 @@ def test_the_custom_ops_hook_selects_the_engine():
 
     table = custom_ops("torch", "cpu")
     assert table["gather"] is engine.gather and table["scatter_sum"] is engine.scatter_sum
-    assert custom_ops("mindspore", "cpu") == {} and custom_ops("torch", "ascend") == {}
+    # torch only: MindSpore on cpu gets the CPU backend's kernels, and no message passing
+    assert not {"gather", "scatter_sum"} & set(custom_ops("mindspore", "cpu")) and custom_ops("torch", "ascend") == {}
     model = earthzoo.load_model("graphcast", "torch", preset="tiny", backend="cpu")
     assert model.ops["gather"] is engine.gather and all(step.ops is model.ops for step in model.processor)
 
