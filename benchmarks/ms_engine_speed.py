@@ -54,7 +54,7 @@ def runners(name: str, preset: str, batch: int, seed: int) -> dict:
         m = build_model(name, framework, config=config)
         if hasattr(m, "ensure_graphs"):
             m.ensure_graphs()
-        apply_custom_ops(m, framework, "cpu")  # as a run does (EARTHZOO_CPU_KERNELS=0: MindSpore's own LayerNorm)
+        apply_custom_ops(m, framework, "cpu")  # as a run does (EARTHZOO_CPU_KERNELS=0: MindSpore's own ops)
         return m
 
     t_inf, t_train = build("torch"), build("torch")

@@ -38,6 +38,10 @@ def _command(compiler: str, out: Path) -> list[str]:
 SWITCH = "EARTHZOO_CPU_KERNELS"
 
 
+def switched_off() -> bool:
+    return os.environ.get(SWITCH, "1") == "0"
+
+
 class KernelsUnavailable(RuntimeError):
     """The kernels cannot be built or loaded here; the message says why."""
 
@@ -55,7 +59,7 @@ def _cpu_signature() -> str:
 def library() -> Path:
     """The compiled kernel library, built on first use and cached by source, compiler,
     flags and CPU; raises KernelsUnavailable (switched off, no compiler, build failed)."""
-    if os.environ.get(SWITCH, "1") == "0":
+    if switched_off():
         raise KernelsUnavailable(f"{SWITCH}=0")
     compiler = shutil.which(os.environ.get("CXX", "g++"))
     if compiler is None:
@@ -179,7 +183,7 @@ class LazyKernel:
         self.factory = factory  # of a cell
 
     def resolve(self):
-        if os.environ.get(SWITCH, "1") == "0":
+        if switched_off():
             return None
         try:
             library()
