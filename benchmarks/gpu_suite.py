@@ -12,6 +12,7 @@ stage stopped by the shell's timeout keeps what it measured.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -104,6 +105,22 @@ def _timed(fn, device: str, budget_s: float, max_reps: int, meter) -> dict:
     }
 
 
+def _timed_or_oom(fn, device: str, budget_s: float, max_reps: int, backend: str) -> dict:
+    """:func:`_timed`, or ``{"error": ...}`` when the device runs out of memory. The
+    failed call's tensors are freed before returning: the exception's frames hold them,
+    so a retry made inside the ``except`` finds the device still full."""
+    import torch
+    from earthzoo.bench import energy_meter
+
+    try:
+        return _timed(fn, device, budget_s, max_reps, energy_meter(backend))
+    except torch.cuda.OutOfMemoryError as exc:
+        error = f"out of memory: {str(exc).splitlines()[0][:200]}"
+    gc.collect()
+    _peak_reset(device)
+    return {"error": error}
+
+
 def _peak_reset(device: str) -> None:
     import torch
 
@@ -121,7 +138,6 @@ def _peak(device: str) -> float | None:
 def run_model(args) -> int:
     import torch
     import torch.nn.functional as F
-    from earthzoo.bench import energy_meter
     from earthzoo.frameworks import torch as tfw
 
     t_start = time.perf_counter()
@@ -142,6 +158,7 @@ def run_model(args) -> int:
     backend = "cuda" if device == "cuda" else "cpu"
     fused = {"fused": True} if device == "cuda" else {}
     parts = [(kind, prec) for kind in ("forward", "train_step") for prec in ("fp32", "bf16")]
+    checkpointed = False
     for i, (kind, prec) in enumerate(parts):
         left = args.budget_s - (time.perf_counter() - t_start)
         budget = max(left / (len(parts) - i) - 5.0, 1.0)  # the two warm-up calls come on top
@@ -165,20 +182,17 @@ def run_model(args) -> int:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 opt[0].step()
         _peak_reset(device)
-        try:
-            entry = _timed(fn, device, budget, args.max_reps, energy_meter(backend))
-        except torch.cuda.OutOfMemoryError as exc:
-            entry = {"error": f"out of memory: {str(exc).splitlines()[0][:200]}"}
-            if kind == "train_step" and not getattr(model, "_suite_checkpointed", False):
-                opt[0] = None
-                _peak_reset(device)
-                tfw.enable_activation_checkpointing(model)
-                model._suite_checkpointed = True
-                opt[0] = torch.optim.AdamW(model.parameters(), lr=1e-5, **fused)
-                try:
-                    entry = {**_timed(fn, device, budget, args.max_reps, energy_meter(backend)), "activation_checkpointing": True, "without_checkpointing": entry["error"]}
-                except torch.cuda.OutOfMemoryError as exc2:
-                    entry["with_checkpointing"] = f"out of memory: {str(exc2).splitlines()[0][:200]}"
+        entry = _timed_or_oom(fn, device, budget, args.max_reps, backend)
+        if "error" in entry and kind == "train_step" and not checkpointed:
+            # retry with the model's checkpoint units recomputed in backward (once: the model keeps them)
+            opt[0] = None
+            tfw.enable_activation_checkpointing(model)
+            checkpointed = True
+            opt[0] = torch.optim.AdamW(model.parameters(), lr=1e-5, **fused)
+            retry = _timed_or_oom(fn, device, budget, args.max_reps, backend)
+            entry = {**entry, "with_checkpointing": retry["error"]} if "error" in retry else {**retry, "without_checkpointing": entry["error"]}
+        if kind == "train_step":
+            entry["activation_checkpointing"] = checkpointed
         entry["peak_memory_gib"] = _peak(device)
         entry["optimizer"] = "torch.optim.AdamW(fused=True) + clip_grad_norm_" if kind == "train_step" and fused else ("torch.optim.AdamW + clip_grad_norm_" if kind == "train_step" else None)
         result["parts"][key] = entry

@@ -62,3 +62,27 @@ def test_shell_dry_run_writes_every_stage(tmp_path):
     assert merged["missing"] == [], merged["missing"]
     for name, m in merged["parity"]["models"].items():
         assert m["forward_rel_rms"] == 0.0 and m["train_step_update_rel_rms"] == 0.0, name  # CPU against CPU
+
+
+def test_out_of_memory_frees_the_failed_call_before_the_retry():
+    """The checkpointed retry of a training step that ran out of memory must find the
+    failed call's tensors gone: held by the exception's frames, they filled the GPU."""
+    import weakref
+
+    import torch
+
+    sys.path.insert(0, str(WORKER.parent))
+    try:
+        import gpu_suite
+    finally:
+        sys.path.remove(str(WORKER.parent))
+    seen = []
+
+    def step():
+        activations = torch.ones(1024)
+        seen.append(weakref.ref(activations))
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 5.94 GiB")
+
+    entry = gpu_suite._timed_or_oom(step, "cpu", 1.0, 3, "cpu")
+    assert entry == {"error": "out of memory: CUDA out of memory. Tried to allocate 5.94 GiB"}
+    assert len(seen) == 1 and seen[0]() is None

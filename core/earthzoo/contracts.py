@@ -71,7 +71,8 @@ class Model(Protocol):
     parameter names equal the torch state_dict's in both frameworks."""
 
     checkpoint_modules: tuple[str, ...]
-    """Attribute names of the lists of repeated blocks (activation checkpointing / recompute)."""
+    """Attribute names of the units of activation checkpointing / recompute: lists of
+    repeated blocks, or single modules (a block list or a module holding large activations)."""
 
 
 @runtime_checkable
@@ -133,7 +134,7 @@ class FrameworkModule(Protocol):
         """Free device memory; None where the framework cannot tell (the host's is read elsewhere)."""
 
     def checkpoint_units(self, model: Any) -> Iterable[Any]:
-        """The blocks the model names in ``checkpoint_modules``."""
+        """The blocks the model names in ``checkpoint_modules`` (each list flattened)."""
 
     def enable_activation_checkpointing(self, model: Any) -> list[str]:
         """Recompute each block's activations in backward; returns what was applied."""

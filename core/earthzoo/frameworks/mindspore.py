@@ -106,8 +106,10 @@ def free_memory_bytes(device: str = "CPU") -> int | None:
 
 
 def checkpoint_units(net: Any) -> Iterable[Any]:
+    """As the torch side: each attribute is a list of repeated blocks or one cell."""
     for attr in getattr(net, "checkpoint_modules", ()):
-        yield from getattr(net, attr)
+        unit = getattr(net, attr)
+        yield from unit if isinstance(unit, (ms.nn.CellList, ms.nn.SequentialCell, list, tuple)) else (unit,)
 
 
 def enable_activation_checkpointing(net: Any) -> list[str]:

@@ -113,9 +113,11 @@ def synchronize(device: str) -> None:
 
 
 def checkpoint_units(model: Any) -> Iterable[Any]:
-    """The repeated blocks a model names in ``checkpoint_modules`` (attribute names of lists of blocks)."""
+    """The blocks a model names in ``checkpoint_modules``: each attribute is a list of
+    repeated blocks or one module (GraphCast's encoder and decoder on the full grid)."""
     for attr in getattr(model, "checkpoint_modules", ()):
-        yield from getattr(model, attr)
+        unit = getattr(model, attr)
+        yield from unit if isinstance(unit, (torch.nn.ModuleList, torch.nn.Sequential, list, tuple)) else (unit,)
 
 
 def _checkpointed(forward):

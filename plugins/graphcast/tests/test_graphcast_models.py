@@ -94,21 +94,25 @@ def test_activation_checkpointing_keeps_gradients():
     b.load_state_dict(a.state_dict())
     # Through the memory-schedule hook, as the training engine applies it.
     notes = get_plugin_manager().hook.earthzoo_memory_schedule(backend="cpu", framework="torch", model=b, plan=MemoryPlan(activation_checkpointing=True))
-    assert "3 blocks" in notes[0]
-    assert all(getattr(blk.forward, "earthzoo_checkpointed", False) for blk in b.processor)
+    assert "5 blocks" in notes[0]  # the encoder, the 3 processor steps, the decoder
+    assert all(getattr(blk.forward, "earthzoo_checkpointed", False) for blk in (b.encoder, *b.processor, b.decoder))
+    runs = []
+    b.decoder.step.register_forward_pre_hook(lambda *_: runs.append("decoder"))  # pre: a recompute stops early
+    b.encoder.register_forward_pre_hook(lambda *_: runs.append("encoder"))  # the outer call only
     x = torch.from_numpy(example_input(cfg, 1, 0))
     for m in (a, b):
         m(x).square().mean().backward()
+    assert runs.count("decoder") == 2 and runs.count("encoder") == 1  # the decoder's step ran again in backward
     for (k, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
         torch.testing.assert_close(pa.grad, pb.grad, atol=1e-6, rtol=1e-5, msg=k)
 
 
-def test_mindspore_recompute_on_processor():
+def test_mindspore_recompute_on_encoder_processor_and_decoder():
     from earthzoo.frameworks import mindspore as msfw
     from earthzoo_graphcast import mindspore_model
 
     m = mindspore_model.build(GraphCastConfig.preset("tiny"))
-    assert "3 blocks" in msfw.enable_activation_checkpointing(m)[0]
+    assert "5 blocks" in msfw.enable_activation_checkpointing(m)[0]
 
 
 def test_channels_and_next_input():
