@@ -1,6 +1,6 @@
 """The CPU backend's compiled MindSpore kernels (earthzoo.frameworks.mindspore_cpu_kernels):
-LayerNorm, bias add and GELU, forward and backward, and the fused AdamW update, against a
-float64 reference and MindSpore's own ops,
+LayerNorm, bias add, GELU and the real FFTs, forward and backward, and the fused AdamW
+update, against a float64 reference and MindSpore's own ops,
 installed into models through the op table, and what happens where they cannot be
 built (no compiler, a failing build, switched off): the native op stays, one line says why."""
 
@@ -173,7 +173,63 @@ def test_fused_adamw_kernel_follows_the_graph_update(kernels, clip):
     assert not np.allclose(p0[0], start[0])  # the update did something
 
 
-def test_cpu_backend_puts_the_kernels_into_every_layer_norm_and_linear_of_a_model(kernels):
+# (B, H, W, C) as rfft2, (B, N, C) as rfft over axis 1; even and odd lengths, radix 4, 2, 3, 5 and 7
+SPECTRAL_SHAPES = [(2, 16, 32, 8), (1, 9, 15, 3), (1, 6, 14, 5), (2, 64, 4), (1, 35, 3)]
+
+
+def _spectral_pair(kernels, ndim):
+    from earthzoo.frameworks import dft_mindspore
+
+    names = ("rfft2", "irfft2") if ndim == 4 else ("rfft", "irfft")
+    return [kernels.entry(n) for n in names], [dft_mindspore.NATIVE_OPS[n] for n in names]
+
+
+def _spectral_run(forward, inverse, size, x, a, b, r):
+    """rfft(x), irfft(a, b), and the gradients of <rfft(x), (a, b)> and <irfft(a, b), r>
+    (closures without default arguments: MindSpore's graph parser refuses those)."""
+    import mindspore as ms
+
+    def spectrum(x, a, b):
+        re, im = forward(x)
+        return (re * a).sum() + (im * b).sum()
+
+    def inverted(a, b):
+        return inverse(a, b, size)
+
+    def back(a, b, r):
+        return (inverse(a, b, size) * r).sum()
+
+    x, a, b, r = (ms.Tensor(t) for t in (x, a, b, r))
+    re, im = ms.jit(forward)(x)
+    dx = ms.jit(ms.grad(spectrum, 0))(x, a, b)
+    da, db = ms.jit(ms.grad(back, (0, 1)))(a, b, r)
+    return [t.asnumpy() for t in (re, im, ms.jit(inverted)(a, b), dx, da, db)]
+
+
+@pytest.mark.parametrize("shape", SPECTRAL_SHAPES)
+def test_fft_kernels_match_float64_and_their_gradients_mindspores_own(kernels, shape):
+    """Forward against numpy in float64; the gradients of a weighted sum of the spectrum
+    (rfft) and of the inverse's output (irfft) against MindSpore's own FFT ops'."""
+    rng = np.random.default_rng(3)
+    axes = (1, 2) if len(shape) == 4 else (1,)
+    n = shape[-2]
+    x = rng.standard_normal(shape).astype(np.float32)
+    spec_shape = shape[:-2] + (n // 2 + 1, shape[-1])
+    a, b = (rng.standard_normal(spec_shape).astype(np.float32) for _ in range(2))
+    r = rng.standard_normal(shape).astype(np.float32)
+    size = shape[1:3] if len(shape) == 4 else n
+    results = [_spectral_run(forward, inverse, size, x, a, b, r) for forward, inverse in _spectral_pair(kernels, len(shape))]
+    (kre, kim, ky, *kgrads), (nre, nim, ny, *ngrads) = results
+    want = np.fft.rfftn(x.astype(np.float64), axes=axes, norm="ortho")
+    want_y = np.fft.irfftn(a.astype(np.float64) + 1j * b, s=size if len(shape) == 4 else (n,), axes=axes, norm="ortho")
+    assert np.abs(kre - want.real).max() < 1e-6 * np.abs(want).max() and np.abs(kim - want.imag).max() < 1e-6 * np.abs(want).max()
+    assert np.abs(ky - want_y).max() < 1e-6 * np.abs(want_y).max()
+    assert np.abs(nre - want.real).max() < 1e-5 * np.abs(want).max()  # the reference ops agree too
+    for name, k, nat in zip(("dx", "dre", "dim"), kgrads, ngrads):
+        assert np.abs(k - nat).max() < 2e-6 * np.abs(nat).max(), name
+
+
+def test_cpu_backend_puts_the_kernels_into_every_layer_of_a_model(kernels):
     import mindspore as ms
     from earthzoo.api import build_model
     from earthzoo.frameworks import mindspore as mfw
@@ -182,13 +238,15 @@ def test_cpu_backend_puts_the_kernels_into_every_layer_norm_and_linear_of_a_mode
 
     plain, fast = build_model("fourcastnet", "mindspore", preset="tiny"), build_model("fourcastnet", "mindspore", preset="tiny")
     mfw.load_numpy_state(fast, {k: p.asnumpy() for k, p in plain.parameters_and_names()})
-    assert apply_custom_ops(fast, "mindspore", "cpu") == ["adamw", "bias_add", "gelu", "layer_norm"]
+    assert apply_custom_ops(fast, "mindspore", "cpu") == ["adamw", "bias_add", "gelu", "irfft", "irfft2", "layer_norm", "rfft", "rfft2"]
     norms = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.LayerNorm)]
     assert norms and all(type(n.norm).__name__ == "KernelLayerNorm" for n in norms)
     linears = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.Linear)]
     assert linears and all(type(n.bias_add).__name__ == "KernelBiasAdd" for n in linears)
     mlps = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.Mlp)]
     assert mlps and all(type(n.act).__name__ == "KernelGelu" for n in mlps)
+    filters = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.AFNO2D)]
+    assert filters and all(f.rfft2.compiled_kernel and f.irfft2.compiled_kernel for f in filters)
     c = plain.config
     x = ms.Tensor(np.random.default_rng(0).standard_normal((1, c.in_chans, *c.img_size)).astype(np.float32))
     want, got = plain(x).asnumpy(), fast(x).asnumpy()
@@ -257,7 +315,8 @@ def test_the_table_is_built_without_a_framework_or_a_compiler():
     from earthzoo.ops import custom_ops
 
     table = custom_ops("mindspore", "cpu")
-    assert sorted(table) == ["adamw", "bias_add", "gelu", "layer_norm"] and all(hasattr(op, "resolve") for op in table.values())
+    assert sorted(table) == ["adamw", "bias_add", "gelu", "irfft", "irfft2", "layer_norm", "rfft", "rfft2"]
+    assert all(hasattr(op, "resolve") for op in table.values())
     assert not set(table) & set(custom_ops("torch", "cpu"))  # MindSpore only
 
 
@@ -276,6 +335,7 @@ def test_recompute_puts_mindspores_own_ops_back_inside_its_blocks(kernels):
     """A Custom op with a bprop is not recomputed: inside recomputed blocks the native
     ops come back (their outputs would be kept otherwise); outside, the kernels stay."""
     from earthzoo.api import build_model
+    from earthzoo.frameworks import dft_mindspore
     from earthzoo.frameworks import mindspore as mfw
     from earthzoo.frameworks import mindspore_layers as ml
     from earthzoo.ops import apply_custom_ops
@@ -291,3 +351,20 @@ def test_recompute_puts_mindspores_own_ops_back_inside_its_blocks(kernels):
     linears_out = [c for c in cells if isinstance(c, ml.Linear) and id(c) not in inside]
     assert linears_in and all(type(c.bias_add).__name__ == "BiasAdd" for c in linears_in)
     assert linears_out and all(type(c.bias_add).__name__ == "KernelBiasAdd" for c in linears_out)
+    filters = [c for c in cells if isinstance(c, ml.AFNO2D)]
+    assert filters and all(f.rfft2 is dft_mindspore.native_rfft2 and f.irfft2 is dft_mindspore.native_irfft2 for f in filters)
+
+
+def test_recompute_keeps_a_backends_dft_by_matmul(kernels):
+    """Only compiled kernels leave recomputed blocks: the Ascend backend's DFT-by-matmul
+    (MindSpore ops, recomputed as any) stays."""
+    from earthzoo.api import build_model
+    from earthzoo.frameworks import dft_mindspore
+    from earthzoo.frameworks import mindspore as mfw
+    from earthzoo.frameworks import mindspore_layers as ml
+
+    net = build_model("fourcastnet", "mindspore", preset="tiny")
+    net.set_ops(dft_mindspore.DFT_OPS)
+    mfw.enable_activation_checkpointing(net)
+    filters = [c for _, c in net.cells_and_names() if isinstance(c, ml.AFNO2D)]
+    assert filters and all(f.rfft2 is dft_mindspore.rfft2 for f in filters)

@@ -117,13 +117,13 @@ def enable_activation_checkpointing(net: Any) -> list[str]:
     place of the op table's compiled kernels: a Custom op with a bprop is not
     recomputed, so the output its consumer's backward needs would be kept (GraphCast
     small, batch 4: 2.8 instead of 2.1 GB of step memory)."""
-    from .mindspore_layers import NATIVE_LAYER_OPS, set_layer_ops
+    from .mindspore_layers import without_compiled_kernels
 
     blocks = list(checkpoint_units(net))
     if not blocks:
         raise EarthzooError(f"{type(net).__name__} names no blocks for recompute", "set checkpoint_modules on the model class")
     for block in blocks:
-        set_layer_ops(block, NATIVE_LAYER_OPS)
+        without_compiled_kernels(block)
         block.recompute()
     return [f"recompute on {len(blocks)} blocks (Cell.recompute, MindSpore's own ops inside them)"]
 

@@ -1,13 +1,15 @@
 // earthzoo's CPU kernels for MindSpore, called through ops.Custom(func_type="aot").
 // MindSpore 2.10's own LayerNorm kernels take 5x (forward) and 40x (backward) torch's
 // time on CPU, its bias gradient (BiasAddGrad) several times a row sum's, its exact GELU
-// (erf formula) five element-wise ops each way; these do one
-// pass over each row, vectorised, single-threaded. float32 only (amp's "auto" level
+// (erf formula) five element-wise ops each way, its real FFTs and their gradients about
+// 5x torch's; these do one pass over each row, vectorised, single-threaded. float32 only (amp's "auto" level
 // gives these ops float32: the widest of their inputs, the parameters).
 // Signature: MindSpore's aot convention (inputs then outputs in params); 0 = success.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #ifdef EARTHZOO_MVEC
 // glibc's vector maths (libmvec, erff from 2.35): lets the GELU loops vectorise, as
@@ -205,4 +207,275 @@ extern "C" int earthzoo_adamw(int nparam, void **params, int *ndims, int64_t **s
     p_out[i] = p[i] * decay - step_size * (mi / (std::sqrt(vi) / bc2_sqrt + eps));
   }
   return 0;
+}
+
+// ---- real FFTs over the token axes of channels-last tensors (the AFNO filters) ----
+// rfft2 over axes (1, 2) of x (B, H, W, C), ortho norm; a 3-D x (B, N, C) is the 1-D
+// rfft over axis 1 (H = 1). Every transform runs along an axis with the channels (and,
+// along H, the kept W modes) as the contiguous inner vector, so each butterfly is a
+// vectorised loop and nothing is transposed: a Stockham FFT (mixed radix: 4, 2, then
+// odd factors), twiddles in double, rounded once.
+
+namespace {
+
+struct FftPlan {
+  int64_t n = 1;
+  float sign = -1.f;  // -1 forward, +1 inverse
+  std::vector<int> radix;
+  std::vector<std::vector<float>> cos_, sin_;  // per stage, [k][r][q]: exp(sign 2 pi i r (k + q Ns) / (Ns p))
+};
+
+FftPlan make_plan(int64_t n, int sign) {
+  FftPlan plan;
+  plan.n = n;
+  plan.sign = static_cast<float>(sign);
+  int64_t rest = n;
+  for (int p : {4, 2})
+    while (rest % p == 0) plan.radix.push_back(p), rest /= p;
+  for (int p = 3; rest > 1; p += 2)
+    while (rest % p == 0) plan.radix.push_back(p), rest /= p;
+  int64_t ns = 1;
+  for (int p : plan.radix) {
+    const int64_t period = ns * p;
+    std::vector<float> c(ns * p * p), s(ns * p * p);
+    for (int64_t k = 0; k < ns; ++k)
+      for (int r = 0; r < p; ++r)
+        for (int q = 0; q < p; ++q) {
+          const double angle = sign * 2.0 * M_PI * double((r * (k + q * ns)) % period) / double(period);
+          c[(k * p + r) * p + q] = static_cast<float>(std::cos(angle));
+          s[(k * p + r) * p + q] = static_cast<float>(std::sin(angle));
+        }
+    plan.cos_.push_back(std::move(c));
+    plan.sin_.push_back(std::move(s));
+    ns *= p;
+  }
+  return plan;
+}
+
+// The DFT of n vectors of `inner` complex values (planar re / im, row k at k * inner),
+// in place; tr / ti are scratch of the same size.
+void fft_rows(const FftPlan &plan, int64_t inner, float *re, float *im, float *tr, float *ti) {
+  float *ar = re, *ai = im, *br = tr, *bi = ti;
+  const int64_t n = plan.n;
+  int64_t ns = 1;
+  for (size_t stage = 0; stage < plan.radix.size(); ++stage) {
+    const int p = plan.radix[stage];
+    const int64_t m = n / p;
+    const float *C = plan.cos_[stage].data(), *S = plan.sin_[stage].data();
+    for (int64_t j = 0; j < m; ++j) {
+      const int64_t k = j % ns, base = (j / ns) * ns * p + k;
+      const float *x0r = ar + j * inner, *x0i = ai + j * inner;
+      if (p == 2) {  // y0 = x0 + w x1, y1 = x0 - w x1
+        const float c = C[(k * 2 + 1) * 2], s = S[(k * 2 + 1) * 2];
+        const float *x1r = ar + (j + m) * inner, *x1i = ai + (j + m) * inner;
+        float *y0r = br + base * inner, *y0i = bi + base * inner;
+        float *y1r = br + (base + ns) * inner, *y1i = bi + (base + ns) * inner;
+#pragma omp simd
+        for (int64_t i = 0; i < inner; ++i) {
+          const float tr_ = x1r[i] * c - x1i[i] * s, ti_ = x1r[i] * s + x1i[i] * c;
+          y0r[i] = x0r[i] + tr_, y0i[i] = x0i[i] + ti_;
+          y1r[i] = x0r[i] - tr_, y1i[i] = x0i[i] - ti_;
+        }
+        continue;
+      }
+      if (p == 4) {  // the twiddled inputs a, b, c, d; the 4-point DFT by additions and sign * i
+        float cw[4], sw[4];
+        for (int r = 1; r < 4; ++r) cw[r] = C[(k * 4 + r) * 4], sw[r] = S[(k * 4 + r) * 4];
+        const float *x1r = ar + (j + m) * inner, *x1i = ai + (j + m) * inner;
+        const float *x2r = ar + (j + 2 * m) * inner, *x2i = ai + (j + 2 * m) * inner;
+        const float *x3r = ar + (j + 3 * m) * inner, *x3i = ai + (j + 3 * m) * inner;
+        float *y0r = br + base * inner, *y0i = bi + base * inner;
+        float *y1r = br + (base + ns) * inner, *y1i = bi + (base + ns) * inner;
+        float *y2r = br + (base + 2 * ns) * inner, *y2i = bi + (base + 2 * ns) * inner;
+        float *y3r = br + (base + 3 * ns) * inner, *y3i = bi + (base + 3 * ns) * inner;
+        const float sg = plan.sign;
+#pragma omp simd
+        for (int64_t i = 0; i < inner; ++i) {
+          const float br_ = x1r[i] * cw[1] - x1i[i] * sw[1], bi_ = x1r[i] * sw[1] + x1i[i] * cw[1];
+          const float cr_ = x2r[i] * cw[2] - x2i[i] * sw[2], ci_ = x2r[i] * sw[2] + x2i[i] * cw[2];
+          const float dr_ = x3r[i] * cw[3] - x3i[i] * sw[3], di_ = x3r[i] * sw[3] + x3i[i] * cw[3];
+          const float t0r = x0r[i] + cr_, t0i = x0i[i] + ci_, t1r = x0r[i] - cr_, t1i = x0i[i] - ci_;
+          const float t2r = br_ + dr_, t2i = bi_ + di_, t3r = br_ - dr_, t3i = bi_ - di_;
+          y0r[i] = t0r + t2r, y0i[i] = t0i + t2i;
+          y2r[i] = t0r - t2r, y2i[i] = t0i - t2i;
+          y1r[i] = t1r - sg * t3i, y1i[i] = t1i + sg * t3r;
+          y3r[i] = t1r + sg * t3i, y3i[i] = t1i - sg * t3r;
+        }
+        continue;
+      }
+      if (p == 3) {  // y0 = a + (b + c), y1,2 = a - (b + c) / 2 +- sign i sqrt(3)/2 (b - c)
+        float cw[3], sw[3];
+        for (int r = 1; r < 3; ++r) cw[r] = C[(k * 3 + r) * 3], sw[r] = S[(k * 3 + r) * 3];
+        const float *x1r = ar + (j + m) * inner, *x1i = ai + (j + m) * inner;
+        const float *x2r = ar + (j + 2 * m) * inner, *x2i = ai + (j + 2 * m) * inner;
+        float *y0r = br + base * inner, *y0i = bi + base * inner;
+        float *y1r = br + (base + ns) * inner, *y1i = bi + (base + ns) * inner;
+        float *y2r = br + (base + 2 * ns) * inner, *y2i = bi + (base + 2 * ns) * inner;
+        const float h = plan.sign * 0.86602540378443865f;
+#pragma omp simd
+        for (int64_t i = 0; i < inner; ++i) {
+          const float br_ = x1r[i] * cw[1] - x1i[i] * sw[1], bi_ = x1r[i] * sw[1] + x1i[i] * cw[1];
+          const float cr_ = x2r[i] * cw[2] - x2i[i] * sw[2], ci_ = x2r[i] * sw[2] + x2i[i] * cw[2];
+          const float sr = br_ + cr_, si = bi_ + ci_, dr = br_ - cr_, di = bi_ - ci_;
+          const float mr = x0r[i] - 0.5f * sr, mi = x0i[i] - 0.5f * si;
+          y0r[i] = x0r[i] + sr, y0i[i] = x0i[i] + si;
+          y1r[i] = mr - h * di, y1i[i] = mi + h * dr;
+          y2r[i] = mr + h * di, y2i[i] = mi - h * dr;
+        }
+        continue;
+      }
+      for (int q = 0; q < p; ++q) {  // any other radix: its p-point DFT directly
+        float *yr = br + (base + q * ns) * inner, *yi = bi + (base + q * ns) * inner;
+        std::memcpy(yr, x0r, inner * sizeof(float));
+        std::memcpy(yi, x0i, inner * sizeof(float));
+        for (int r = 1; r < p; ++r) {
+          const float c = C[(k * p + r) * p + q], s = S[(k * p + r) * p + q];
+          const float *xr = ar + (j + r * m) * inner, *xi = ai + (j + r * m) * inner;
+#pragma omp simd
+          for (int64_t i = 0; i < inner; ++i) {
+            yr[i] += xr[i] * c - xi[i] * s;
+            yi[i] += xr[i] * s + xi[i] * c;
+          }
+        }
+      }
+    }
+    std::swap(ar, br);
+    std::swap(ai, bi);
+    ns *= p;
+  }
+  if (ar != re) {
+    std::memcpy(re, ar, n * inner * sizeof(float));
+    std::memcpy(im, ai, n * inner * sizeof(float));
+  }
+}
+
+// the one-sided spectrum's weight of mode l: 2 where its conjugate twin is left out
+float twin_weight(int64_t l, int64_t w) { return (l == 0 || 2 * l == w) ? 1.f : 2.f; }
+
+struct Axes {
+  int64_t b, h, w, c;
+};
+
+// (B, H, W, C) or (B, N, C) = (B, 1, N, C)
+bool token_axes(int ndim, const int64_t *shape, Axes *a) {
+  if (ndim == 4) *a = {shape[0], shape[1], shape[2], shape[3]};
+  else if (ndim == 3) *a = {shape[0], 1, shape[1], shape[2]};
+  else return false;
+  return true;
+}
+
+constexpr int64_t kChunk = 256;  // columns transformed together: a chunk's n x 256 complex rows stay in cache
+
+// The DFT along the n rows of an n x width block (row stride `stride`), in place, a
+// chunk of columns at a time through `buf`.
+void fft_columns(const FftPlan &plan, int64_t width, int64_t stride, float *re, float *im, std::vector<float> &buf) {
+  const int64_t n = plan.n, chunk = std::min(width, kChunk);
+  buf.resize(4 * n * chunk);
+  float *cr = buf.data(), *ci = cr + n * chunk, *tr = ci + n * chunk, *ti = tr + n * chunk;
+  for (int64_t c0 = 0; c0 < width; c0 += chunk) {
+    const int64_t w = std::min(chunk, width - c0);
+    for (int64_t k = 0; k < n; ++k) {
+      std::memcpy(cr + k * w, re + k * stride + c0, w * sizeof(float));
+      std::memcpy(ci + k * w, im + k * stride + c0, w * sizeof(float));
+    }
+    fft_rows(plan, w, cr, ci, tr, ti);
+    for (int64_t k = 0; k < n; ++k) {
+      std::memcpy(re + k * stride + c0, cr + k * w, w * sizeof(float));
+      std::memcpy(im + k * stride + c0, ci + k * w, w * sizeof(float));
+    }
+  }
+}
+
+// x (B, H, W, C) -> re, im (B, H, W/2+1, C), times twin_weight(l) if `weighted`
+int real_to_spectrum(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, bool weighted) {
+  Axes a;
+  if (nparam != 3 || !all_float32(nparam, dtypes) || !token_axes(ndims[0], shapes[0], &a)) return 1;
+  const float *x = static_cast<const float *>(params[0]);
+  float *out_re = static_cast<float *>(params[1]), *out_im = static_cast<float *>(params[2]);
+  const int64_t wr = a.w / 2 + 1, plane = a.h * wr * a.c, chunk = std::min(a.c, kChunk);
+  const FftPlan along_w = make_plan(a.w, -1), along_h = make_plan(a.h, -1);
+  const float scale = static_cast<float>(1.0 / std::sqrt(double(a.h * a.w)));
+  std::vector<float> work(4 * a.w * chunk), buf;
+  float *re = work.data(), *im = re + a.w * chunk, *tr = im + a.w * chunk, *ti = tr + a.w * chunk;
+  for (int64_t b = 0; b < a.b; ++b) {
+    float *zr = out_re + b * plane, *zi = out_im + b * plane;
+    for (int64_t h = 0; h < a.h; ++h) {  // along W: real rows, the first W/2+1 modes kept
+      const float *row = x + (b * a.h + h) * a.w * a.c;
+      for (int64_t c0 = 0; c0 < a.c; c0 += chunk) {
+        const int64_t w = std::min(chunk, a.c - c0);
+        for (int64_t k = 0; k < a.w; ++k) std::memcpy(re + k * w, row + k * a.c + c0, w * sizeof(float));
+        std::memset(im, 0, a.w * w * sizeof(float));
+        fft_rows(along_w, w, re, im, tr, ti);
+        for (int64_t l = 0; l < wr; ++l) {
+          const float f = scale * (weighted ? twin_weight(l, a.w) : 1.f);
+          float *dr = zr + (h * wr + l) * a.c + c0, *di = zi + (h * wr + l) * a.c + c0;
+          const float *sr = re + l * w, *si = im + l * w;
+#pragma omp simd
+          for (int64_t i = 0; i < w; ++i) dr[i] = sr[i] * f, di[i] = si[i] * f;
+        }
+      }
+    }
+    fft_columns(along_h, wr * a.c, wr * a.c, zr, zi, buf);  // along H
+  }
+  return 0;
+}
+
+// re, im (B, H, Wr, C), like (..., W, any) -> y (B, H, W, C) = the real part of the
+// inverse DFT of the modes l < Wr (the rest zero), each times twin_weight(l) if `weighted`
+int spectrum_to_real(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, bool weighted) {
+  Axes a;
+  if (nparam != 4 || !all_float32(nparam, dtypes) || !token_axes(ndims[3], shapes[3], &a)) return 1;
+  const float *in_re = static_cast<const float *>(params[0]), *in_im = static_cast<const float *>(params[1]);
+  float *y = static_cast<float *>(params[3]);
+  const int64_t wr = shapes[0][ndims[0] - 2], plane = a.h * wr * a.c, chunk = std::min(a.c, kChunk);
+  if (wr > a.w) return 1;
+  const FftPlan along_w = make_plan(a.w, +1), along_h = make_plan(a.h, +1);
+  const float scale = static_cast<float>(1.0 / std::sqrt(double(a.h * a.w)));
+  std::vector<float> zr(plane), zi(plane), work(4 * a.w * chunk), buf;
+  float *re = work.data(), *im = re + a.w * chunk, *tr = im + a.w * chunk, *ti = tr + a.w * chunk;
+  for (int64_t b = 0; b < a.b; ++b) {
+    std::memcpy(zr.data(), in_re + b * plane, plane * sizeof(float));
+    std::memcpy(zi.data(), in_im + b * plane, plane * sizeof(float));
+    fft_columns(along_h, wr * a.c, wr * a.c, zr.data(), zi.data(), buf);  // along H
+    for (int64_t h = 0; h < a.h; ++h) {  // along W: the modes >= Wr zero, the real part kept
+      float *row = y + (b * a.h + h) * a.w * a.c;
+      for (int64_t c0 = 0; c0 < a.c; c0 += chunk) {
+        const int64_t w = std::min(chunk, a.c - c0);
+        std::memset(re, 0, a.w * w * sizeof(float));
+        std::memset(im, 0, a.w * w * sizeof(float));
+        for (int64_t l = 0; l < wr; ++l) {
+          const float f = scale * (weighted ? twin_weight(l, a.w) : 1.f);
+          const float *sr = zr.data() + (h * wr + l) * a.c + c0, *si = zi.data() + (h * wr + l) * a.c + c0;
+          float *dr = re + l * w, *di = im + l * w;
+#pragma omp simd
+          for (int64_t i = 0; i < w; ++i) dr[i] = sr[i] * f, di[i] = si[i] * f;
+        }
+        fft_rows(along_w, w, re, im, tr, ti);
+        for (int64_t k = 0; k < a.w; ++k) std::memcpy(row + k * a.c + c0, re + k * w, w * sizeof(float));
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+// x (B, H, W, C) or (B, N, C) -> re, im of its rfft2 (rfft), ortho
+extern "C" int earthzoo_rfft(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  return real_to_spectrum(nparam, params, ndims, shapes, dtypes, false);
+}
+
+// irfft's gradient: dy -> the weighted rfft of dy (the one-sided modes count twice but the ends)
+extern "C" int earthzoo_irfft_grad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  return real_to_spectrum(nparam, params, ndims, shapes, dtypes, true);
+}
+
+// re, im, like -> irfft2 (irfft) to like's transform length, ortho (as torch: c2c along H, c2r along W)
+extern "C" int earthzoo_irfft(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  return spectrum_to_real(nparam, params, ndims, shapes, dtypes, true);
+}
+
+// rfft's gradient: d re, d im, x -> dx, the unweighted inverse
+extern "C" int earthzoo_rfft_grad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  return spectrum_to_real(nparam, params, ndims, shapes, dtypes, false);
 }

@@ -1,8 +1,9 @@
 """earthzoo's own MindSpore CPU kernels (``mindspore_cpu_kernels.cc``), the CPU
 backend's custom ops: MindSpore 2.10's LayerNorm kernels take 5x (forward) and 40x
 (backward) torch's time on CPU, a third of GraphCast's training step, its bias
-gradient another 7 %, the exact GELU (erf formula) is ten element-wise ops, and the
-optimizer update a dozen passes over the parameters (issue 19).
+gradient another 7 %, the exact GELU (erf formula) is ten element-wise ops, its real
+FFTs and their gradients take about 5x torch's time (a fifth of FourCastNet's step),
+and the optimizer update a dozen passes over the parameters (issue 19).
 
 The source is compiled once per machine with the system's C++ compiler (``$CXX``,
 default g++) into ``$EARTHZOO_CACHE/kernels`` and called through
@@ -153,6 +154,50 @@ def _cells(lib: Path) -> tuple:
     return KernelLayerNorm, KernelBiasAdd, KernelGelu, KernelAdamW
 
 
+@functools.lru_cache(maxsize=None)
+def _spectral(lib: Path) -> dict:
+    """The op table's ``rfft``/``irfft``/``rfft2``/``irfft2`` (``dft_mindspore``'s
+    contract: re and im as two float32 tensors, ortho norm, channels last) on the
+    kernels, each Custom op with its gradient as ``bprop``. The transform length of an
+    inverse comes to its kernel as the shape of a ``like`` input (``x`` in a gradient)."""
+    import mindspore as ms
+    from mindspore import ops
+
+    def custom(name, out_shape, out_dtype, bprop=None):
+        return ops.Custom(f"{lib}:earthzoo_{name}", out_shape=out_shape, out_dtype=out_dtype, func_type="aot", bprop=bprop)
+
+    def one_sided(x):
+        return x[:-2] + [x[-2] // 2 + 1] + x[-1:]
+
+    rfft_grad = custom("rfft_grad", lambda re, im, like: like, lambda re, im, like: re)
+    irfft_grad = custom("irfft_grad", lambda dy: (one_sided(dy), one_sided(dy)), lambda dy: (dy, dy))
+
+    def rfft_bprop(x, out, dout):
+        return (rfft_grad(dout[0], dout[1], x),)
+
+    def irfft_bprop(re, im, like, out, dout):
+        dre, dim = irfft_grad(dout)
+        return dre, dim, ops.zeros_like(like)
+
+    forward = custom("rfft", lambda x: (one_sided(x), one_sided(x)), lambda x: (x, x), rfft_bprop)
+    inverse = custom("irfft", lambda re, im, like: re[:-2] + [like[-2]] + re[-1:], lambda re, im, like: re, irfft_bprop)
+
+    def rfft2(x):
+        re, im = forward(x)
+        return re, im
+
+    def irfft2(re, im, s):
+        return inverse(re, im, ops.zeros((int(s[-1]), 1), ms.float32))
+
+    def irfft(re, im, n):
+        return inverse(re, im, ops.zeros((int(n), 1), ms.float32))
+
+    for f in (rfft2, irfft2, irfft):
+        f.compiled_kernel = True  # mindspore_layers.without_compiled_kernels
+    # the kernels take 4-D (B, H, W, C) as rfft2 and 3-D (B, N, C) as rfft over axis 1
+    return {"rfft": rfft2, "irfft": irfft, "rfft2": rfft2, "irfft2": irfft2}
+
+
 def layer_norm(eps: float):
     """The op table's ``layer_norm`` factory (``mindspore_layers.LayerNorm``)."""
     return _cells(library())[0](eps)
@@ -173,14 +218,25 @@ def adamw():
     return _cells(library())[3]()
 
 
+SPECTRAL = ("rfft", "irfft", "rfft2", "irfft2")
+
+
+def entry(name: str):
+    """The op table's entry ``name`` on the built kernels: a cell factory (layers, the
+    engine's optimizer) or a spectral function (as ``dft_mindspore``'s)."""
+    if name in SPECTRAL:
+        return _spectral(library())[name]
+    return {"layer_norm": layer_norm, "bias_add": bias_add, "gelu": gelu, "adamw": adamw}[name]
+
+
 class LazyKernel:
     """An op-table entry that builds the kernels when a model first asks for it
     (``ops.apply_custom_ops``): building the table imports no framework and compiles
-    nothing. Resolves to its factory, or to None (the native op stays) where the kernels
-    are switched off or cannot be built, the latter with one line on stderr."""
+    nothing. Resolves to its :func:`entry`, or to None (the native op stays) where the
+    kernels are switched off or cannot be built, the latter with one line on stderr."""
 
-    def __init__(self, factory):
-        self.factory = factory  # of a cell
+    def __init__(self, name: str):
+        self.name = name
 
     def resolve(self):
         if switched_off():
@@ -190,7 +246,7 @@ class LazyKernel:
         except KernelsUnavailable as exc:
             _say_once(f"note: earthzoo's MindSpore CPU kernels are off ({exc}); MindSpore's own ops are used, slower to train")
             return None
-        return self.factory
+        return entry(self.name)
 
 
 @functools.lru_cache(maxsize=None)
@@ -200,4 +256,4 @@ def _say_once(line: str) -> None:
 
 def table() -> dict:
     """The CPU backend's MindSpore overrides."""
-    return {"layer_norm": LazyKernel(layer_norm), "bias_add": LazyKernel(bias_add), "gelu": LazyKernel(gelu), "adamw": LazyKernel(adamw)}
+    return {name: LazyKernel(name) for name in ("layer_norm", "bias_add", "gelu", "adamw", *SPECTRAL)}

@@ -315,6 +315,16 @@ class AFNOBlock(nn.Cell):
 NATIVE_LAYER_OPS = {"layer_norm": NativeLayerNorm, "bias_add": ops.BiasAdd, "gelu": NativeGelu}
 
 
+def without_compiled_kernels(net: nn.Cell) -> None:
+    """MindSpore's own ops in place of compiled kernels (``Cell.recompute`` does not
+    recompute an op with a bprop): the layer entries, and the spectral entries that are
+    kernels (a backend's DFT-by-matmul stays)."""
+    set_layer_ops(net, NATIVE_LAYER_OPS)
+    for _, cell in net.cells_and_names():
+        if isinstance(cell, SpectralFilter):
+            cell.set_ops({name: dft_mindspore.NATIVE_OPS[name] for name in cell.OPS if getattr(getattr(cell, name), "compiled_kernel", False)})
+
+
 def set_layer_ops(net: nn.Cell, table: dict) -> None:
     """A model's ``set_ops``: the table's entries into every shared layer that looks
     its ops up (spectral filters: FFTs; ``layer_norm``, ``bias_add`` and ``gelu``)."""
