@@ -173,6 +173,82 @@ def test_fused_adamw_kernel_follows_the_graph_update(kernels, clip):
     assert not np.allclose(p0[0], start[0])  # the update did something
 
 
+def test_linear_kernel_matches_mindspores_matmul_and_bias(kernels):
+    """matmul + bias on oneDNN's sgemm: output and the gradients of x, weight and bias
+    equal MindSpore's MatMul + BiasAdd's; a half input (amp) comes back half."""
+    import mindspore as ms
+    from earthzoo.frameworks import mindspore_layers as ml
+
+    if kernels.dnnl_library() is None:
+        pytest.skip("this MindSpore ships no libdnnl.so.3: the linear kernel is not built")
+    rng = np.random.default_rng(4)
+    native, fast = ml.Linear(48, 80, init="uniform"), ml.Linear(48, 80, init="uniform")
+    fast.weight.set_data(native.weight.value())
+    fast.bias.set_data(native.bias.value())
+    fast.set_ops({"linear": kernels.linear})
+    assert type(fast.fused).__name__ == "KernelLinear" and native.fused is None
+    x = rng.standard_normal((3, 7, 48)).astype(np.float32)
+    r = rng.standard_normal((3, 7, 80)).astype(np.float32)
+    results = [[ms.jit(cell)(ms.Tensor(x)).asnumpy().astype(np.float64), *_grads(cell, x, r)] for cell in (native, fast)]
+    for name, want, got in zip(("y", "dx", "dweight", "dbias"), *results):
+        assert np.abs(got - want).max() <= 2e-6 * np.abs(want).max(), name
+    half = [ms.Tensor(a, ms.float16) for a in (x.reshape(-1, 48), native.weight.asnumpy(), native.bias.asnumpy())]
+    y16 = fast.fused(*half)
+    assert y16.dtype == ms.float16 and np.abs(y16.asnumpy() - results[0][0].reshape(-1, 80)).max() < 2e-2 * np.abs(results[0][0]).max()
+
+
+def _bmm_run(op, a, b, r):
+    import mindspore as ms
+
+    def loss(a, b, r):
+        return (op(a, b) * r).sum()
+
+    da, db = ms.jit(ms.grad(loss, (0, 1)))(a, b, r)
+    return [op(a, b).asnumpy(), da.asnumpy(), db.asnumpy()]
+
+
+def test_batched_matmul_kernel_matches_mindspores(kernels):
+    """The spectral mixing's a^T b per batch: output and both gradients as BatchMatMul's."""
+    import mindspore as ms
+    from mindspore import ops
+
+    if kernels.dnnl_library() is None:
+        pytest.skip("this MindSpore ships no libdnnl.so.3: the batched matmul kernel is not built")
+    rng = np.random.default_rng(5)
+    a, b, r = (rng.standard_normal(s).astype(np.float32) for s in ((4, 12, 10), (4, 12, 33), (4, 10, 33)))
+    results = [_bmm_run(op, *(ms.Tensor(t) for t in (a, b, r))) for op in (ops.BatchMatMul(transpose_a=True), kernels.bmm_ta())]
+    for name, want, got in zip(("c", "da", "db"), *results):
+        assert np.abs(got - want).max() <= 2e-6 * np.abs(want).max(), name
+
+
+def _grads(cell, x, r):
+    """The gradients of sum(cell(x) * r) with respect to x and the cell's parameters."""
+    import mindspore as ms
+
+    class Loss(ms.nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.cell = cell
+
+        def construct(self, x, r):
+            return (self.cell(x).astype(ms.float32) * r.astype(ms.float32)).sum()
+
+    net = Loss()
+    _, (dx, params) = ms.jit(ms.value_and_grad(net, 0, net.trainable_params()))(ms.Tensor(x), ms.Tensor(r))
+    return [dx.asnumpy().astype(np.float64), *(p.asnumpy().astype(np.float64) for p in params)]
+
+
+def test_without_onednn_the_linear_layers_keep_mindspores_matmul(kernels, monkeypatch):
+    from earthzoo.frameworks import mindspore_layers as ml
+
+    monkeypatch.setattr(kernels, "dnnl_library", lambda: None)
+    table = {name: op.resolve() for name, op in kernels.table().items()}
+    assert table["linear"] is None and table["layer_norm"] is not None
+    layer = ml.Linear(8, 4)
+    layer.set_ops({k: v for k, v in table.items() if v is not None})
+    assert layer.fused is None
+
+
 # (B, H, W, C) as rfft2, (B, N, C) as rfft over axis 1; even and odd lengths, radix 4, 2, 3, 5 and 7
 SPECTRAL_SHAPES = [(2, 16, 32, 8), (1, 9, 15, 3), (1, 6, 14, 5), (2, 64, 4), (1, 35, 3)]
 
@@ -238,15 +314,17 @@ def test_cpu_backend_puts_the_kernels_into_every_layer_of_a_model(kernels):
 
     plain, fast = build_model("fourcastnet", "mindspore", preset="tiny"), build_model("fourcastnet", "mindspore", preset="tiny")
     mfw.load_numpy_state(fast, {k: p.asnumpy() for k, p in plain.parameters_and_names()})
-    assert apply_custom_ops(fast, "mindspore", "cpu") == ["adamw", "bias_add", "gelu", "irfft", "irfft2", "layer_norm", "rfft", "rfft2"]
+    assert apply_custom_ops(fast, "mindspore", "cpu") == ["adamw", "bias_add", "bmm_ta", "gelu", "irfft", "irfft2", "layer_norm", "linear", "rfft", "rfft2"]
     norms = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.LayerNorm)]
     assert norms and all(type(n.norm).__name__ == "KernelLayerNorm" for n in norms)
     linears = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.Linear)]
     assert linears and all(type(n.bias_add).__name__ == "KernelBiasAdd" for n in linears)
+    assert all(type(n.fused).__name__ == "KernelLinear" if n.has_bias else n.fused is None for n in linears)
     mlps = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.Mlp)]
     assert mlps and all(type(n.act).__name__ == "KernelGelu" for n in mlps)
     filters = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.AFNO2D)]
     assert filters and all(f.rfft2.compiled_kernel and f.irfft2.compiled_kernel for f in filters)
+    assert all(type(f.bmm_ta).__name__ == "KernelBatchMatMulTA" for f in filters)
     c = plain.config
     x = ms.Tensor(np.random.default_rng(0).standard_normal((1, c.in_chans, *c.img_size)).astype(np.float32))
     want, got = plain(x).asnumpy(), fast(x).asnumpy()
@@ -315,7 +393,7 @@ def test_the_table_is_built_without_a_framework_or_a_compiler():
     from earthzoo.ops import custom_ops
 
     table = custom_ops("mindspore", "cpu")
-    assert sorted(table) == ["adamw", "bias_add", "gelu", "irfft", "irfft2", "layer_norm", "rfft", "rfft2"]
+    assert sorted(table) == ["adamw", "bias_add", "bmm_ta", "gelu", "irfft", "irfft2", "layer_norm", "linear", "rfft", "rfft2"]
     assert all(hasattr(op, "resolve") for op in table.values())
     assert not set(table) & set(custom_ops("torch", "cpu"))  # MindSpore only
 
@@ -349,10 +427,11 @@ def test_recompute_puts_mindspores_own_ops_back_inside_its_blocks(kernels):
     assert all(type(c.act) is ml.NativeGelu for c in cells if isinstance(c, ml.Mlp) and id(c) in inside)
     linears_in = [c for c in cells if isinstance(c, ml.Linear) and id(c) in inside]
     linears_out = [c for c in cells if isinstance(c, ml.Linear) and id(c) not in inside]
-    assert linears_in and all(type(c.bias_add).__name__ == "BiasAdd" for c in linears_in)
+    assert linears_in and all(type(c.bias_add).__name__ == "BiasAdd" and c.fused is None for c in linears_in)
     assert linears_out and all(type(c.bias_add).__name__ == "KernelBiasAdd" for c in linears_out)
     filters = [c for c in cells if isinstance(c, ml.AFNO2D)]
     assert filters and all(f.rfft2 is dft_mindspore.native_rfft2 and f.irfft2 is dft_mindspore.native_irfft2 for f in filters)
+    assert all(type(f.bmm_ta).__name__ == "BatchMatMul" for f in filters)
 
 
 def test_recompute_keeps_a_backends_dft_by_matmul(kernels):

@@ -175,38 +175,50 @@ extern "C" int earthzoo_gelu_grad(int nparam, void **params, int *ndims, int64_t
   return 0;
 }
 
-// torch's clip_grad_norm_ + AdamW step over all parameters flattened into one vector,
-// one pass each for the norm and the update, operation by operation as the engine's
-// graph (and torch's single-tensor AdamW) does it; built with -ffp-contract=off.
-// p, g, m, v (n), hyper (7: decay = 1 - lr*wd, step_size = lr / (1 - beta1^t),
+// torch's clip_grad_norm_ + AdamW step over all parameters, one pass each for the norm
+// and the update, operation by operation as the engine's graph (and torch's
+// single-tensor AdamW) does it; built with -ffp-contract=off. The parameters come and go
+// one tensor each (no flattening, slicing and reshaping around the kernel: three graph
+// ops per parameter), the gradient and both moments flat, in parameter order.
+// p_1 .. p_n, g, m, v (flat), hyper (7: decay = 1 - lr*wd, step_size = lr / (1 - beta1^t),
 // bc2_sqrt = sqrt(1 - beta2^t), beta1, beta2, eps, clip (0: none))
-//   -> p', m', v' (n), the gradient's norm before clipping (1)
+//   -> p_1' .. p_n', m', v', the gradient's norm before clipping (1)
 extern "C" int earthzoo_adamw(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  if (nparam != 9 || !all_float32(nparam, dtypes)) return 1;
-  const float *p = static_cast<const float *>(params[0]), *g = static_cast<const float *>(params[1]);
-  const float *m = static_cast<const float *>(params[2]), *v = static_cast<const float *>(params[3]);
-  const float *h = static_cast<const float *>(params[4]);
-  float *p_out = static_cast<float *>(params[5]), *m_out = static_cast<float *>(params[6]);
-  float *v_out = static_cast<float *>(params[7]), *norm_out = static_cast<float *>(params[8]);
+  if (nparam < 9 || (nparam - 7) % 2 != 0 || !all_float32(nparam, dtypes)) return 1;
+  const int n = (nparam - 7) / 2;
+  const float *g = static_cast<const float *>(params[n]), *m = static_cast<const float *>(params[n + 1]);
+  const float *v = static_cast<const float *>(params[n + 2]), *h = static_cast<const float *>(params[n + 3]);
+  float *m_out = static_cast<float *>(params[2 * n + 4]), *v_out = static_cast<float *>(params[2 * n + 5]);
+  float *norm_out = static_cast<float *>(params[2 * n + 6]);
   const float decay = h[0], step_size = h[1], bc2_sqrt = h[2], beta1 = h[3], beta2 = h[4], eps = h[5], clip = h[6];
-  const int64_t n = elements(ndims[0], shapes[0]);
+  const int64_t total = elements(ndims[n], shapes[n]);
   double sq = 0.0;
 #pragma omp simd reduction(+ : sq)
-  for (int64_t i = 0; i < n; ++i) sq += static_cast<double>(g[i]) * g[i];
+  for (int64_t i = 0; i < total; ++i) sq += static_cast<double>(g[i]) * g[i];
   const float norm = static_cast<float>(std::sqrt(sq));
   *norm_out = norm;
   const float coef = clip > 0.f ? std::fmin(clip / (norm + 1e-6f), 1.f) : 1.f;
   const float one_minus_b1 = 1.f - beta1, one_minus_b2 = 1.f - beta2;
+  int64_t offset = 0;
+  for (int k = 0; k < n; ++k) {
+    const float *p = static_cast<const float *>(params[k]);
+    float *p_out = static_cast<float *>(params[n + 4 + k]);
+    const int64_t count = elements(ndims[k], shapes[k]);
+    if (offset + count > total) return 1;
+    const float *gk = g + offset, *mk = m + offset, *vk = v + offset;
+    float *mo = m_out + offset, *vo = v_out + offset;
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) {
-    const float gi = g[i] * coef;
-    const float mi = m[i] + one_minus_b1 * (gi - m[i]);
-    const float vi = v[i] * beta2 + one_minus_b2 * gi * gi;
-    m_out[i] = mi;
-    v_out[i] = vi;
-    p_out[i] = p[i] * decay - step_size * (mi / (std::sqrt(vi) / bc2_sqrt + eps));
+    for (int64_t i = 0; i < count; ++i) {
+      const float gi = gk[i] * coef;
+      const float mi = mk[i] + one_minus_b1 * (gi - mk[i]);
+      const float vi = vk[i] * beta2 + one_minus_b2 * gi * gi;
+      mo[i] = mi;
+      vo[i] = vi;
+      p_out[i] = p[i] * decay - step_size * (mi / (std::sqrt(vi) / bc2_sqrt + eps));
+    }
+    offset += count;
   }
-  return 0;
+  return offset == total ? 0 : 1;
 }
 
 // ---- real FFTs over the token axes of channels-last tensors (the AFNO filters) ----
@@ -479,3 +491,65 @@ extern "C" int earthzoo_irfft(int nparam, void **params, int *ndims, int64_t **s
 extern "C" int earthzoo_rfft_grad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
   return spectrum_to_real(nparam, params, ndims, shapes, dtypes, false);
 }
+
+#ifdef EARTHZOO_DNNL
+// ---- the linear layer and the AFNO mixing's batched matmul on oneDNN's sgemm (the libdnnl MindSpore ships) ----
+// MindSpore's CPU MatMul takes 1.4-1.7x torch's time on the models' layer shapes;
+// oneDNN's row-major sgemm matches torch's (single-threaded: no threadpool is passed).
+extern "C" int dnnl_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                          const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
+// x (M, K), weight (N, K), bias (N) -> y (M, N) = x weight^T + bias
+extern "C" int earthzoo_linear(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 4 || !all_float32(nparam, dtypes) || ndims[0] != 2 || ndims[1] != 2) return 1;
+  const float *x = static_cast<const float *>(params[0]), *w = static_cast<const float *>(params[1]);
+  const float *b = static_cast<const float *>(params[2]);
+  float *y = static_cast<float *>(params[3]);
+  const int64_t m = shapes[0][0], k = shapes[0][1], n = shapes[1][0];
+  for (int64_t r = 0; r < m; ++r) std::memcpy(y + r * n, b, n * sizeof(float));
+  return dnnl_sgemm('N', 'T', m, n, k, 1.f, x, k, w, k, 1.f, y, n) == 0 ? 0 : 2;
+}
+
+// dy (M, N), x (M, K), weight (N, K) -> dx (M, K) = dy weight, dweight (N, K) = dy^T x, dbias (N)
+extern "C" int earthzoo_linear_grad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 6 || !all_float32(nparam, dtypes)) return 1;
+  const float *dy = static_cast<const float *>(params[0]), *x = static_cast<const float *>(params[1]);
+  const float *w = static_cast<const float *>(params[2]);
+  float *dx = static_cast<float *>(params[3]), *dw = static_cast<float *>(params[4]), *db = static_cast<float *>(params[5]);
+  const int64_t m = shapes[1][0], k = shapes[1][1], n = shapes[2][0];
+  if (dnnl_sgemm('N', 'N', m, k, n, 1.f, dy, n, w, k, 0.f, dx, k) != 0) return 2;
+  if (dnnl_sgemm('T', 'N', n, k, m, 1.f, dy, n, x, k, 0.f, dw, k) != 0) return 2;
+  std::memset(db, 0, n * sizeof(float));
+  for (int64_t r = 0; r < m; ++r) {
+    const float *d = dy + r * n;
+#pragma omp simd
+    for (int64_t c = 0; c < n; ++c) db[c] += d[c];
+  }
+  return 0;
+}
+
+// a (B, K, M), b (B, K, N) -> c (B, M, N) = a^T b per batch (BatchMatMul(transpose_a=True): the AFNO mixing)
+extern "C" int earthzoo_bmm_ta(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 3 || !all_float32(nparam, dtypes) || ndims[0] != 3 || ndims[1] != 3) return 1;
+  const float *a = static_cast<const float *>(params[0]), *b = static_cast<const float *>(params[1]);
+  float *c = static_cast<float *>(params[2]);
+  const int64_t batch = shapes[0][0], k = shapes[0][1], m = shapes[0][2], n = shapes[1][2];
+  for (int64_t i = 0; i < batch; ++i)
+    if (dnnl_sgemm('T', 'N', m, n, k, 1.f, a + i * k * m, m, b + i * k * n, n, 0.f, c + i * m * n, n) != 0) return 2;
+  return 0;
+}
+
+// dc (B, M, N), a (B, K, M), b (B, K, N) -> da = b dc^T (B, K, M), db = a dc (B, K, N)
+extern "C" int earthzoo_bmm_ta_grad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 5 || !all_float32(nparam, dtypes)) return 1;
+  const float *dc = static_cast<const float *>(params[0]), *a = static_cast<const float *>(params[1]);
+  const float *b = static_cast<const float *>(params[2]);
+  float *da = static_cast<float *>(params[3]), *db = static_cast<float *>(params[4]);
+  const int64_t batch = shapes[1][0], k = shapes[1][1], m = shapes[1][2], n = shapes[2][2];
+  for (int64_t i = 0; i < batch; ++i) {
+    if (dnnl_sgemm('N', 'T', k, m, n, 1.f, b + i * k * n, n, dc + i * m * n, n, 0.f, da + i * k * m, m) != 0) return 2;
+    if (dnnl_sgemm('N', 'N', k, n, m, 1.f, a + i * k * m, m, dc + i * m * n, n, 0.f, db + i * k * n, n) != 0) return 2;
+  }
+  return 0;
+}
+#endif

@@ -28,12 +28,24 @@ SOURCE = Path(__file__).with_suffix(".cc")
 FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-ffp-contract=off", "-fno-math-errno", "-shared", "-fPIC")  # no fused multiply-add: the graphs' rounding; no errno: vector sqrt
 
 
+def dnnl_library() -> Path | None:
+    """The oneDNN library MindSpore ships (its ``lib/libdnnl.so.3``), found without
+    importing MindSpore; the linear kernel calls its sgemm. None where it is absent."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mindspore")
+    path = Path(spec.origin).parent / "lib" / "libdnnl.so.3" if spec and spec.origin else None
+    return path if path is not None and path.exists() else None
+
+
 def _command(compiler: str, out: Path) -> list[str]:
     """The build command; with glibc's libmvec where it has erff (x86-64, glibc 2.35+),
-    so that the GELU loops vectorise."""
+    so that the GELU loops vectorise, and linked to MindSpore's oneDNN where it has one."""
     libc, version = platform.libc_ver()
     mvec = platform.machine() == "x86_64" and libc == "glibc" and tuple(int(v) for v in version.split(".")[:2] if v.isdigit()) >= (2, 35)
-    return [compiler, *FLAGS, *(["-DEARTHZOO_MVEC"] if mvec else []), "-o", str(out), str(SOURCE), *(["-lmvec"] if mvec else [])]
+    dnnl = dnnl_library()
+    link = ["-DEARTHZOO_DNNL", f"-L{dnnl.parent}", f"-l:{dnnl.name}", f"-Wl,-rpath,{dnnl.parent}"] if dnnl else []
+    return [compiler, *FLAGS, *(["-DEARTHZOO_MVEC"] if mvec else []), "-o", str(out), str(SOURCE), *(["-lmvec"] if mvec else []), *link]
 
 
 SWITCH = "EARTHZOO_CPU_KERNELS"
@@ -141,17 +153,49 @@ def _cells(lib: Path) -> tuple:
         def construct(self, x):
             return self.op(x.astype(ms.float32)).astype(x.dtype)
 
-    class KernelAdamW(nn.Cell):
-        """``(p, g, m, v, hyper) -> (p', m', v', |g|)``, all flat (the engine's AdamW)."""
+    class KernelLinear(nn.Cell):
+        """``(x (M, K), weight (N, K), bias (N)) -> x weight^T + bias`` on oneDNN's sgemm, in x's dtype."""
 
         def __init__(self):
             super().__init__()
-            self.op = custom("adamw", lambda p, g, m, v, h: (p, p, p, [1]), lambda p, g, m, v, h: (p, p, p, p))
+            grad = custom("linear_grad", lambda dy, x, w: (x, w, w[:1]), lambda dy, x, w: (x, x, x))
 
-        def construct(self, p, g, m, v, hyper):
-            return self.op(p, g, m, v, hyper)
+            def bprop(x, w, b, out, dout):
+                return grad(dout, x, w)
 
-    return KernelLayerNorm, KernelBiasAdd, KernelGelu, KernelAdamW
+            self.op = custom("linear", lambda x, w, b: [x[0], w[0]], lambda x, w, b: x, bprop)
+
+        def construct(self, x, weight, bias):
+            f32 = ms.float32
+            return self.op(x.astype(f32), weight.astype(f32), bias.astype(f32)).astype(x.dtype)
+
+    class KernelBatchMatMulTA(nn.Cell):
+        """``(a (B, K, M), b (B, K, N)) -> a^T b`` per batch on oneDNN's sgemm (float32)."""
+
+        def __init__(self):
+            super().__init__()
+            grad = custom("bmm_ta_grad", lambda dc, a, b: (a, b), lambda dc, a, b: (a, b))
+
+            def bprop(a, b, out, dout):
+                return grad(dout, a, b)
+
+            self.op = custom("bmm_ta", lambda a, b: [a[0], a[2], b[2]], lambda a, b: a, bprop)
+
+        def construct(self, a, b):
+            return self.op(a, b)
+
+    class KernelAdamW(nn.Cell):
+        """``(params, g, m, v, hyper) -> (*params', m', v', |g|)``: the parameters a tuple
+        of tensors, the gradient and moments flat (the engine's AdamW)."""
+
+        def __init__(self):
+            super().__init__()
+            self.op = custom("adamw", lambda *s: (*s[:-4], s[-3], s[-3], [1]), lambda *t: (*t[:-4], t[-3], t[-3], t[-3]))
+
+        def construct(self, params, g, m, v, hyper):
+            return self.op(*params, g, m, v, hyper)
+
+    return KernelLayerNorm, KernelBiasAdd, KernelGelu, KernelAdamW, KernelLinear, KernelBatchMatMulTA
 
 
 @functools.lru_cache(maxsize=None)
@@ -213,6 +257,16 @@ def gelu():
     return _cells(library())[2]()
 
 
+def linear():
+    """The op table's ``linear`` factory (``mindspore_layers.Linear``: matmul and bias in one)."""
+    return _cells(library())[4]()
+
+
+def bmm_ta():
+    """The op table's ``bmm_ta`` factory (the spectral filters' ``BatchMatMul(transpose_a=True)``)."""
+    return _cells(library())[5]()
+
+
 def adamw():
     """The op table's ``adamw`` factory: the MindSpore engine's clip + AdamW update."""
     return _cells(library())[3]()
@@ -226,7 +280,9 @@ def entry(name: str):
     engine's optimizer) or a spectral function (as ``dft_mindspore``'s)."""
     if name in SPECTRAL:
         return _spectral(library())[name]
-    return {"layer_norm": layer_norm, "bias_add": bias_add, "gelu": gelu, "adamw": adamw}[name]
+    if name in ("linear", "bmm_ta") and dnnl_library() is None:
+        return None  # no oneDNN to call: MindSpore's MatMul stays
+    return {"layer_norm": layer_norm, "bias_add": bias_add, "gelu": gelu, "linear": linear, "bmm_ta": bmm_ta, "adamw": adamw}[name]
 
 
 class LazyKernel:
@@ -256,4 +312,4 @@ def _say_once(line: str) -> None:
 
 def table() -> dict:
     """The CPU backend's MindSpore overrides."""
-    return {name: LazyKernel(name) for name in ("layer_norm", "bias_add", "gelu", "adamw", *SPECTRAL)}
+    return {name: LazyKernel(name) for name in ("layer_norm", "bias_add", "gelu", "linear", "bmm_ta", "adamw", *SPECTRAL)}

@@ -107,10 +107,12 @@ class Linear(nn.Cell):
     The input is flattened to 2-D first: a broadcast N-D matmul becomes BatchMatMul +
     BroadcastTo + ReduceSum in the backward pass (jitted forward + backward of a
     (4, 512, 128) -> 512 layer on 1 CPU thread: 76 ms flattened, 99 ms N-D; 84 vs 140 ms
-    on (4, 16, 32, 128)). The bias is added by the op table's ``bias_add()``, a factory
-    (the CPU backend's is a kernel of earthzoo's own; ``mindspore_cpu_kernels``)."""
+    on (4, 16, 32, 128)). The bias is added by the op table's ``bias_add()``, a factory;
+    the table's ``linear()`` (a factory too; ``None``: MindSpore's ops) does matmul and
+    bias in one where there is a bias (the CPU backend's are kernels of earthzoo's own;
+    ``mindspore_cpu_kernels``)."""
 
-    OPS = ("bias_add",)
+    OPS = ("bias_add", "linear")
 
     def __init__(self, d_in: int, d_out: int, bias: bool = True, init: str = "trunc_normal"):
         super().__init__()
@@ -130,16 +132,22 @@ class Linear(nn.Cell):
         # site) or a BiasAdd inside a cell of its own loses Cell.recompute (GraphCast small,
         # batch 4: 2.8 instead of 2.1 GB of step memory)
         self.bias_add = ops.BiasAdd()
+        self.fused = None
 
     def set_ops(self, table: dict) -> None:
         if "bias_add" in table:
             self.bias_add = table["bias_add"]()
+        if "linear" in table:
+            self.fused = table["linear"]() if table["linear"] is not None and self.has_bias else None
 
     def construct(self, x):
         shape = x.shape
-        y = self.matmul(x.reshape(-1, self.d_in), self.weight)
-        if self.has_bias:
-            y = self.bias_add(y, self.bias)
+        if self.fused is not None:
+            y = self.fused(x.reshape(-1, self.d_in), self.weight, self.bias)
+        else:
+            y = self.matmul(x.reshape(-1, self.d_in), self.weight)
+            if self.has_bias:
+                y = self.bias_add(y, self.bias)
         return y.reshape(shape[:-1] + (self.d_out,))
 
 
@@ -220,9 +228,13 @@ class SpectralFilter(nn.Cell):
         self.set_ops(dft_mindspore.NATIVE_OPS)
 
     def set_ops(self, table: dict) -> None:
+        """The FFTs named in ``OPS`` (functions) and ``bmm_ta()``, the mixing's batched
+        matmul (a factory; ``None``: MindSpore's)."""
         for name in self.OPS:
             if name in table:
                 setattr(self, name, table[name])
+        if "bmm_ta" in table:
+            self.bmm_ta = table["bmm_ta"]() if table["bmm_ta"] is not None else ops.BatchMatMul(transpose_a=True)
 
     def _complex_linear(self, z, w, b):
         """Block-diagonal complex matmul as one real batched matmul on z = [re; im]
@@ -312,7 +324,7 @@ class AFNOBlock(nn.Cell):
 
 
 # MindSpore's own ops for the layer op-table entries (factories, as the CPU backend's)
-NATIVE_LAYER_OPS = {"layer_norm": NativeLayerNorm, "bias_add": ops.BiasAdd, "gelu": NativeGelu}
+NATIVE_LAYER_OPS = {"layer_norm": NativeLayerNorm, "bias_add": ops.BiasAdd, "gelu": NativeGelu, "linear": None, "bmm_ta": None}
 
 
 def without_compiled_kernels(net: nn.Cell) -> None:
@@ -327,7 +339,8 @@ def without_compiled_kernels(net: nn.Cell) -> None:
 
 def set_layer_ops(net: nn.Cell, table: dict) -> None:
     """A model's ``set_ops``: the table's entries into every shared layer that looks
-    its ops up (spectral filters: FFTs; ``layer_norm``, ``bias_add`` and ``gelu``)."""
+    its ops up (spectral filters: the FFTs and ``bmm_ta``; ``layer_norm``, ``bias_add``,
+    ``linear`` and ``gelu``)."""
     for cell in [cell for _, cell in net.cells_and_names()]:
         if isinstance(cell, (SpectralFilter, LayerNorm, Linear, Mlp)):
             cell.set_ops(table)

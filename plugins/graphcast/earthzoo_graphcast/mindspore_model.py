@@ -147,7 +147,7 @@ class GraphCast(nn.Cell):
 
     def set_ops(self, table: dict) -> None:
         """Install op overrides: ``gather`` / ``scatter_sum`` into the message passing,
-        ``layer_norm`` / ``bias_add`` into the MLPs' shared layers."""
+        ``layer_norm`` / ``bias_add`` / ``linear`` into the MLPs' shared layers."""
         set_layer_ops(self, table)
         for _, cell in self.cells_and_names():
             if isinstance(cell, InteractionStep):
