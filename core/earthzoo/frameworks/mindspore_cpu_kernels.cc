@@ -2,8 +2,8 @@
 // MindSpore 2.10's own LayerNorm kernels take 5x (forward) and 40x (backward) torch's
 // time on CPU, its bias gradient (BiasAddGrad) several times a row sum's, its exact GELU
 // (erf formula) five element-wise ops each way, its real FFTs and their gradients about
-// 5x torch's; these do one pass over each row, vectorised, single-threaded. float32 only (amp's "auto" level
-// gives these ops float32: the widest of their inputs, the parameters).
+// 5x torch's; these do one pass over each row, vectorised, single-threaded. float32 only
+// (amp's "auto" level gives these ops float32: the widest of their inputs, the parameters).
 // Signature: MindSpore's aot convention (inputs then outputs in params); 0 = success.
 #include <algorithm>
 #include <cmath>
@@ -495,9 +495,105 @@ extern "C" int earthzoo_rfft_grad(int nparam, void **params, int *ndims, int64_t
 #ifdef EARTHZOO_DNNL
 // ---- the linear layer and the AFNO mixing's batched matmul on oneDNN's sgemm (the libdnnl MindSpore ships) ----
 // MindSpore's CPU MatMul takes 1.4-1.7x torch's time on the models' layer shapes;
-// oneDNN's row-major sgemm matches torch's (single-threaded: no threadpool is passed).
-extern "C" int dnnl_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-                          const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+// oneDNN's row-major sgemm matches torch's. MindSpore builds oneDNN with the threadpool
+// runtime: the sgemm runs on the pool it is given, here a pool of our own with one
+// thread per CPU the process may use (OMP_NUM_THREADS if set) that sleeps between
+// calls: OpenMP's spinning threads took the CPU from MindSpore's and torch's own.
+#include <sched.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+namespace dnnl {
+namespace threadpool_interop {
+// oneDNN's threadpool interface (dnnl_threadpool_iface.hpp), declared as it is there
+struct threadpool_iface {
+  virtual int get_num_threads() const = 0;
+  virtual bool get_in_parallel() const = 0;
+  virtual void parallel_for(int n, const std::function<void(int, int)> &fn) = 0;
+  virtual uint64_t get_flags() const = 0;
+  virtual ~threadpool_iface() {}
+};
+}  // namespace threadpool_interop
+}  // namespace dnnl
+
+extern "C" int dnnl_threadpool_interop_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                                             int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc, void *threadpool);
+
+namespace {
+thread_local bool in_pool_work = false;
+
+int pool_threads() {
+  if (const char *env = std::getenv("OMP_NUM_THREADS")) {
+    const int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  cpu_set_t set;
+  return sched_getaffinity(0, sizeof(set), &set) == 0 ? std::max(1, CPU_COUNT(&set)) : 1;
+}
+
+class SleepingPool final : public dnnl::threadpool_interop::threadpool_iface {
+ public:
+  SleepingPool() : threads_(pool_threads()), owner_(getpid()) {
+    for (int t = 1; t < threads_; ++t) std::thread([this] { serve(); }).detach();
+  }
+  int get_num_threads() const override { return getpid() == owner_ ? threads_ : 1; }  // a forked child has no workers
+  bool get_in_parallel() const override { return in_pool_work; }
+  uint64_t get_flags() const override { return 0; }  // synchronous
+  void parallel_for(int n, const std::function<void(int, int)> &fn) override {
+    if (get_num_threads() == 1 || n <= 1 || in_pool_work) {
+      for (int i = 0; i < n; ++i) fn(i, n);
+      return;
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    job_ = &fn, items_ = n, next_ = 0, busy_ = threads_ - 1, ++generation_;
+    lock.unlock();
+    wake_.notify_all();
+    work();
+    lock.lock();
+    done_.wait(lock, [this] { return busy_ == 0; });
+  }
+
+ private:
+  void work() {
+    in_pool_work = true;
+    for (int i; (i = next_.fetch_add(1)) < items_;) (*job_)(i, items_);
+    in_pool_work = false;
+  }
+  void serve() {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return generation_ != seen; });
+      seen = generation_;
+      lock.unlock();
+      work();
+      lock.lock();
+      if (--busy_ == 0) done_.notify_one();
+    }
+  }
+  const int threads_;
+  const pid_t owner_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  const std::function<void(int, int)> *job_ = nullptr;
+  int items_ = 0, busy_ = 0;
+  std::atomic<int> next_{0};
+  uint64_t generation_ = 0;
+};
+
+int dnnl_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+               int64_t ldb, float beta, float *c, int64_t ldc) {
+  static SleepingPool *pool = new SleepingPool();  // never destroyed: its threads live as long as the process
+  dnnl::threadpool_interop::threadpool_iface *iface = pool;
+  return dnnl_threadpool_interop_sgemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, iface);
+}
+}  // namespace
 
 // x (M, K), weight (N, K), bias (N) -> y (M, N) = x weight^T + bias
 extern "C" int earthzoo_linear(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
