@@ -197,6 +197,50 @@ def test_linear_kernel_matches_mindspores_matmul_and_bias(kernels):
     assert y16.dtype == ms.float16 and np.abs(y16.asnumpy() - results[0][0].reshape(-1, 80)).max() < 2e-2 * np.abs(results[0][0]).max()
 
 
+_THREADS_SCRIPT = """
+import ctypes, os, sys
+import numpy as np
+
+lib = ctypes.CDLL(sys.argv[1])
+
+
+def linear(x, w, b):
+    y = np.empty((x.shape[0], w.shape[0]), np.float32)
+    arrays = [x, w, b, y]
+    n = len(arrays)
+    shapes = [(ctypes.c_int64 * a.ndim)(*a.shape) for a in arrays]
+    rc = lib.earthzoo_linear(n, (ctypes.c_void_p * n)(*[a.ctypes.data for a in arrays]), (ctypes.c_int * n)(*[a.ndim for a in arrays]),
+                             (ctypes.POINTER(ctypes.c_int64) * n)(*[ctypes.cast(s, ctypes.POINTER(ctypes.c_int64)) for s in shapes]),
+                             (ctypes.c_char_p * n)(*[b"float32"] * n), None, None)
+    assert rc == 0
+    return y
+
+
+rng = np.random.default_rng(0)
+x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((700, 96), (130, 96), (130,)))
+want = x.astype(np.float64) @ w.T.astype(np.float64) + b
+assert np.abs(linear(x, w, b) - want).max() < 1e-5 * np.abs(want).max()  # the pool's threads start here
+pid = os.fork()
+if pid == 0:  # a forked child has no workers: it must not wait for them
+    os._exit(0 if np.abs(linear(x, w, b) - want).max() < 1e-5 * np.abs(want).max() else 3)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_the_sgemm_pool_gives_the_same_product_on_any_thread_count_and_after_a_fork(kernels, threads):
+    import subprocess
+    import sys
+
+    if kernels.dnnl_library() is None:
+        pytest.skip("this MindSpore ships no libdnnl.so.3: the sgemm kernels are not built")
+    done = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, str(kernels.library())], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "OMP_NUM_THREADS": threads})
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
 def _bmm_run(op, a, b, r):
     import mindspore as ms
 
