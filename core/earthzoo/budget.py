@@ -161,7 +161,8 @@ class DemoPlan:
         self.phases.append(entry)
         if steps < planned:
             fw = {"torch": "PyTorch", "mindspore": "MindSpore"}.get(framework, framework)
-            self.budget.cut(f"{model}: {fw} training cut to {steps} of {planned} steps ({box.steps_s:.0f} s of steps, its share of the time budget)")
+            # the recorded (rounded) seconds: 17.46 s is recorded as 17.5, which the line must call 18, not 17
+            self.budget.cut(f"{model}: {fw} training cut to {steps} of {planned} steps ({entry['steps_s']:.0f} s of steps, its share of the time budget)")
 
     def model_done(self, model: str, other_seconds: float) -> None:
         """``other_seconds``: the model's wall time besides PyTorch training's steps; updates the slowness."""
