@@ -11,7 +11,8 @@ default g++) into ``$EARTHZOO_CACHE/kernels``, linked to the oneDNN library Mind
 ships for the matmuls (its sgemm; without it MindSpore's matmuls stay), and called
 through ``ops.Custom(func_type="aot")``. Where it cannot be built, models keep
 MindSpore's own ops and one line says why. ``EARTHZOO_CPU_KERNELS=0`` turns them off.
-The kernels are single-threaded."""
+The matmuls run on a pool of threads of their own (one per CPU the process may use,
+``OMP_NUM_THREADS`` if set); the other kernels are single-threaded."""
 
 from __future__ import annotations
 
