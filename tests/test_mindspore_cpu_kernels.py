@@ -436,7 +436,9 @@ def test_the_table_is_built_without_a_framework_or_a_compiler():
 def test_doctor_says_whether_they_are_built(kernels, monkeypatch):
     from earthzoo.doctor import _cpu_kernels_check
 
-    assert _cpu_kernels_check()["status"] == "ok"
+    ok = _cpu_kernels_check()
+    assert ok["status"] == "ok" and str(kernels.library()) in ok["detail"]
+    assert ("matmuls on MindSpore's oneDNN" in ok["detail"]) == (kernels.dnnl_library() is not None)
     kernels.library.cache_clear()
     monkeypatch.setenv("CXX", "/nonexistent/g++")
     monkeypatch.setenv("EARTHZOO_CACHE", str(kernels.cache_root() / "elsewhere"))

@@ -73,7 +73,8 @@ def _cpu_kernels_check() -> dict:
     from .frameworks import mindspore_cpu_kernels as kernels
 
     try:
-        return _check("mindspore cpu kernels", "ok", str(kernels.library()))
+        matmuls = "matmuls on MindSpore's oneDNN" if kernels.dnnl_library() else "matmuls: MindSpore's own (no lib/libdnnl.so.3 in this MindSpore)"
+        return _check("mindspore cpu kernels", "ok", f"{kernels.library()} ({matmuls})")
     except kernels.KernelsUnavailable as exc:
         return _check("mindspore cpu kernels", "warn", f"off: {exc} - MindSpore's own ops are used on CPU (slower to train); install g++ or set CXX")
 
