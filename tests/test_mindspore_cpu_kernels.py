@@ -211,6 +211,23 @@ rng = np.random.default_rng(0)
 x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((700, 96), (130, 96), (130,)))
 want = x.astype(np.float64) @ w.T.astype(np.float64) + b
 assert np.abs(linear(x, w, b) - want).max() < 1e-5 * np.abs(want).max()  # the pool's threads start here
+wrong = []
+
+
+def callers_at_once():  # as MindSpore's actor threads may call two kernels at once (ctypes lets go of the GIL)
+    for _ in range(40):
+        if not np.abs(linear(x, w, b) - want).max() < 1e-5 * np.abs(want).max():
+            wrong.append(1)
+
+
+import threading
+
+callers = [threading.Thread(target=callers_at_once) for _ in range(3)]
+for t in callers:
+    t.start()
+for t in callers:
+    t.join()
+assert not wrong, f"{len(wrong)} wrong products from concurrent callers"
 pid = os.fork()
 if pid == 0:  # a forked child has no workers: it must not wait for them
     os._exit(0 if np.abs(linear(x, w, b) - want).max() < 1e-5 * np.abs(want).max() else 3)
@@ -221,7 +238,7 @@ print("ok")
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
-def test_the_sgemm_pool_gives_the_same_product_on_any_thread_count_and_after_a_fork(kernels, threads):
+def test_the_sgemm_pool_gives_the_same_product_on_any_thread_count_to_concurrent_callers_and_after_a_fork(kernels, threads):
     import subprocess
     import sys
 

@@ -551,7 +551,10 @@ class SleepingPool final : public dnnl::threadpool_interop::threadpool_iface {
   bool get_in_parallel() const override { return in_pool_work; }
   uint64_t get_flags() const override { return 0; }  // synchronous
   void parallel_for(int n, const std::function<void(int, int)> &fn) override {
-    if (get_num_threads() == 1 || n <= 1 || in_pool_work) {
+    // one caller at a time: MindSpore's actor threads can run two kernels at once; the
+    // second runs its items itself rather than wait for (or overwrite) the first's job
+    std::unique_lock<std::mutex> caller(caller_, std::try_to_lock);
+    if (get_num_threads() == 1 || n <= 1 || in_pool_work || !caller.owns_lock()) {
       for (int i = 0; i < n; ++i) fn(i, n);
       return;
     }
@@ -584,7 +587,7 @@ class SleepingPool final : public dnnl::threadpool_interop::threadpool_iface {
   }
   const int threads_;
   const pid_t owner_;
-  std::mutex mutex_;
+  std::mutex caller_, mutex_;
   std::condition_variable wake_, done_;
   const std::function<void(int, int)> *job_ = nullptr;
   int items_ = 0, busy_ = 0;
