@@ -96,6 +96,13 @@ def library() -> Path:
     return target
 
 
+def _custom(lib: Path, name: str, out_shape, out_dtype, bprop=None):
+    """The library's kernel ``earthzoo_<name>`` as a MindSpore Custom op."""
+    from mindspore import ops
+
+    return ops.Custom(f"{lib}:earthzoo_{name}", out_shape=out_shape, out_dtype=out_dtype, func_type="aot", bprop=bprop)
+
+
 @functools.lru_cache(maxsize=None)
 def _cells(lib: Path) -> tuple:
     """The kernels as MindSpore cell classes, each op with its backward as ``bprop``
@@ -106,8 +113,7 @@ def _cells(lib: Path) -> tuple:
     import mindspore as ms
     from mindspore import nn, ops
 
-    def custom(name, out_shape, out_dtype, bprop=None):
-        return ops.Custom(f"{lib}:earthzoo_{name}", out_shape=out_shape, out_dtype=out_dtype, func_type="aot", bprop=bprop)
+    custom = functools.partial(_custom, lib)
 
     class KernelLayerNorm(nn.Cell):
         """``(x, weight, bias) -> y``, normalised over the last axis; float32 out."""
@@ -211,8 +217,7 @@ def _spectral(lib: Path) -> dict:
     import mindspore as ms
     from mindspore import ops
 
-    def custom(name, out_shape, out_dtype, bprop=None):
-        return ops.Custom(f"{lib}:earthzoo_{name}", out_shape=out_shape, out_dtype=out_dtype, func_type="aot", bprop=bprop)
+    custom = functools.partial(_custom, lib)
 
     def one_sided(x):
         return x[:-2] + [x[-2] // 2 + 1] + x[-1:]
@@ -231,8 +236,7 @@ def _spectral(lib: Path) -> dict:
     inverse = custom("irfft", lambda re, im, like: re[:-2] + [like[-2]] + re[-1:], lambda re, im, like: re, irfft_bprop)
 
     def rfft2(x):
-        re, im = forward(x)
-        return re, im
+        return forward(x)
 
     def irfft2(re, im, s):
         return inverse(re, im, ops.zeros((int(s[-1]), 1), ms.float32))
