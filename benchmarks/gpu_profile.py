@@ -21,32 +21,16 @@ from types import SimpleNamespace
 os.environ.setdefault("GLOG_v", "3")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from gpu_suite import MODELS, _machine, _model_and_input, _sync, _write  # noqa: E402
+from gpu_suite import MODELS, _adamw, _machine, _model_and_input, _sync, _write, step_calls  # noqa: E402
 
 
 def _calls(model, x, device: str):
     """The suite's two calls in bf16: forward (no grad) and training step."""
     import torch
-    import torch.nn.functional as F
-    from earthzoo.frameworks import torch as tfw
 
     with torch.no_grad():
         y = torch.randn_like(model(x).float())
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, **({"fused": True} if device == "cuda" else {}))
-
-    def forward():
-        with torch.no_grad(), tfw.autocast(device, "bfloat16"):
-            model(x)
-
-    def train_step():
-        opt.zero_grad(set_to_none=True)
-        with tfw.autocast(device, "bfloat16"):
-            out = model(x)
-        F.mse_loss(out.float(), y).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-
-    return {"forward": forward, "train_step": train_step}
+    return step_calls(model, x, y, device, "bfloat16", [_adamw(model, device)])
 
 
 def _wall_ms(fn, device: str, reps: int) -> list[float]:

@@ -135,9 +135,38 @@ def _peak(device: str) -> float | None:
     return torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else None
 
 
-def run_model(args) -> int:
+def _adamw(model, device: str):
+    """The suite's optimizer: torch's AdamW, fused on CUDA."""
+    import torch
+
+    return torch.optim.AdamW(model.parameters(), lr=1e-5, **({"fused": True} if device == "cuda" else {}))
+
+
+def step_calls(model, x, y, device: str, dtype: str | None, opt: list) -> dict:
+    """The suite's two calls at ``dtype`` (None: fp32): the forward without gradients,
+    and the training step (MSE against ``y`` + backward + clip + ``opt[0]``, a one-item
+    list so that a retry can put a new optimizer in)."""
     import torch
     import torch.nn.functional as F
+    from earthzoo.frameworks import torch as tfw
+
+    def forward():
+        with torch.no_grad(), tfw.autocast(device, dtype):
+            model(x)
+
+    def train_step():
+        opt[0].zero_grad(set_to_none=True)
+        with tfw.autocast(device, dtype):
+            out = model(x)
+        F.mse_loss(out.float(), y).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt[0].step()
+
+    return {"forward": forward, "train_step": train_step}
+
+
+def run_model(args) -> int:
+    import torch
     from earthzoo.frameworks import torch as tfw
 
     t_start = time.perf_counter()
@@ -156,7 +185,6 @@ def run_model(args) -> int:
     # the spectral filters and norms run in float32 under autocast, as in earthzoo's plans
     tfw.mixed_precision(model, SimpleNamespace(autocast_dtype="bfloat16"))
     backend = "cuda" if device == "cuda" else "cpu"
-    fused = {"fused": True} if device == "cuda" else {}
     parts = [(kind, prec) for kind in ("forward", "train_step") for prec in ("fp32", "bf16")]
     checkpointed = False
     for i, (kind, prec) in enumerate(parts):
@@ -164,23 +192,9 @@ def run_model(args) -> int:
         budget = max(left / (len(parts) - i) - 5.0, 1.0)  # the two warm-up calls come on top
         dtype = "bfloat16" if prec == "bf16" else None
         key = f"{kind}_{prec}"
-        if kind == "forward":
-            model.eval()
-
-            def fn(dtype=dtype):
-                with torch.no_grad(), tfw.autocast(device, dtype):
-                    model(x)
-        else:
-            model.train()
-            opt = [torch.optim.AdamW(model.parameters(), lr=1e-5, **fused)]  # replaced on a retry
-
-            def fn(dtype=dtype, opt=opt):
-                opt[0].zero_grad(set_to_none=True)
-                with tfw.autocast(device, dtype):
-                    out = model(x)
-                F.mse_loss(out.float(), y).backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt[0].step()
+        model.train(kind == "train_step")
+        opt = [_adamw(model, device) if kind == "train_step" else None]  # replaced on a retry
+        fn = step_calls(model, x, y, device, dtype, opt)[kind]
         _peak_reset(device)
         entry = _timed_or_oom(fn, device, budget, args.max_reps, backend)
         if "error" in entry and kind == "train_step" and not checkpointed:
@@ -188,13 +202,13 @@ def run_model(args) -> int:
             opt[0] = None
             tfw.enable_activation_checkpointing(model)
             checkpointed = True
-            opt[0] = torch.optim.AdamW(model.parameters(), lr=1e-5, **fused)
+            opt[0] = _adamw(model, device)
             retry = _timed_or_oom(fn, device, budget, args.max_reps, backend)
             entry = {**entry, "with_checkpointing": retry["error"]} if "error" in retry else {**retry, "without_checkpointing": entry["error"]}
         if kind == "train_step":
             entry["activation_checkpointing"] = checkpointed
         entry["peak_memory_gib"] = _peak(device)
-        entry["optimizer"] = "torch.optim.AdamW(fused=True) + clip_grad_norm_" if kind == "train_step" and fused else ("torch.optim.AdamW + clip_grad_norm_" if kind == "train_step" else None)
+        entry["optimizer"] = "torch.optim.AdamW(fused=True) + clip_grad_norm_" if kind == "train_step" and device == "cuda" else ("torch.optim.AdamW + clip_grad_norm_" if kind == "train_step" else None)
         result["parts"][key] = entry
         result["elapsed_s"] = time.perf_counter() - t_start
         _write(args.out, result)
