@@ -137,6 +137,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jit-level", default="", help="MindSpore graph option for every ms.jit (O0 default, O1: graph kernel fusion)")
     ap.add_argument("--dispatch-threads", type=int, default=0, help="ms.runtime.dispatch_threads_num (0: MindSpore's default)")
+    ap.add_argument("--mindspore-threads", type=int, default=0, help="MindSpore's own operator threads instead of earthzoo's split (0: split_threads: 1 where the kernels take --threads)")
     ap.add_argument("--pin", action="store_true", help="run the process on --threads cores only (_timing.pin)")
     ap.add_argument("--label", default="", help="free text kept in the JSON (e.g. before/after)")
     ap.add_argument("--out", default="ms_engine_speed.json")
@@ -145,6 +146,7 @@ def main(argv=None) -> int:
     import mindspore as ms
     import torch
     from earthzoo.frameworks import mindspore as mfw
+    from earthzoo.frameworks.mindspore_cpu_kernels import split_threads
 
     if args.jit_level:  # the engine and inference_function call ms.jit: give each the level
         plain_jit = ms.jit
@@ -160,11 +162,13 @@ def main(argv=None) -> int:
     mfw.set_device("CPU")
     if args.dispatch_threads:
         ms.runtime.dispatch_threads_num(args.dispatch_threads)
-    ms.device_context.cpu.op_tuning.threads_num(args.threads)
+    if args.mindspore_threads:
+        ms.device_context.cpu.op_tuning.threads_num(args.mindspore_threads)
+    split_threads(args.threads)  # after an explicit threads_num, the kernels' pool only
     result = {
         "benchmark": "ms_engine_speed",
         "label": args.label,
-        "mindspore_options": {"jit_level": args.jit_level or "default (O0)", "dispatch_threads_num": args.dispatch_threads or "default"},
+        "mindspore_options": {"jit_level": args.jit_level or "default (O0)", "dispatch_threads_num": args.dispatch_threads or "default", "operator_threads": args.mindspore_threads or "earthzoo's split (split_threads)"},
         "preset": args.preset,
         "batch": args.batch,
         "targets": {"train_step": 1.5, "forward": 1.2},

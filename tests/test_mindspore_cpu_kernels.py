@@ -188,22 +188,28 @@ def test_linear_kernel_matches_mindspores_matmul_and_bias(kernels):
     assert y16.dtype == ms.float16 and np.abs(y16.asnumpy() - results[0][0].reshape(-1, 80)).max() < 2e-2 * np.abs(results[0][0]).max()
 
 
-_THREADS_SCRIPT = """
+_CTYPES_CALL = """
 import ctypes, os, sys
 import numpy as np
 
 lib = ctypes.CDLL(sys.argv[1])
+lib.earthzoo_set_threads(int(sys.argv[2]))
 
+
+def call(name, *arrays):  # MindSpore's aot convention: inputs then outputs, written in place
+    n = len(arrays)
+    shapes = [(ctypes.c_int64 * max(a.ndim, 1))(*a.shape) for a in arrays]
+    rc = getattr(lib, "earthzoo_" + name)(n, (ctypes.c_void_p * n)(*[a.ctypes.data for a in arrays]), (ctypes.c_int * n)(*[a.ndim for a in arrays]),
+                                          (ctypes.POINTER(ctypes.c_int64) * n)(*[ctypes.cast(s, ctypes.POINTER(ctypes.c_int64)) for s in shapes]),
+                                          (ctypes.c_char_p * n)(*[b"float32"] * n), None, None)
+    assert rc == 0, name
+"""
+
+_THREADS_SCRIPT = _CTYPES_CALL + """
 
 def linear(x, w, b):
     y = np.empty((x.shape[0], w.shape[0]), np.float32)
-    arrays = [x, w, b, y]
-    n = len(arrays)
-    shapes = [(ctypes.c_int64 * a.ndim)(*a.shape) for a in arrays]
-    rc = lib.earthzoo_linear(n, (ctypes.c_void_p * n)(*[a.ctypes.data for a in arrays]), (ctypes.c_int * n)(*[a.ndim for a in arrays]),
-                             (ctypes.POINTER(ctypes.c_int64) * n)(*[ctypes.cast(s, ctypes.POINTER(ctypes.c_int64)) for s in shapes]),
-                             (ctypes.c_char_p * n)(*[b"float32"] * n), None, None)
-    assert rc == 0
+    call("linear", x, w, b, y)
     return y
 
 
@@ -244,10 +250,69 @@ def test_the_sgemm_pool_gives_the_same_product_on_any_thread_count_to_concurrent
 
     if kernels.dnnl_library() is None:
         pytest.skip("this MindSpore ships no libdnnl.so.3: the sgemm kernels are not built")
-    done = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, str(kernels.library())], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "OMP_NUM_THREADS": threads})
+    done = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, str(kernels.library()), threads], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
+
+
+_SPLIT_SCRIPT = _CTYPES_CALL + """
+import hashlib
+
+rng = np.random.default_rng(0)
+f32 = np.float32
+
+
+def rand(*shape):
+    return rng.standard_normal(shape).astype(f32)
+
+
+x, w, bias, dy = rand(3000, 96), rand(96), rand(96), rand(3000, 96)
+y, mean, rstd = np.empty_like(x), np.empty((3000, 1), f32), np.empty((3000, 1), f32)
+outs = {"layer_norm": (y, mean, rstd)}
+call("layer_norm", x, w, bias, np.array([1e-5], f32), y, mean, rstd)
+outs["layer_norm_grad"] = (np.empty_like(x), np.empty_like(w), np.empty_like(w))
+call("layer_norm_grad", dy, x, w, mean, rstd, *outs["layer_norm_grad"])
+outs["bias_add"] = (np.empty_like(x),)
+call("bias_add", x, bias, *outs["bias_add"])
+outs["bias_add_grad"] = (np.empty_like(bias),)
+call("bias_add_grad", dy, bias, *outs["bias_add_grad"])
+outs["gelu"] = (np.empty_like(x),)
+call("gelu", x, *outs["gelu"])
+outs["gelu_grad"] = (np.empty_like(x),)
+call("gelu_grad", dy, x, *outs["gelu_grad"])
+params = [rand(300, 400), rand(7), rand(90000)]
+g, m = rand(210007), rand(210007)
+v = np.abs(rand(210007))
+outs["adamw"] = tuple(np.empty_like(a) for a in (*params, g, g)) + (np.empty(1, f32),)
+call("adamw", *params, g, m, v, np.array([0.999, 1e-3, 0.3, 0.9, 0.999, 1e-8, 1.0], f32), *outs["adamw"])
+for shape in ((2, 24, 40, 96), (2, 200, 48)):  # rfft2 and the 1-D rfft
+    z = rand(*shape)
+    half = (*shape[:-2], shape[-2] // 2 + 1, shape[-1])
+    re, im = np.empty(half, f32), np.empty(half, f32)
+    call("rfft", z, re, im)
+    back = np.empty_like(z)
+    call("irfft", re, im, np.zeros((shape[-2], 1), f32), back)
+    assert np.abs(back - z).max() < 1e-4
+    outs[f"rfft {shape}"], outs[f"irfft {shape}"] = (re, im), (back,)
+for name, arrays in outs.items():
+    print(name, hashlib.sha256(b"".join(a.tobytes() for a in arrays)).hexdigest())
+"""
+
+
+def test_every_kernel_gives_the_same_bits_on_any_thread_count(kernels):
+    """The pool splits rows, columns or chunks so that each value is computed as on one
+    thread: a run on 1, 2 or 3 threads writes the same bits."""
+    import subprocess
+    import sys
+
+    digests = []
+    for threads in ("1", "2", "3"):
+        done = subprocess.run([sys.executable, "-c", _SPLIT_SCRIPT, str(kernels.library()), threads], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        digests.append(dict(line.rsplit(" ", 1) for line in done.stdout.splitlines()))
+    assert len(digests[0]) == 11
+    for name in digests[0]:
+        assert digests[0][name] == digests[1][name] == digests[2][name], name
 
 def _bmm_run(op, a, b, r):
     import mindspore as ms
@@ -371,7 +436,9 @@ def test_cpu_backend_puts_the_kernels_into_every_layer_of_a_model(kernels):
     assert norms and all(type(n.norm).__name__ == "KernelLayerNorm" for n in norms)
     linears = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.Linear)]
     assert linears and all(type(n.bias_add).__name__ == "KernelBiasAdd" for n in linears)
-    assert all(type(n.fused).__name__ == "KernelLinear" if n.has_bias else n.fused is None for n in linears)
+    assert not all(n.has_bias for n in linears)  # the head has none: a zero bias to the kernel
+    patch = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.PatchEmbed)]
+    assert patch and all(type(n.fused).__name__ == "KernelLinear" for n in linears + patch)
     mlps = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.Mlp)]
     assert mlps and all(type(n.act).__name__ == "KernelGelu" for n in mlps)
     filters = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.AFNO2D)]
@@ -383,6 +450,55 @@ def test_cpu_backend_puts_the_kernels_into_every_layer_of_a_model(kernels):
     assert np.abs(got - want).max() / np.abs(want).max() < 1e-5
     assert kernels.library().parent == kernels.cache_root() / "kernels"
 
+
+
+def test_ai_goms_head_and_patch_embedding_take_the_linear_kernel_forward_and_backward(kernels):
+    """AI-GOMS's ConvTranspose head (torch's weight layout, a bias per output channel)
+    and its patch embedding on the linear kernel: the native model's output and gradients."""
+    import mindspore as ms
+    from earthzoo.api import build_model
+    from earthzoo.frameworks import mindspore as mfw
+    from earthzoo.ops import apply_custom_ops
+
+    plain, fast = build_model("ai_goms", "mindspore", preset="tiny"), build_model("ai_goms", "mindspore", preset="tiny")
+    rng = np.random.default_rng(1)
+    weights = {k: p.asnumpy() for k, p in plain.parameters_and_names()}
+    weights.update({k: rng.standard_normal(v.shape).astype(np.float32) * 0.1 for k, v in weights.items() if k.startswith("decoder_pred.")})
+    mfw.load_numpy_state(plain, weights)
+    mfw.load_numpy_state(fast, weights)
+    apply_custom_ops(fast, "mindspore", "cpu")
+    assert type(fast.decoder_pred.fused).__name__ == "KernelLinear" and type(fast.patch_embed.fused).__name__ == "KernelLinear"
+    c = plain.config
+    x = ms.Tensor(rng.standard_normal((2, c.in_chans, *c.img_size)).astype(np.float32))
+    r = ms.Tensor(rng.standard_normal((2, c.out_chans, *c.img_size)).astype(np.float32))
+    results = []
+    for net in (plain, fast):
+        params = [p for p in net.trainable_params() if p.name.startswith(("decoder_pred.", "patch_embed."))]
+        loss = ms.value_and_grad(lambda x, net=net: (net(x) * r).sum(), None, params)
+        value, grads = loss(x)
+        results.append([net(x).asnumpy(), *(g.asnumpy() for g in grads)])
+    assert len(results[0]) == 5
+    for want, got in zip(*results):
+        assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_split_threads_gives_the_kernels_the_threads_and_mindspore_one(kernels, monkeypatch, on):
+    """With the kernels, MindSpore's own operators get one thread and the kernels' pool
+    the rest (two pools as wide as the CPU made training bimodal); without them,
+    MindSpore's operators get the threads."""
+    import mindspore as ms
+
+    calls = []
+    monkeypatch.setattr(ms.device_context.cpu.op_tuning, "threads_num", lambda n: calls.append(("mindspore", n)))
+    monkeypatch.setattr(kernels, "set_threads", lambda n: calls.append(("kernels", n)))
+    if not on:
+        monkeypatch.setenv(kernels.SWITCH, "0")
+    kernels.split_threads(3)
+    assert calls == ([("kernels", 3), ("mindspore", 1)] if on else [("mindspore", 3)])
+    calls.clear()
+    kernels.split_threads(None)
+    assert calls == ([("kernels", len(os.sched_getaffinity(0))), ("mindspore", 1)] if on else [])
 
 def test_built_once_per_machine_and_reused(kernels):
     first = kernels.library()

@@ -68,7 +68,8 @@ def backend_name(backend: str, framework: str) -> str:
 
 
 def set_threads(threads: int | None, frameworks: tuple[str, ...]) -> None:
-    """The same CPU thread count for both frameworks (MindSpore's own default is 25 threads)."""
+    """The same CPU thread count for both frameworks (MindSpore's own default is 25
+    threads; with earthzoo's kernels they take the threads, ``split_threads``)."""
     if not threads:
         return
     if "torch" in frameworks:
@@ -76,15 +77,11 @@ def set_threads(threads: int | None, frameworks: tuple[str, ...]) -> None:
 
         torch.set_num_threads(threads)
     if "mindspore" in frameworks:
-        import mindspore as ms
-
         from .frameworks import mindspore as mfw
+        from .frameworks.mindspore_cpu_kernels import split_threads
 
         mfw.set_device("CPU")
-        try:
-            ms.device_context.cpu.op_tuning.threads_num(threads)
-        except Exception:  # noqa: BLE001 - may only be set once per process
-            pass
+        split_threads(threads)
 
 
 # --------------------------------------------------------------------------- data

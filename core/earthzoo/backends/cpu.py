@@ -63,8 +63,10 @@ class CpuBackend(BackendPlugin):
         if framework == "torch":
             return DeviceContext(NAME, framework, "cpu", "gloo", rank, world_size)
         from ..frameworks import mindspore as msfw
+        from ..frameworks.mindspore_cpu_kernels import split_threads
 
         msfw.set_device("CPU")
+        split_threads(None)
         return DeviceContext(NAME, framework, "CPU", "mccl", rank, world_size, msfw.synchronize)
 
     def precision_plan(self, framework, policy):

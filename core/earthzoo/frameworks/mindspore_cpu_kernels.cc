@@ -2,13 +2,24 @@
 // MindSpore 2.10's own LayerNorm kernels take 5x (forward) and 40x (backward) torch's
 // time on CPU, its bias gradient (BiasAddGrad) several times a row sum's, its exact GELU
 // (erf formula) five element-wise ops each way, its real FFTs and their gradients about
-// 5x torch's; these do one pass over each row, vectorised, single-threaded. float32 only
+// 5x torch's; these do one pass over each row, vectorised, spread over a pool of threads
+// of our own (below) in a fixed split: each element is computed as on one thread, so
+// results do not depend on the thread count. float32 only
 // (amp's "auto" level gives these ops float32: the widest of their inputs, the parameters).
 // Signature: MindSpore's aot convention (inputs then outputs in params); 0 = success.
+#include <sched.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #ifdef EARTHZOO_MVEC
@@ -20,7 +31,117 @@ extern "C" float erff(float) noexcept;
 extern "C" float expf(float) noexcept;
 #endif
 
+// ---- the thread pool: as many threads as earthzoo_set_threads says (by default one per
+// CPU the process may use; MindSpore sets OMP_NUM_THREADS=1 for itself on import, so the
+// environment is no guide here), sleeping between calls (OpenMP's spinning threads took
+// the CPU from MindSpore's and torch's own). It implements oneDNN's threadpool
+// interface, so the sgemm below runs on it.
+
+namespace dnnl {
+namespace threadpool_interop {
+// oneDNN's threadpool interface (dnnl_threadpool_iface.hpp), declared as it is there
+struct threadpool_iface {
+  virtual int get_num_threads() const = 0;
+  virtual bool get_in_parallel() const = 0;
+  virtual void parallel_for(int n, const std::function<void(int, int)> &fn) = 0;
+  virtual uint64_t get_flags() const = 0;
+  virtual ~threadpool_iface() {}
+};
+}  // namespace threadpool_interop
+}  // namespace dnnl
+
 namespace {
+thread_local bool in_pool_work = false;
+
+int cpus_allowed() {
+  cpu_set_t set;
+  return sched_getaffinity(0, sizeof(set), &set) == 0 ? std::max(1, CPU_COUNT(&set)) : 1;
+}
+
+class SleepingPool final : public dnnl::threadpool_interop::threadpool_iface {
+ public:
+  SleepingPool() : owner_(getpid()) { resize(cpus_allowed()); }
+  // `threads` from now on, the caller's included; workers are started as needed and kept
+  void resize(int threads) {
+    std::lock_guard<std::mutex> caller(caller_);
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (const uint64_t now = generation_; workers_ < threads - 1; ++workers_) std::thread([this, now] { serve(now); }).detach();
+    threads_ = std::max(1, threads);
+  }
+  int get_num_threads() const override { return getpid() == owner_ ? threads_.load() : 1; }  // a forked child has no workers
+  bool get_in_parallel() const override { return in_pool_work; }
+  uint64_t get_flags() const override { return 0; }  // synchronous
+  void parallel_for(int n, const std::function<void(int, int)> &fn) override {
+    // one caller at a time: MindSpore's actor threads can run two kernels at once; the
+    // second runs its items itself rather than wait for (or overwrite) the first's job
+    std::unique_lock<std::mutex> caller(caller_, std::try_to_lock);
+    if (get_num_threads() == 1 || n <= 1 || in_pool_work || !caller.owns_lock()) {
+      for (int i = 0; i < n; ++i) fn(i, n);
+      return;
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    job_ = &fn, items_ = n, next_ = 0, busy_ = workers_, ++generation_;
+    lock.unlock();
+    wake_.notify_all();
+    work();
+    lock.lock();
+    done_.wait(lock, [this] { return busy_ == 0; });
+  }
+
+ private:
+  void work() {
+    in_pool_work = true;
+    for (int i; (i = next_.fetch_add(1)) < items_;) (*job_)(i, items_);
+    in_pool_work = false;
+  }
+  void serve(uint64_t seen) {  // seen: the last job before this worker was counted in
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return generation_ != seen; });
+      seen = generation_;
+      lock.unlock();
+      work();
+      lock.lock();
+      if (--busy_ == 0) done_.notify_one();
+    }
+  }
+  const pid_t owner_;
+  std::atomic<int> threads_{1};
+  int workers_ = 0;
+  std::mutex caller_, mutex_;
+  std::condition_variable wake_, done_;
+  const std::function<void(int, int)> *job_ = nullptr;
+  int items_ = 0, busy_ = 0;
+  std::atomic<int> next_{0};
+  uint64_t generation_ = 0;
+};
+
+SleepingPool &pool() {
+  static SleepingPool *p = new SleepingPool();  // never destroyed: its threads live as long as the process
+  return *p;
+}
+
+}  // namespace
+
+// the kernels' thread count from now on (earthzoo's `threads`)
+extern "C" void earthzoo_set_threads(int threads) { pool().resize(threads); }
+
+namespace {
+
+constexpr int64_t kMinWork = 1 << 15;  // elements' work below which a block is not worth waking a thread for
+
+// fn(begin, end) over [0, n) in at most one block per thread, each of at least kMinWork
+// elements (`cost` per item); every item is computed the same whatever the split.
+template <class F>
+void parallel_range(int64_t n, int64_t cost, const F &fn) {
+  const int64_t blocks = std::min<int64_t>({pool().get_num_threads(), n, std::max<int64_t>(1, n * cost / kMinWork)});
+  if (blocks <= 1) {
+    fn(int64_t{0}, n);
+    return;
+  }
+  const std::function<void(int, int)> job = [&](int i, int k) { fn(n * i / k, n * (i + 1) / k); };
+  pool().parallel_for(static_cast<int>(blocks), job);
+}
 
 bool all_float32(int nparam, const char **dtypes) {
   for (int i = 0; i < nparam; ++i)
@@ -40,14 +161,17 @@ void rows_and_channels(int ndim, const int64_t *shape, int64_t *rows, int64_t *c
   *rows = elements(ndim - 1, shape);
 }
 
-// out (cols) = the sum of the rows of dy (rows x cols): a bias's gradient
+// out (cols) = the sum of the rows of dy (rows x cols): a bias's gradient; split by
+// columns, each summed over the rows in order
 void sum_rows(const float *dy, int64_t rows, int64_t cols, float *out) {
-  std::memset(out, 0, cols * sizeof(float));
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *d = dy + r * cols;
+  parallel_range(cols, rows, [&](int64_t c0, int64_t c1) {
+    std::fill(out + c0, out + c1, 0.f);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float *d = dy + r * cols;
 #pragma omp simd
-    for (int64_t c = 0; c < cols; ++c) out[c] += d[c];
-  }
+      for (int64_t c = c0; c < c1; ++c) out[c] += d[c];
+    }
+  });
 }
 
 constexpr float kSqrtHalf = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
@@ -66,25 +190,27 @@ extern "C" int earthzoo_layer_norm(int nparam, void **params, int *ndims, int64_
   float *rstd = static_cast<float *>(params[6]);
   int64_t rows, C;
   rows_and_channels(ndims[0], shapes[0], &rows, &C);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *xr = x + r * C;
-    float *yr = y + r * C;
-    float sum = 0.f;
+  parallel_range(rows, C, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float *xr = x + r * C;
+      float *yr = y + r * C;
+      float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
-    for (int64_t c = 0; c < C; ++c) sum += xr[c];
-    const float m = sum / C;
-    float sq = 0.f;
+      for (int64_t c = 0; c < C; ++c) sum += xr[c];
+      const float m = sum / C;
+      float sq = 0.f;
 #pragma omp simd reduction(+ : sq)
-    for (int64_t c = 0; c < C; ++c) {
-      const float d = xr[c] - m;
-      sq += d * d;
-    }
-    const float rs = 1.f / std::sqrt(sq / C + eps);
-    mean[r] = m;
-    rstd[r] = rs;
+      for (int64_t c = 0; c < C; ++c) {
+        const float d = xr[c] - m;
+        sq += d * d;
+      }
+      const float rs = 1.f / std::sqrt(sq / C + eps);
+      mean[r] = m;
+      rstd[r] = rs;
 #pragma omp simd
-    for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) * rs * w[c] + b[c];
-  }
+      for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) * rs * w[c] + b[c];
+    }
+  });
   return 0;
 }
 
@@ -101,28 +227,39 @@ extern "C" int earthzoo_layer_norm_grad(int nparam, void **params, int *ndims, i
   float *db = static_cast<float *>(params[7]);
   int64_t rows, C;
   rows_and_channels(ndims[1], shapes[1], &rows, &C);
-  std::memset(dw, 0, C * sizeof(float));
-  std::memset(db, 0, C * sizeof(float));
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *xr = x + r * C, *dyr = dy + r * C;
-    float *dxr = dx + r * C;
-    const float m = mean[r], rs = rstd[r];
-    float sum_g = 0.f, sum_gx = 0.f;  // sums over the row of dy*w and dy*w*xhat
+  parallel_range(rows, 2 * C, [&](int64_t r0, int64_t r1) {  // dx, by rows
+    for (int64_t r = r0; r < r1; ++r) {
+      const float *xr = x + r * C, *dyr = dy + r * C;
+      float *dxr = dx + r * C;
+      const float m = mean[r], rs = rstd[r];
+      float sum_g = 0.f, sum_gx = 0.f;  // sums over the row of dy*w and dy*w*xhat
 #pragma omp simd reduction(+ : sum_g, sum_gx)
-    for (int64_t c = 0; c < C; ++c) {
-      const float xhat = (xr[c] - m) * rs, g = dyr[c] * w[c];
-      sum_g += g;
-      sum_gx += g * xhat;
-      dw[c] += dyr[c] * xhat;
-      db[c] += dyr[c];
-    }
-    const float mean_g = sum_g / C, mean_gx = sum_gx / C;
+      for (int64_t c = 0; c < C; ++c) {
+        const float xhat = (xr[c] - m) * rs, g = dyr[c] * w[c];
+        sum_g += g;
+        sum_gx += g * xhat;
+      }
+      const float mean_g = sum_g / C, mean_gx = sum_gx / C;
 #pragma omp simd
-    for (int64_t c = 0; c < C; ++c) {
-      const float xhat = (xr[c] - m) * rs;
-      dxr[c] = rs * (dyr[c] * w[c] - mean_g - xhat * mean_gx);
+      for (int64_t c = 0; c < C; ++c) {
+        const float xhat = (xr[c] - m) * rs;
+        dxr[c] = rs * (dyr[c] * w[c] - mean_g - xhat * mean_gx);
+      }
     }
-  }
+  });
+  parallel_range(C, rows, [&](int64_t c0, int64_t c1) {  // dweight and dbias, by columns, each summed over the rows in order
+    std::fill(dw + c0, dw + c1, 0.f);
+    std::fill(db + c0, db + c1, 0.f);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float *xr = x + r * C, *dyr = dy + r * C;
+      const float m = mean[r], rs = rstd[r];
+#pragma omp simd
+      for (int64_t c = c0; c < c1; ++c) {
+        dw[c] += dyr[c] * ((xr[c] - m) * rs);
+        db[c] += dyr[c];
+      }
+    }
+  });
   return 0;
 }
 
@@ -134,12 +271,14 @@ extern "C" int earthzoo_bias_add(int nparam, void **params, int *ndims, int64_t 
   float *y = static_cast<float *>(params[2]);
   int64_t rows, C;
   rows_and_channels(ndims[0], shapes[0], &rows, &C);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *xr = x + r * C;
-    float *yr = y + r * C;
+  parallel_range(rows, C, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float *xr = x + r * C;
+      float *yr = y + r * C;
 #pragma omp simd
-    for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] + b[c];
-  }
+      for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] + b[c];
+    }
+  });
   return 0;
 }
 
@@ -159,9 +298,10 @@ extern "C" int earthzoo_gelu(int nparam, void **params, int *ndims, int64_t **sh
   if (nparam != 2 || !all_float32(nparam, dtypes)) return 1;
   const float *x = static_cast<const float *>(params[0]);
   float *y = static_cast<float *>(params[1]);
-  const int64_t n = elements(ndims[0], shapes[0]);
+  parallel_range(elements(ndims[0], shapes[0]), 4, [&](int64_t i0, int64_t i1) {
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.f + erff(x[i] * kSqrtHalf));
+    for (int64_t i = i0; i < i1; ++i) y[i] = 0.5f * x[i] * (1.f + erff(x[i] * kSqrtHalf));
+  });
   return 0;
 }
 
@@ -171,12 +311,13 @@ extern "C" int earthzoo_gelu_grad(int nparam, void **params, int *ndims, int64_t
   const float *dy = static_cast<const float *>(params[0]);
   const float *x = static_cast<const float *>(params[1]);
   float *dx = static_cast<float *>(params[2]);
-  const int64_t n = elements(ndims[1], shapes[1]);
+  parallel_range(elements(ndims[1], shapes[1]), 8, [&](int64_t i0, int64_t i1) {
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    dx[i] = dy[i] * (0.5f * (1.f + erff(v * kSqrtHalf)) + v * kInvSqrt2Pi * expf(-0.5f * v * v));
-  }
+    for (int64_t i = i0; i < i1; ++i) {
+      const float v = x[i];
+      dx[i] = dy[i] * (0.5f * (1.f + erff(v * kSqrtHalf)) + v * kInvSqrt2Pi * expf(-0.5f * v * v));
+    }
+  });
   return 0;
 }
 
@@ -197,33 +338,43 @@ extern "C" int earthzoo_adamw(int nparam, void **params, int *ndims, int64_t **s
   float *norm_out = static_cast<float *>(params[2 * n + 6]);
   const float decay = h[0], step_size = h[1], bc2_sqrt = h[2], beta1 = h[3], beta2 = h[4], eps = h[5], clip = h[6];
   const int64_t total = elements(ndims[n], shapes[n]);
-  double sq = 0.0;
+  std::vector<int64_t> offset(n + 1, 0);  // parameter k's span of the flat gradient and moments
+  for (int k = 0; k < n; ++k) offset[k + 1] = offset[k] + elements(ndims[k], shapes[k]);
+  if (offset[n] != total) return 1;
+  // the norm: fixed blocks of the gradient summed in double, the blocks then in order
+  constexpr int64_t kBlock = 1 << 16;
+  std::vector<double> partial((total + kBlock - 1) / kBlock);
+  parallel_range(static_cast<int64_t>(partial.size()), kBlock, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      double sq = 0.0;
 #pragma omp simd reduction(+ : sq)
-  for (int64_t i = 0; i < total; ++i) sq += static_cast<double>(g[i]) * g[i];
+      for (int64_t i = b * kBlock; i < std::min(total, (b + 1) * kBlock); ++i) sq += static_cast<double>(g[i]) * g[i];
+      partial[b] = sq;
+    }
+  });
+  double sq = 0.0;
+  for (const double p : partial) sq += p;
   const float norm = static_cast<float>(std::sqrt(sq));
   *norm_out = norm;
   const float coef = clip > 0.f ? std::fmin(clip / (norm + 1e-6f), 1.f) : 1.f;
   const float one_minus_b1 = 1.f - beta1, one_minus_b2 = 1.f - beta2;
-  int64_t offset = 0;
-  for (int k = 0; k < n; ++k) {
-    const float *p = static_cast<const float *>(params[k]);
-    float *p_out = static_cast<float *>(params[n + 4 + k]);
-    const int64_t count = elements(ndims[k], shapes[k]);
-    if (offset + count > total) return 1;
-    const float *gk = g + offset, *mk = m + offset, *vk = v + offset;
-    float *mo = m_out + offset, *vo = v_out + offset;
+  parallel_range(total, 4, [&](int64_t i0, int64_t i1) {
+    for (int k = static_cast<int>(std::upper_bound(offset.begin(), offset.end(), i0) - offset.begin()) - 1; k < n && offset[k] < i1; ++k) {
+      const int64_t lo = std::max(i0, offset[k]), hi = std::min(i1, offset[k + 1]);
+      const float *p = static_cast<const float *>(params[k]) + (lo - offset[k]), *gk = g + lo, *mk = m + lo, *vk = v + lo;
+      float *p_out = static_cast<float *>(params[n + 4 + k]) + (lo - offset[k]), *mo = m_out + lo, *vo = v_out + lo;
 #pragma omp simd
-    for (int64_t i = 0; i < count; ++i) {
-      const float gi = gk[i] * coef;
-      const float mi = mk[i] + one_minus_b1 * (gi - mk[i]);
-      const float vi = vk[i] * beta2 + one_minus_b2 * gi * gi;
-      mo[i] = mi;
-      vo[i] = vi;
-      p_out[i] = p[i] * decay - step_size * (mi / (std::sqrt(vi) / bc2_sqrt + eps));
+      for (int64_t i = 0; i < hi - lo; ++i) {
+        const float gi = gk[i] * coef;
+        const float mi = mk[i] + one_minus_b1 * (gi - mk[i]);
+        const float vi = vk[i] * beta2 + one_minus_b2 * gi * gi;
+        mo[i] = mi;
+        vo[i] = vi;
+        p_out[i] = p[i] * decay - step_size * (mi / (std::sqrt(vi) / bc2_sqrt + eps));
+      }
     }
-    offset += count;
-  }
-  return offset == total ? 0 : 1;
+  });
+  return 0;
 }
 
 // ---- real FFTs over the token axes of channels-last tensors (the AFNO filters) ----
@@ -383,24 +534,49 @@ bool token_axes(int ndim, const int64_t *shape, Axes *a) {
 
 constexpr int64_t kChunk = 256;  // columns transformed together: a chunk's n x 256 complex rows stay in cache
 
-// The DFT along the n rows of an n x width block (row stride `stride`), in place, a
-// chunk of columns at a time through `buf`.
-void fft_columns(const FftPlan &plan, int64_t width, int64_t stride, float *re, float *im, std::vector<float> &buf) {
-  const int64_t n = plan.n, chunk = std::min(width, kChunk);
-  buf.resize(4 * n * chunk);
-  float *cr = buf.data(), *ci = cr + n * chunk, *tr = ci + n * chunk, *ti = tr + n * chunk;
-  for (int64_t c0 = 0; c0 < width; c0 += chunk) {
-    const int64_t w = std::min(chunk, width - c0);
-    for (int64_t k = 0; k < n; ++k) {
-      std::memcpy(cr + k * w, re + k * stride + c0, w * sizeof(float));
-      std::memcpy(ci + k * w, im + k * stride + c0, w * sizeof(float));
+// The width of the column chunks for `rows` rows of `width` columns: at most kChunk, and
+// narrow enough (a multiple of 16) that every thread gets one. Each column's transform
+// is the same whatever the width.
+int64_t chunk_width(int64_t width, int64_t rows) {
+  const int64_t threads = pool().get_num_threads(), per_row = (threads + rows - 1) / rows;
+  return std::min({width, kChunk, std::max<int64_t>(16, ((width + per_row - 1) / per_row + 15) / 16 * 16)});
+}
+
+// The DFT along the n rows of an n x width block (row stride `stride`) from src to dst
+// (which may be src), a chunk of columns at a time.
+void fft_columns(const FftPlan &plan, int64_t width, int64_t stride, const float *src_re, const float *src_im, float *re, float *im) {
+  const int64_t n = plan.n, chunk = chunk_width(width, 1);
+  parallel_range((width + chunk - 1) / chunk, 4 * n * chunk, [&](int64_t j0, int64_t j1) {
+    std::vector<float> buf(4 * n * chunk);
+    float *cr = buf.data(), *ci = cr + n * chunk, *tr = ci + n * chunk, *ti = tr + n * chunk;
+    for (int64_t c0 = j0 * chunk; c0 < std::min(width, j1 * chunk); c0 += chunk) {
+      const int64_t w = std::min(chunk, width - c0);
+      for (int64_t k = 0; k < n; ++k) {
+        std::memcpy(cr + k * w, src_re + k * stride + c0, w * sizeof(float));
+        std::memcpy(ci + k * w, src_im + k * stride + c0, w * sizeof(float));
+      }
+      fft_rows(plan, w, cr, ci, tr, ti);
+      for (int64_t k = 0; k < n; ++k) {
+        std::memcpy(re + k * stride + c0, cr + k * w, w * sizeof(float));
+        std::memcpy(im + k * stride + c0, ci + k * w, w * sizeof(float));
+      }
     }
-    fft_rows(plan, w, cr, ci, tr, ti);
-    for (int64_t k = 0; k < n; ++k) {
-      std::memcpy(re + k * stride + c0, cr + k * w, w * sizeof(float));
-      std::memcpy(im + k * stride + c0, ci + k * w, w * sizeof(float));
+  });
+}
+
+// fn(h, c0, w, re, im, tr, ti) for every row h < rows and chunk [c0, c0 + w) of `channels`,
+// spread over the pool; re .. ti are scratch of n x w each
+template <class F>
+void for_row_chunks(int64_t rows, int64_t channels, int64_t n, const F &fn) {
+  const int64_t chunk = chunk_width(channels, rows), chunks = (channels + chunk - 1) / chunk;
+  parallel_range(rows * chunks, 4 * n * chunk, [&](int64_t j0, int64_t j1) {
+    std::vector<float> work(4 * n * chunk);
+    float *re = work.data(), *im = re + n * chunk, *tr = im + n * chunk, *ti = tr + n * chunk;
+    for (int64_t j = j0; j < j1; ++j) {
+      const int64_t h = j / chunks, c0 = (j % chunks) * chunk;
+      fn(h, c0, std::min(chunk, channels - c0), re, im, tr, ti);
     }
-  }
+  });
 }
 
 // x (B, H, W, C) -> re, im (B, H, W/2+1, C), times twin_weight(l) if `weighted`
@@ -409,30 +585,26 @@ int real_to_spectrum(int nparam, void **params, int *ndims, int64_t **shapes, co
   if (nparam != 3 || !all_float32(nparam, dtypes) || !token_axes(ndims[0], shapes[0], &a)) return 1;
   const float *x = static_cast<const float *>(params[0]);
   float *out_re = static_cast<float *>(params[1]), *out_im = static_cast<float *>(params[2]);
-  const int64_t wr = a.w / 2 + 1, plane = a.h * wr * a.c, chunk = std::min(a.c, kChunk);
+  const int64_t wr = a.w / 2 + 1, plane = a.h * wr * a.c;
   const FftPlan along_w = make_plan(a.w, -1), along_h = make_plan(a.h, -1);
   const float scale = static_cast<float>(1.0 / std::sqrt(double(a.h * a.w)));
-  std::vector<float> work(4 * a.w * chunk), buf;
-  float *re = work.data(), *im = re + a.w * chunk, *tr = im + a.w * chunk, *ti = tr + a.w * chunk;
   for (int64_t b = 0; b < a.b; ++b) {
     float *zr = out_re + b * plane, *zi = out_im + b * plane;
-    for (int64_t h = 0; h < a.h; ++h) {  // along W: real rows, the first W/2+1 modes kept
+    // along W: real rows, the first W/2+1 modes kept
+    for_row_chunks(a.h, a.c, a.w, [&](int64_t h, int64_t c0, int64_t w, float *re, float *im, float *tr, float *ti) {
       const float *row = x + (b * a.h + h) * a.w * a.c;
-      for (int64_t c0 = 0; c0 < a.c; c0 += chunk) {
-        const int64_t w = std::min(chunk, a.c - c0);
-        for (int64_t k = 0; k < a.w; ++k) std::memcpy(re + k * w, row + k * a.c + c0, w * sizeof(float));
-        std::memset(im, 0, a.w * w * sizeof(float));
-        fft_rows(along_w, w, re, im, tr, ti);
-        for (int64_t l = 0; l < wr; ++l) {
-          const float f = scale * (weighted ? twin_weight(l, a.w) : 1.f);
-          float *dr = zr + (h * wr + l) * a.c + c0, *di = zi + (h * wr + l) * a.c + c0;
-          const float *sr = re + l * w, *si = im + l * w;
+      for (int64_t k = 0; k < a.w; ++k) std::memcpy(re + k * w, row + k * a.c + c0, w * sizeof(float));
+      std::memset(im, 0, a.w * w * sizeof(float));
+      fft_rows(along_w, w, re, im, tr, ti);
+      for (int64_t l = 0; l < wr; ++l) {
+        const float f = scale * (weighted ? twin_weight(l, a.w) : 1.f);
+        float *dr = zr + (h * wr + l) * a.c + c0, *di = zi + (h * wr + l) * a.c + c0;
+        const float *sr = re + l * w, *si = im + l * w;
 #pragma omp simd
-          for (int64_t i = 0; i < w; ++i) dr[i] = sr[i] * f, di[i] = si[i] * f;
-        }
+        for (int64_t i = 0; i < w; ++i) dr[i] = sr[i] * f, di[i] = si[i] * f;
       }
-    }
-    fft_columns(along_h, wr * a.c, wr * a.c, zr, zi, buf);  // along H
+    });
+    fft_columns(along_h, wr * a.c, wr * a.c, zr, zi, zr, zi);  // along H
   }
   return 0;
 }
@@ -444,33 +616,28 @@ int spectrum_to_real(int nparam, void **params, int *ndims, int64_t **shapes, co
   if (nparam != 4 || !all_float32(nparam, dtypes) || !token_axes(ndims[3], shapes[3], &a)) return 1;
   const float *in_re = static_cast<const float *>(params[0]), *in_im = static_cast<const float *>(params[1]);
   float *y = static_cast<float *>(params[3]);
-  const int64_t wr = shapes[0][ndims[0] - 2], plane = a.h * wr * a.c, chunk = std::min(a.c, kChunk);
+  const int64_t wr = shapes[0][ndims[0] - 2], plane = a.h * wr * a.c;
   if (wr > a.w) return 1;
   const FftPlan along_w = make_plan(a.w, +1), along_h = make_plan(a.h, +1);
   const float scale = static_cast<float>(1.0 / std::sqrt(double(a.h * a.w)));
-  std::vector<float> zr(plane), zi(plane), work(4 * a.w * chunk), buf;
-  float *re = work.data(), *im = re + a.w * chunk, *tr = im + a.w * chunk, *ti = tr + a.w * chunk;
+  std::vector<float> zr(plane), zi(plane);
   for (int64_t b = 0; b < a.b; ++b) {
-    std::memcpy(zr.data(), in_re + b * plane, plane * sizeof(float));
-    std::memcpy(zi.data(), in_im + b * plane, plane * sizeof(float));
-    fft_columns(along_h, wr * a.c, wr * a.c, zr.data(), zi.data(), buf);  // along H
-    for (int64_t h = 0; h < a.h; ++h) {  // along W: the modes >= Wr zero, the real part kept
+    fft_columns(along_h, wr * a.c, wr * a.c, in_re + b * plane, in_im + b * plane, zr.data(), zi.data());  // along H
+    // along W: the modes >= Wr zero, the real part kept
+    for_row_chunks(a.h, a.c, a.w, [&](int64_t h, int64_t c0, int64_t w, float *re, float *im, float *tr, float *ti) {
       float *row = y + (b * a.h + h) * a.w * a.c;
-      for (int64_t c0 = 0; c0 < a.c; c0 += chunk) {
-        const int64_t w = std::min(chunk, a.c - c0);
-        std::memset(re, 0, a.w * w * sizeof(float));
-        std::memset(im, 0, a.w * w * sizeof(float));
-        for (int64_t l = 0; l < wr; ++l) {
-          const float f = scale * (weighted ? twin_weight(l, a.w) : 1.f);
-          const float *sr = zr.data() + (h * wr + l) * a.c + c0, *si = zi.data() + (h * wr + l) * a.c + c0;
-          float *dr = re + l * w, *di = im + l * w;
+      std::memset(re, 0, a.w * w * sizeof(float));
+      std::memset(im, 0, a.w * w * sizeof(float));
+      for (int64_t l = 0; l < wr; ++l) {
+        const float f = scale * (weighted ? twin_weight(l, a.w) : 1.f);
+        const float *sr = zr.data() + (h * wr + l) * a.c + c0, *si = zi.data() + (h * wr + l) * a.c + c0;
+        float *dr = re + l * w, *di = im + l * w;
 #pragma omp simd
-          for (int64_t i = 0; i < w; ++i) dr[i] = sr[i] * f, di[i] = si[i] * f;
-        }
-        fft_rows(along_w, w, re, im, tr, ti);
-        for (int64_t k = 0; k < a.w; ++k) std::memcpy(row + k * a.c + c0, re + k * w, w * sizeof(float));
+        for (int64_t i = 0; i < w; ++i) dr[i] = sr[i] * f, di[i] = si[i] * f;
       }
-    }
+      fft_rows(along_w, w, re, im, tr, ti);
+      for (int64_t k = 0; k < a.w; ++k) std::memcpy(row + k * a.c + c0, re + k * w, w * sizeof(float));
+    });
   }
   return 0;
 }
@@ -501,104 +668,14 @@ extern "C" int earthzoo_rfft_grad(int nparam, void **params, int *ndims, int64_t
 // ---- the linear layer and the AFNO mixing's batched matmul on oneDNN's sgemm (the libdnnl MindSpore ships) ----
 // MindSpore's CPU MatMul takes 1.4-1.7x torch's time on the models' layer shapes;
 // oneDNN's row-major sgemm matches torch's. MindSpore builds oneDNN with the threadpool
-// runtime: the sgemm runs on the pool it is given, here a pool of our own with one
-// thread per CPU the process may use (OMP_NUM_THREADS if set) that sleeps between
-// calls: OpenMP's spinning threads took the CPU from MindSpore's and torch's own.
-#include <sched.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <condition_variable>
-#include <cstdlib>
-#include <functional>
-#include <mutex>
-#include <thread>
-
-namespace dnnl {
-namespace threadpool_interop {
-// oneDNN's threadpool interface (dnnl_threadpool_iface.hpp), declared as it is there
-struct threadpool_iface {
-  virtual int get_num_threads() const = 0;
-  virtual bool get_in_parallel() const = 0;
-  virtual void parallel_for(int n, const std::function<void(int, int)> &fn) = 0;
-  virtual uint64_t get_flags() const = 0;
-  virtual ~threadpool_iface() {}
-};
-}  // namespace threadpool_interop
-}  // namespace dnnl
-
+// runtime: the sgemm runs on the pool it is given, SleepingPool.
 extern "C" int dnnl_threadpool_interop_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                                              int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc, void *threadpool);
 
 namespace {
-thread_local bool in_pool_work = false;
-
-int pool_threads() {
-  if (const char *env = std::getenv("OMP_NUM_THREADS")) {
-    const int n = std::atoi(env);
-    if (n > 0) return n;
-  }
-  cpu_set_t set;
-  return sched_getaffinity(0, sizeof(set), &set) == 0 ? std::max(1, CPU_COUNT(&set)) : 1;
-}
-
-class SleepingPool final : public dnnl::threadpool_interop::threadpool_iface {
- public:
-  SleepingPool() : threads_(pool_threads()), owner_(getpid()) {
-    for (int t = 1; t < threads_; ++t) std::thread([this] { serve(); }).detach();
-  }
-  int get_num_threads() const override { return getpid() == owner_ ? threads_ : 1; }  // a forked child has no workers
-  bool get_in_parallel() const override { return in_pool_work; }
-  uint64_t get_flags() const override { return 0; }  // synchronous
-  void parallel_for(int n, const std::function<void(int, int)> &fn) override {
-    // one caller at a time: MindSpore's actor threads can run two kernels at once; the
-    // second runs its items itself rather than wait for (or overwrite) the first's job
-    std::unique_lock<std::mutex> caller(caller_, std::try_to_lock);
-    if (get_num_threads() == 1 || n <= 1 || in_pool_work || !caller.owns_lock()) {
-      for (int i = 0; i < n; ++i) fn(i, n);
-      return;
-    }
-    std::unique_lock<std::mutex> lock(mutex_);
-    job_ = &fn, items_ = n, next_ = 0, busy_ = threads_ - 1, ++generation_;
-    lock.unlock();
-    wake_.notify_all();
-    work();
-    lock.lock();
-    done_.wait(lock, [this] { return busy_ == 0; });
-  }
-
- private:
-  void work() {
-    in_pool_work = true;
-    for (int i; (i = next_.fetch_add(1)) < items_;) (*job_)(i, items_);
-    in_pool_work = false;
-  }
-  void serve() {
-    uint64_t seen = 0;
-    std::unique_lock<std::mutex> lock(mutex_);
-    for (;;) {
-      wake_.wait(lock, [&] { return generation_ != seen; });
-      seen = generation_;
-      lock.unlock();
-      work();
-      lock.lock();
-      if (--busy_ == 0) done_.notify_one();
-    }
-  }
-  const int threads_;
-  const pid_t owner_;
-  std::mutex caller_, mutex_;
-  std::condition_variable wake_, done_;
-  const std::function<void(int, int)> *job_ = nullptr;
-  int items_ = 0, busy_ = 0;
-  std::atomic<int> next_{0};
-  uint64_t generation_ = 0;
-};
-
 int dnnl_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
                int64_t ldb, float beta, float *c, int64_t ldc) {
-  static SleepingPool *pool = new SleepingPool();  // never destroyed: its threads live as long as the process
-  dnnl::threadpool_interop::threadpool_iface *iface = pool;
+  dnnl::threadpool_interop::threadpool_iface *iface = &pool();
   return dnnl_threadpool_interop_sgemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, iface);
 }
 }  // namespace
@@ -633,9 +710,12 @@ extern "C" int earthzoo_bmm_ta(int nparam, void **params, int *ndims, int64_t **
   const float *a = static_cast<const float *>(params[0]), *b = static_cast<const float *>(params[1]);
   float *c = static_cast<float *>(params[2]);
   const int64_t batch = shapes[0][0], k = shapes[0][1], m = shapes[0][2], n = shapes[1][2];
-  for (int64_t i = 0; i < batch; ++i)
-    if (dnnl_sgemm('T', 'N', m, n, k, 1.f, a + i * k * m, m, b + i * k * n, n, 0.f, c + i * m * n, n) != 0) return 2;
-  return 0;
+  std::atomic<int> failed{0};
+  parallel_range(batch, m * n * k / 4, [&](int64_t i0, int64_t i1) {  // a batch per thread: each product too small to share
+    for (int64_t i = i0; i < i1; ++i)
+      if (dnnl_sgemm('T', 'N', m, n, k, 1.f, a + i * k * m, m, b + i * k * n, n, 0.f, c + i * m * n, n) != 0) failed = 1;
+  });
+  return failed ? 2 : 0;
 }
 
 // dc (B, M, N), a (B, K, M), b (B, K, N) -> da = b dc^T (B, K, M), db = a dc (B, K, N)
@@ -645,10 +725,13 @@ extern "C" int earthzoo_bmm_ta_grad(int nparam, void **params, int *ndims, int64
   const float *b = static_cast<const float *>(params[2]);
   float *da = static_cast<float *>(params[3]), *db = static_cast<float *>(params[4]);
   const int64_t batch = shapes[1][0], k = shapes[1][1], m = shapes[1][2], n = shapes[2][2];
-  for (int64_t i = 0; i < batch; ++i) {
-    if (dnnl_sgemm('N', 'T', k, m, n, 1.f, b + i * k * n, n, dc + i * m * n, n, 0.f, da + i * k * m, m) != 0) return 2;
-    if (dnnl_sgemm('N', 'N', k, n, m, 1.f, a + i * k * m, m, dc + i * m * n, n, 0.f, db + i * k * n, n) != 0) return 2;
-  }
-  return 0;
+  std::atomic<int> failed{0};
+  parallel_range(batch, m * n * k / 2, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      if (dnnl_sgemm('N', 'T', k, m, n, 1.f, b + i * k * n, n, dc + i * m * n, n, 0.f, da + i * k * m, m) != 0) failed = 1;
+      if (dnnl_sgemm('N', 'N', k, n, m, 1.f, a + i * k * m, m, dc + i * m * n, n, 0.f, db + i * k * n, n) != 0) failed = 1;
+    }
+  });
+  return failed ? 2 : 0;
 }
 #endif

@@ -11,8 +11,9 @@ default g++) into ``$EARTHZOO_CACHE/kernels``, linked to the oneDNN library Mind
 ships for the matmuls (its sgemm; without it MindSpore's matmuls stay), and called
 through ``ops.Custom(func_type="aot")``. Where it cannot be built, models keep
 MindSpore's own ops and one line says why. ``EARTHZOO_CPU_KERNELS=0`` turns them off.
-The matmuls run on a pool of threads of their own (one per CPU the process may use,
-``OMP_NUM_THREADS`` if set); the other kernels are single-threaded."""
+The kernels run on a pool of threads of their own (one per CPU the process may use,
+``OMP_NUM_THREADS`` if set), split so that results do not depend on the thread count;
+MindSpore's own operators then run on one thread of theirs (``threads``)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from ..errors import EarthzooError
 from ..files import atomic_path, cache_root
 
 SOURCE = Path(__file__).with_suffix(".cc")
-FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-ffp-contract=off", "-fno-math-errno", "-shared", "-fPIC")  # no fused multiply-add: the graphs' rounding; no errno: vector sqrt
+FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-ffp-contract=off", "-fno-math-errno", "-shared", "-fPIC", "-pthread")  # no fused multiply-add: the graphs' rounding; no errno: vector sqrt
 
 
 def dnnl_library() -> Path | None:
@@ -48,7 +49,7 @@ def _command(compiler: str, out: Path) -> list[str]:
     libc, version = platform.libc_ver()
     mvec = platform.machine() == "x86_64" and libc == "glibc" and tuple(int(v) for v in version.split(".")[:2] if v.isdigit()) >= (2, 35)
     dnnl = dnnl_library()
-    link = ["-DEARTHZOO_DNNL", "-pthread", f"-L{dnnl.parent}", f"-l:{dnnl.name}", f"-Wl,-rpath,{dnnl.parent}"] if dnnl else []
+    link = ["-DEARTHZOO_DNNL", f"-L{dnnl.parent}", f"-l:{dnnl.name}", f"-Wl,-rpath,{dnnl.parent}"] if dnnl else []
     return [compiler, *FLAGS, *(["-DEARTHZOO_MVEC"] if mvec else []), "-o", str(out), str(SOURCE), *(["-lmvec"] if mvec else []), *link]
 
 
@@ -94,6 +95,37 @@ def library() -> Path:
     except (OSError, EarthzooError, subprocess.TimeoutExpired) as exc:
         raise KernelsUnavailable(f"cannot build them in {str(target.parent)!r}: {exc}") from exc
     return target
+
+
+def set_threads(threads: int) -> None:
+    """The kernels' thread count from now on (built here if need be). Their pool's
+    default is one thread per CPU the process may use: MindSpore sets
+    ``OMP_NUM_THREADS=1`` for itself on import, so the library cannot go by it."""
+    import ctypes
+
+    ctypes.CDLL(str(library())).earthzoo_set_threads(int(threads))
+
+
+def split_threads(threads: int | None) -> None:
+    """A MindSpore CPU run's threads (None: one per CPU the process may use): where the
+    kernels are on, they take them all and MindSpore's own operators (slicing,
+    transposes: a small share of the work) get one. Two pools each as wide as the CPU
+    took turns waiting at their barriers: training steps bimodal and 2-3x slower on two
+    cores (issue 19). Where the kernels are off, MindSpore's operators get ``threads``."""
+    import mindspore as ms
+
+    try:
+        library()
+        on = True
+    except KernelsUnavailable:
+        on = False
+    if on:
+        set_threads(threads or len(os.sched_getaffinity(0)))
+    if on or threads:
+        try:
+            ms.device_context.cpu.op_tuning.threads_num(1 if on else threads)
+        except Exception:  # noqa: BLE001 - MindSpore takes it once per process
+            pass
 
 
 def _custom(lib: Path, name: str, out_shape, out_dtype, bprop=None):

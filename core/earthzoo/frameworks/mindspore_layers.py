@@ -109,8 +109,8 @@ class Linear(nn.Cell):
     (4, 512, 128) -> 512 layer on 1 CPU thread: 76 ms flattened, 99 ms N-D; 84 vs 140 ms
     on (4, 16, 32, 128)). The bias is added by the op table's ``bias_add()``, a factory;
     the table's ``linear()`` (a factory too; ``None``: MindSpore's ops) does matmul and
-    bias in one where there is a bias (the CPU backend's are kernels of earthzoo's own;
-    ``mindspore_cpu_kernels``)."""
+    bias in one, a zero bias where there is none (the CPU backend's are kernels of
+    earthzoo's own; ``mindspore_cpu_kernels``)."""
 
     OPS = ("bias_add", "linear")
 
@@ -127,6 +127,8 @@ class Linear(nn.Cell):
         self.d_in, self.d_out = d_in, d_out
         if bias:
             self.bias = param(rng.uniform(-bound, bound, d_out) if init == "uniform" else np.zeros(d_out), "bias")
+        else:
+            self.zero_bias = ms.Tensor(np.zeros(d_out, np.float32))  # for ``fused``: a constant, not a parameter
         self.matmul = ops.MatMul(transpose_b=True)
         # a primitive of its own: the functional ops.bias_add (one primitive for every call
         # site) or a BiasAdd inside a cell of its own loses Cell.recompute (GraphCast small,
@@ -138,12 +140,12 @@ class Linear(nn.Cell):
         if "bias_add" in table:
             self.bias_add = table["bias_add"]()
         if "linear" in table:
-            self.fused = table["linear"]() if table["linear"] is not None and self.has_bias else None
+            self.fused = table["linear"]() if table["linear"] is not None else None
 
     def construct(self, x):
         shape = x.shape
         if self.fused is not None:
-            y = self.fused(x.reshape(-1, self.d_in), self.weight, self.bias)
+            y = self.fused(x.reshape(-1, self.d_in), self.weight, self.bias if self.has_bias else self.zero_bias)
         else:
             y = self.matmul(x.reshape(-1, self.d_in), self.weight)
             if self.has_bias:
@@ -187,7 +189,10 @@ class Proj(nn.Cell):
 
 class PatchEmbed(nn.Cell):
     """torch_layers.PatchEmbed's stride-p convolution by reshape + matmul (a stride-p
-    Conv2d costs 200-380 ms on CPU): (B, in, H, W) -> tokens (B, h*w, embed)."""
+    Conv2d costs 200-380 ms on CPU): (B, in, H, W) -> tokens (B, h*w, embed); matmul and
+    bias by the op table's ``linear()`` where it has one (see ``Linear``)."""
+
+    OPS = ("linear",)
 
     def __init__(self, in_chans: int, embed_dim: int, p: int, tokens: tuple[int, int], init: str = "uniform"):
         super().__init__()
@@ -196,13 +201,19 @@ class PatchEmbed(nn.Cell):
         self.in_chans, self.embed_dim = in_chans, embed_dim
         self.proj = Proj(in_chans, embed_dim, p, init)
         self.matmul = ops.MatMul(transpose_b=True)
+        self.fused = None
+
+    def set_ops(self, table: dict) -> None:
+        if "linear" in table:
+            self.fused = table["linear"]() if table["linear"] is not None else None
 
     def construct(self, x):
         B, p, h, w = x.shape[0], self.p, self.h, self.w
         x = x.reshape(B, self.in_chans, h, p, w, p)
         x = transpose(x, (0, 2, 4, 1, 3, 5)).reshape(B * h * w, self.in_chans * p * p)
         weight = self.proj.weight.reshape(self.embed_dim, self.in_chans * p * p)
-        return ops.bias_add(self.matmul(x, weight), self.proj.bias).reshape(B, h * w, self.embed_dim)
+        y = self.fused(x, weight, self.proj.bias) if self.fused is not None else ops.bias_add(self.matmul(x, weight), self.proj.bias)
+        return y.reshape(B, h * w, self.embed_dim)
 
 
 class SpectralFilter(nn.Cell):
@@ -338,11 +349,11 @@ def without_compiled_kernels(net: nn.Cell) -> None:
 
 
 def set_layer_ops(net: nn.Cell, table: dict) -> None:
-    """A model's ``set_ops``: the table's entries into every shared layer that looks
-    its ops up (spectral filters: the FFTs and ``bmm_ta``; ``layer_norm``, ``bias_add``,
-    ``linear`` and ``gelu``)."""
+    """A model's ``set_ops``: the table's entries into every layer that looks its ops
+    up, those that name them in ``OPS`` (spectral filters: the FFTs and ``bmm_ta``;
+    ``layer_norm``, ``bias_add``, ``linear`` and ``gelu``)."""
     for cell in [cell for _, cell in net.cells_and_names()]:
-        if isinstance(cell, (SpectralFilter, LayerNorm, Linear, Mlp)):
+        if getattr(cell, "OPS", None) is not None and hasattr(cell, "set_ops"):
             cell.set_ops(table)
 
 

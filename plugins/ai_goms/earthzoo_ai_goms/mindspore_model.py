@@ -32,7 +32,10 @@ def _block(dim: int, config: AIGOMSConfig) -> AFNOBlock:
 
 class ConvTranspose(nn.Cell):
     """ConvTranspose2d(d_in, d_out, p, stride p) on a token grid by one matmul, with
-    torch's weight (d_in, d_out, p, p) and bias (d_out,): tokens (B, h*w, d_in) -> (B, d_out, h*p, w*p)."""
+    torch's weight (d_in, d_out, p, p) and bias (d_out,): tokens (B, h*w, d_in) -> (B, d_out, h*p, w*p).
+    Matmul and bias by the op table's ``linear()`` where it has one (``layers.Linear``)."""
+
+    OPS = ("linear",)
 
     def __init__(self, d_in: int, d_out: int, p: int, grid: tuple[int, int]):
         super().__init__()
@@ -42,10 +45,20 @@ class ConvTranspose(nn.Cell):
         self.bias = _param(rng.uniform(-bound, bound, d_out), "bias")
         self.d_in, self.d_out, self.p = d_in, d_out, p
         self.h, self.w = grid
+        self.fused = None
+
+    def set_ops(self, table: dict) -> None:
+        if "linear" in table:
+            self.fused = table["linear"]() if table["linear"] is not None else None
 
     def construct(self, x):
         B, p, h, w, c = x.shape[0], self.p, self.h, self.w, self.d_out
-        y = ops.matmul(x, self.weight.reshape(self.d_in, c * p * p))  # (B, L, c*p*p)
+        weight = self.weight.reshape(self.d_in, c * p * p)
+        if self.fused is not None:  # the bias on every (c, p, p) column: no bias add over the output
+            bias = ops.broadcast_to(self.bias.reshape(c, 1), (c, p * p)).reshape(c * p * p)
+            y = self.fused(x.reshape(B * h * w, self.d_in), layers.transpose(weight, (1, 0)), bias)
+            return layers.transpose(y.reshape(B, h, w, c, p, p), (0, 3, 1, 4, 2, 5)).reshape(B, c, h * p, w * p)
+        y = ops.matmul(x, weight)  # (B, L, c*p*p)
         y = layers.transpose(y.reshape(B, h, w, c, p, p), (0, 3, 1, 4, 2, 5)).reshape(B, c, h * p, w * p)
         return ops.bias_add(y, self.bias)
 
