@@ -314,28 +314,38 @@ def test_every_kernel_gives_the_same_bits_on_any_thread_count(kernels):
     for name in digests[0]:
         assert digests[0][name] == digests[1][name] == digests[2][name], name
 
-def _bmm_run(op, a, b, r):
+def _weighted_sum(fn, r):
+    """sum(fn(*args) * r), a closure: MindSpore's jit parses no default arguments."""
+
+    def loss(*args):
+        return (fn(*args) * r).sum()
+
+    return loss
+
+
+@pytest.mark.parametrize("factor", [1, 2])
+def test_complex_linear_kernel_matches_the_filters_own_ops(kernels, factor):
+    """The spectral mixing's block-diagonal complex matmul (hidden factor 1 and 2): output
+    and the gradients of z, w and b as the filter's slices, concatenations, batched
+    matmul and bias add give them."""
     import mindspore as ms
-
-    def loss(a, b, r):
-        return (op(a, b) * r).sum()
-
-    da, db = ms.jit(ms.grad(loss, (0, 1)))(a, b, r)
-    return [op(a, b).asnumpy(), da.asnumpy(), db.asnumpy()]
-
-
-def test_batched_matmul_kernel_matches_mindspores(kernels):
-    """The spectral mixing's a^T b per batch: output and both gradients as BatchMatMul's."""
-    import mindspore as ms
-    from mindspore import ops
+    from earthzoo.frameworks.mindspore_layers import SpectralFilter
 
     if kernels.dnnl_library() is None:
-        pytest.skip("this MindSpore ships no libdnnl.so.3: the batched matmul kernel is not built")
+        pytest.skip("this MindSpore ships no libdnnl.so.3: the complex matmul kernel is not built")
     rng = np.random.default_rng(5)
-    a, b, r = (rng.standard_normal(s).astype(np.float32) for s in ((4, 12, 10), (4, 12, 33), (4, 10, 33)))
-    results = [_bmm_run(op, *(ms.Tensor(t) for t in (a, b, r))) for op in (ops.BatchMatMul(transpose_a=True), kernels.bmm_ta())]
-    for name, want, got in zip(("c", "da", "db"), *results):
-        assert np.abs(got - want).max() <= 2e-6 * np.abs(want).max(), name
+    nb, i, n = 3, 6, 41
+    o = i * factor
+    z, w, b, r = (ms.Tensor(rng.standard_normal(s).astype(np.float32)) for s in ((nb, 2 * i, n), (2, nb, i, o), (2, nb, o), (nb, 2 * o, n)))
+    results = []
+    for table in ({"complex_linear": None}, {"complex_linear": kernels.complex_linear}):
+        cell = SpectralFilter(nb * i, nb, 0.01, factor)
+        cell.set_ops(table)
+        grads = ms.jit(ms.grad(_weighted_sum(cell._complex_linear, r), (0, 1, 2)))(z, w, b)
+        results.append([cell._complex_linear(z, w, b).asnumpy(), *(g.asnumpy() for g in grads)])
+    assert type(cell.complex_linear).__name__ == "KernelComplexLinear"
+    for name, want, got in zip(("y", "dz", "dw", "db"), *results):
+        assert got.shape == want.shape and np.abs(got - want).max() <= 2e-6 * np.abs(want).max(), name
 
 
 def _grads(cell, x, r):
@@ -431,7 +441,7 @@ def test_cpu_backend_puts_the_kernels_into_every_layer_of_a_model(kernels):
 
     plain, fast = build_model("fourcastnet", "mindspore", preset="tiny"), build_model("fourcastnet", "mindspore", preset="tiny")
     mfw.load_numpy_state(fast, {k: p.asnumpy() for k, p in plain.parameters_and_names()})
-    assert apply_custom_ops(fast, "mindspore", "cpu") == ["adamw", "bias_add", "bmm_ta", "gelu", "irfft", "irfft2", "layer_norm", "linear", "rfft", "rfft2"]
+    assert apply_custom_ops(fast, "mindspore", "cpu") == ["adamw", "bias_add", "complex_linear", "gelu", "irfft", "irfft2", "layer_norm", "linear", "rfft", "rfft2"]
     norms = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.LayerNorm)]
     assert norms and all(type(n.norm).__name__ == "KernelLayerNorm" for n in norms)
     linears = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.Linear)]
@@ -443,7 +453,7 @@ def test_cpu_backend_puts_the_kernels_into_every_layer_of_a_model(kernels):
     assert mlps and all(type(n.act).__name__ == "KernelGelu" for n in mlps)
     filters = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.AFNO2D)]
     assert filters and all(f.rfft2.compiled_kernel and f.irfft2.compiled_kernel for f in filters)
-    assert all(type(f.bmm_ta).__name__ == "KernelBatchMatMulTA" for f in filters)
+    assert all(type(f.complex_linear).__name__ == "KernelComplexLinear" for f in filters)
     c = plain.config
     x = ms.Tensor(np.random.default_rng(0).standard_normal((1, c.in_chans, *c.img_size)).astype(np.float32))
     want, got = plain(x).asnumpy(), fast(x).asnumpy()
@@ -561,7 +571,7 @@ def test_the_table_is_built_without_a_framework_or_a_compiler():
     from earthzoo.ops import custom_ops
 
     table = custom_ops("mindspore", "cpu")
-    assert sorted(table) == ["adamw", "bias_add", "bmm_ta", "gelu", "irfft", "irfft2", "layer_norm", "linear", "rfft", "rfft2"]
+    assert sorted(table) == ["adamw", "bias_add", "complex_linear", "gelu", "irfft", "irfft2", "layer_norm", "linear", "rfft", "rfft2"]
     assert all(hasattr(op, "resolve") for op in table.values())
     assert not set(table) & set(custom_ops("torch", "cpu"))  # MindSpore only
 
@@ -601,7 +611,7 @@ def test_recompute_puts_mindspores_own_ops_back_inside_its_blocks(kernels):
     assert linears_out and all(type(c.bias_add).__name__ == "KernelBiasAdd" for c in linears_out)
     filters = [c for c in cells if isinstance(c, ml.AFNO2D)]
     assert filters and all(f.rfft2 is dft_mindspore.native_rfft2 and f.irfft2 is dft_mindspore.native_irfft2 for f in filters)
-    assert all(type(f.bmm_ta).__name__ == "BatchMatMul" for f in filters)
+    assert all(f.complex_linear is None for f in filters)
 
 
 def test_recompute_keeps_a_backends_dft_by_matmul(kernels):

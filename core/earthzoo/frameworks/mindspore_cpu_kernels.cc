@@ -704,32 +704,68 @@ extern "C" int earthzoo_linear_grad(int nparam, void **params, int *ndims, int64
   return 0;
 }
 
-// a (B, K, M), b (B, K, N) -> c (B, M, N) = a^T b per batch (BatchMatMul(transpose_a=True): the AFNO mixing)
-extern "C" int earthzoo_bmm_ta(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  if (nparam != 3 || !all_float32(nparam, dtypes) || ndims[0] != 3 || ndims[1] != 3) return 1;
-  const float *a = static_cast<const float *>(params[0]), *b = static_cast<const float *>(params[1]);
-  float *c = static_cast<float *>(params[2]);
-  const int64_t batch = shapes[0][0], k = shapes[0][1], m = shapes[0][2], n = shapes[1][2];
+// The AFNO mixing's block-diagonal complex matmul on z = [re; im]: per block k the real
+// (2i, 2o) matrix big = [[wr, wi], [-wi, wr]] and y_k = big^T z_k + [br; bi]. One kernel
+// for what were eight graph ops (weight slices, negation, concatenations, a batched
+// matmul, the bias); a block per thread, each product too small to share.
+namespace {
+void complex_block(const float *w, int64_t nb, int64_t k, int64_t i, int64_t o, float *big) {
+  const float *wr = w + k * i * o, *wi = w + (nb + k) * i * o;
+  for (int64_t r = 0; r < i; ++r)
+    for (int64_t c = 0; c < o; ++c) {
+      big[r * 2 * o + c] = wr[r * o + c], big[r * 2 * o + o + c] = wi[r * o + c];
+      big[(i + r) * 2 * o + c] = -wi[r * o + c], big[(i + r) * 2 * o + o + c] = wr[r * o + c];
+    }
+}
+}  // namespace
+
+// z (NB, 2I, N), w (2, NB, I, O), b (2, NB, O) -> y (NB, 2O, N)
+extern "C" int earthzoo_complex_linear(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 4 || !all_float32(nparam, dtypes) || ndims[0] != 3 || ndims[1] != 4) return 1;
+  const float *z = static_cast<const float *>(params[0]), *w = static_cast<const float *>(params[1]);
+  const float *b = static_cast<const float *>(params[2]);
+  float *y = static_cast<float *>(params[3]);
+  const int64_t nb = shapes[1][1], i = shapes[1][2], o = shapes[1][3], n = shapes[0][2];
+  if (shapes[0][0] != nb || shapes[0][1] != 2 * i) return 1;
   std::atomic<int> failed{0};
-  parallel_range(batch, m * n * k / 4, [&](int64_t i0, int64_t i1) {  // a batch per thread: each product too small to share
-    for (int64_t i = i0; i < i1; ++i)
-      if (dnnl_sgemm('T', 'N', m, n, k, 1.f, a + i * k * m, m, b + i * k * n, n, 0.f, c + i * m * n, n) != 0) failed = 1;
+  parallel_range(nb, 4 * i * o * n, [&](int64_t k0, int64_t k1) {
+    std::vector<float> big(4 * i * o);
+    for (int64_t k = k0; k < k1; ++k) {
+      complex_block(w, nb, k, i, o, big.data());
+      float *yk = y + k * 2 * o * n;
+      for (int64_t c = 0; c < 2 * o; ++c) std::fill(yk + c * n, yk + (c + 1) * n, b[((c / o) * nb + k) * o + c % o]);
+      if (dnnl_sgemm('T', 'N', 2 * o, n, 2 * i, 1.f, big.data(), 2 * o, z + k * 2 * i * n, n, 1.f, yk, n) != 0) failed = 1;
+    }
   });
   return failed ? 2 : 0;
 }
 
-// dc (B, M, N), a (B, K, M), b (B, K, N) -> da = b dc^T (B, K, M), db = a dc (B, K, N)
-extern "C" int earthzoo_bmm_ta_grad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  if (nparam != 5 || !all_float32(nparam, dtypes)) return 1;
-  const float *dc = static_cast<const float *>(params[0]), *a = static_cast<const float *>(params[1]);
-  const float *b = static_cast<const float *>(params[2]);
-  float *da = static_cast<float *>(params[3]), *db = static_cast<float *>(params[4]);
-  const int64_t batch = shapes[1][0], k = shapes[1][1], m = shapes[1][2], n = shapes[2][2];
+// dy (NB, 2O, N), z (NB, 2I, N), w (2, NB, I, O) -> dz (NB, 2I, N) = big dy, dw (2, NB, I, O), db (2, NB, O)
+extern "C" int earthzoo_complex_linear_grad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 6 || !all_float32(nparam, dtypes) || ndims[2] != 4) return 1;
+  const float *dy = static_cast<const float *>(params[0]), *z = static_cast<const float *>(params[1]);
+  const float *w = static_cast<const float *>(params[2]);
+  float *dz = static_cast<float *>(params[3]), *dw = static_cast<float *>(params[4]), *db = static_cast<float *>(params[5]);
+  const int64_t nb = shapes[2][1], i = shapes[2][2], o = shapes[2][3], n = shapes[1][2];
   std::atomic<int> failed{0};
-  parallel_range(batch, m * n * k / 2, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      if (dnnl_sgemm('N', 'T', k, m, n, 1.f, b + i * k * n, n, dc + i * m * n, n, 0.f, da + i * k * m, m) != 0) failed = 1;
-      if (dnnl_sgemm('N', 'N', k, n, m, 1.f, a + i * k * m, m, dc + i * m * n, n, 0.f, db + i * k * n, n) != 0) failed = 1;
+  parallel_range(nb, 8 * i * o * n, [&](int64_t k0, int64_t k1) {
+    std::vector<float> big(4 * i * o), dbig(4 * i * o);
+    for (int64_t k = k0; k < k1; ++k) {
+      complex_block(w, nb, k, i, o, big.data());
+      const float *dyk = dy + k * 2 * o * n, *zk = z + k * 2 * i * n;
+      if (dnnl_sgemm('N', 'N', 2 * i, n, 2 * o, 1.f, big.data(), 2 * o, dyk, n, 0.f, dz + k * 2 * i * n, n) != 0) failed = 1;
+      if (dnnl_sgemm('N', 'T', 2 * i, 2 * o, n, 1.f, zk, n, dyk, n, 0.f, dbig.data(), 2 * o) != 0) failed = 1;
+      float *dwr = dw + k * i * o, *dwi = dw + (nb + k) * i * o;
+      for (int64_t r = 0; r < i; ++r)
+        for (int64_t c = 0; c < o; ++c) {
+          dwr[r * o + c] = dbig[r * 2 * o + c] + dbig[(i + r) * 2 * o + o + c];
+          dwi[r * o + c] = dbig[r * 2 * o + o + c] - dbig[(i + r) * 2 * o + c];
+        }
+      for (int64_t c = 0; c < 2 * o; ++c) {
+        float sum = 0.f;
+        for (int64_t m = 0; m < n; ++m) sum += dyk[c * n + m];
+        db[((c / o) * nb + k) * o + c % o] = sum;
+      }
     }
   });
   return failed ? 2 : 0;

@@ -211,20 +211,21 @@ def _cells(lib: Path) -> tuple:
             f32 = ms.float32
             return self.op(x.astype(f32), weight.astype(f32), bias.astype(f32)).astype(x.dtype)
 
-    class KernelBatchMatMulTA(nn.Cell):
-        """``(a (B, K, M), b (B, K, N)) -> a^T b`` per batch on oneDNN's sgemm (float32)."""
+    class KernelComplexLinear(nn.Cell):
+        """``(z (NB, 2I, N), w (2, NB, I, O), b (2, NB, O)) -> (NB, 2O, N)``: the AFNO
+        mixing's block-diagonal complex matmul on [re; im] (``SpectralFilter``), float32."""
 
         def __init__(self):
             super().__init__()
-            grad = custom("bmm_ta_grad", lambda dc, a, b: (a, b), lambda dc, a, b: (a, b))
+            grad = custom("complex_linear_grad", lambda dy, z, w: (z, w, [w[0], w[1], w[3]]), lambda dy, z, w: (z, z, z))
 
-            def bprop(a, b, out, dout):
-                return grad(dout, a, b)
+            def bprop(z, w, b, out, dout):
+                return grad(dout, z, w)
 
-            self.op = custom("bmm_ta", lambda a, b: [a[0], a[2], b[2]], lambda a, b: a, bprop)
+            self.op = custom("complex_linear", lambda z, w, b: [z[0], 2 * w[3], z[2]], lambda z, w, b: z, bprop)
 
-        def construct(self, a, b):
-            return self.op(a, b)
+        def construct(self, z, w, b):
+            return self.op(z, w, b)
 
     class KernelAdamW(nn.Cell):
         """``(params, g, m, v, hyper) -> (*params', m', v', |g|)``: the parameters a tuple
@@ -237,7 +238,7 @@ def _cells(lib: Path) -> tuple:
         def construct(self, params, g, m, v, hyper):
             return self.op(*params, g, m, v, hyper)
 
-    return KernelLayerNorm, KernelBiasAdd, KernelGelu, KernelAdamW, KernelLinear, KernelBatchMatMulTA
+    return KernelLayerNorm, KernelBiasAdd, KernelGelu, KernelAdamW, KernelLinear, KernelComplexLinear
 
 
 @functools.lru_cache(maxsize=None)
@@ -302,8 +303,8 @@ def linear():
     return _cells(library())[4]()
 
 
-def bmm_ta():
-    """The op table's ``bmm_ta`` factory (the spectral filters' ``BatchMatMul(transpose_a=True)``)."""
+def complex_linear():
+    """The op table's ``complex_linear`` factory (the spectral filters' block-diagonal complex matmul)."""
     return _cells(library())[5]()
 
 
@@ -320,9 +321,9 @@ def entry(name: str):
     engine's optimizer) or a spectral function (as ``dft_mindspore``'s)."""
     if name in SPECTRAL:
         return _spectral(library())[name]
-    if name in ("linear", "bmm_ta") and dnnl_library() is None:
+    if name in ("linear", "complex_linear") and dnnl_library() is None:
         return None  # no oneDNN to call: MindSpore's MatMul stays
-    return {"layer_norm": layer_norm, "bias_add": bias_add, "gelu": gelu, "linear": linear, "bmm_ta": bmm_ta, "adamw": adamw}[name]
+    return {"layer_norm": layer_norm, "bias_add": bias_add, "gelu": gelu, "linear": linear, "complex_linear": complex_linear, "adamw": adamw}[name]
 
 
 class LazyKernel:
@@ -352,4 +353,4 @@ def _say_once(line: str) -> None:
 
 def table() -> dict:
     """The CPU backend's MindSpore overrides."""
-    return {name: LazyKernel(name) for name in ("layer_norm", "bias_add", "gelu", "linear", "bmm_ta", "adamw", *SPECTRAL)}
+    return {name: LazyKernel(name) for name in ("layer_norm", "bias_add", "gelu", "linear", "complex_linear", "adamw", *SPECTRAL)}

@@ -236,16 +236,17 @@ class SpectralFilter(nn.Cell):
         self.b2 = param(0.02 * rng.standard_normal((2, num_blocks, bs)), "b2")
         self.softshrink = ops.SoftShrink(float(sparsity_threshold))  # one kernel forward and backward
         self.bmm_ta = ops.BatchMatMul(transpose_a=True)
+        self.complex_linear = None
         self.set_ops(dft_mindspore.NATIVE_OPS)
 
     def set_ops(self, table: dict) -> None:
-        """The FFTs named in ``OPS`` (functions) and ``bmm_ta()``, the mixing's batched
-        matmul (a factory; ``None``: MindSpore's)."""
+        """The FFTs named in ``OPS`` (functions) and ``complex_linear()``, the mixing's
+        complex matmul in one op (a factory; ``None``: MindSpore's ops)."""
         for name in self.OPS:
             if name in table:
                 setattr(self, name, table[name])
-        if "bmm_ta" in table:
-            self.bmm_ta = table["bmm_ta"]() if table["bmm_ta"] is not None else ops.BatchMatMul(transpose_a=True)
+        if "complex_linear" in table:
+            self.complex_linear = table["complex_linear"]() if table["complex_linear"] is not None else None
 
     def _complex_linear(self, z, w, b):
         """Block-diagonal complex matmul as one real batched matmul on z = [re; im]
@@ -253,6 +254,8 @@ class SpectralFilter(nn.Cell):
         the last axis so that the bias is a per-channel ``bias_add`` on (1, nb*2o, n): a
         broadcast Add keeps a buffer of its output's size for every call site in
         MindSpore's CPU graphs (0.2 GiB per filter at FourCastNet's paper size, issue 19)."""
+        if self.complex_linear is not None:
+            return self.complex_linear(z, w, b)
         wr, wi = w[0], w[1]
         big = ops.concat((ops.concat((wr, wi), 2), ops.concat((-wi, wr), 2)), 1)  # (nb, 2i, 2o)
         nb, n = z.shape[0], z.shape[2]
@@ -335,7 +338,7 @@ class AFNOBlock(nn.Cell):
 
 
 # MindSpore's own ops for the layer op-table entries (factories, as the CPU backend's)
-NATIVE_LAYER_OPS = {"layer_norm": NativeLayerNorm, "bias_add": ops.BiasAdd, "gelu": NativeGelu, "linear": None, "bmm_ta": None}
+NATIVE_LAYER_OPS = {"layer_norm": NativeLayerNorm, "bias_add": ops.BiasAdd, "gelu": NativeGelu, "linear": None, "complex_linear": None}
 
 
 def without_compiled_kernels(net: nn.Cell) -> None:
@@ -350,7 +353,7 @@ def without_compiled_kernels(net: nn.Cell) -> None:
 
 def set_layer_ops(net: nn.Cell, table: dict) -> None:
     """A model's ``set_ops``: the table's entries into every layer that looks its ops
-    up, those that name them in ``OPS`` (spectral filters: the FFTs and ``bmm_ta``;
+    up, those that name them in ``OPS`` (spectral filters: the FFTs and ``complex_linear``;
     ``layer_norm``, ``bias_add``, ``linear`` and ``gelu``)."""
     for cell in [cell for _, cell in net.cells_and_names()]:
         if getattr(cell, "OPS", None) is not None and hasattr(cell, "set_ops"):

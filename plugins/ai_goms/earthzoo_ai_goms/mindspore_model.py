@@ -115,7 +115,7 @@ class MaskedOcean(nn.Cell):
             self.decoder_pred.bias.set_data(ms.Tensor(np.zeros(self.decoder_pred.bias.shape, np.float32)))
 
     def set_ops(self, table: dict) -> None:
-        """Install op overrides (``rfft``/``irfft``, ``bmm_ta``; ``layer_norm``, ``bias_add``, ``linear``, ``gelu``) into every shared layer."""
+        """Install op overrides (``rfft``/``irfft``, ``complex_linear``; ``layer_norm``, ``bias_add``, ``linear``, ``gelu``) into every shared layer."""
         set_layer_ops(self, table)
 
     def forward_encoder(self, x, ids_keep=None):

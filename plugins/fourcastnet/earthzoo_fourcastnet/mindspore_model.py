@@ -63,7 +63,7 @@ class AFNONet(nn.Cell):
         self.set_ops(_ops_for(config))
 
     def set_ops(self, table: dict) -> None:
-        """Install op overrides (``rfft2``/``irfft2``, ``bmm_ta``; ``layer_norm``, ``bias_add``, ``linear``, ``gelu``) into every shared layer."""
+        """Install op overrides (``rfft2``/``irfft2``, ``complex_linear``; ``layer_norm``, ``bias_add``, ``linear``, ``gelu``) into every shared layer."""
         set_layer_ops(self, table)
 
     def forward_features(self, x):
