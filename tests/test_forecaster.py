@@ -97,3 +97,24 @@ def test_forecaster_bad_input(setup):
         fc.forecast(ds, 0, steps=0)
     with pytest.raises(EarthzooError, match="holds no field on"):
         fc.forecast(xr.Dataset({"x": ("time", np.zeros(3))}, coords={"lat": [0.0], "lon": [0.0]}), 0, steps=1)
+
+
+def test_forecast_compile_gives_the_eager_forecast_and_is_torchs_only(setup, capsys):
+    """``earthzoo forecast --compile`` (torch.compile) writes the eager forecast; with
+    MindSpore, whose forward is already a compiled graph, it is one line of error."""
+    import json
+
+    from earthzoo.cli import main
+
+    data, w, tmp = setup
+    args = ["forecast", "fourcastnet", "--weights", w, "--init", str(data), "--steps", "2", "--json"]
+    assert main([*args, "--out", str(tmp / "eager.nc")]) == 0
+    assert json.loads(capsys.readouterr().out)["compiled"] is False
+    assert main([*args, "--out", str(tmp / "compiled.nc"), "--compile"]) == 0
+    assert json.loads(capsys.readouterr().out)["compiled"] is True
+    eager, compiled = xr.open_dataset(tmp / "eager.nc").load(), xr.open_dataset(tmp / "compiled.nc").load()
+    for c in NAMES:
+        np.testing.assert_allclose(compiled[c].values, eager[c].values, rtol=1e-5, atol=1e-4 * float(np.abs(eager[c].values).max()))
+    assert main([*args[:-1], "--out", str(tmp / "ms.nc"), "--framework", "mindspore", "--compile"]) == 2
+    err = capsys.readouterr().err
+    assert "compile is torch.compile, and mindspore's forward is already a compiled graph" in err and not (tmp / "ms.nc").exists()

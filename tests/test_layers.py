@@ -5,6 +5,7 @@ input check first; the shared layers keep torch's parameter names in both framew
 from __future__ import annotations
 
 import gc
+import os
 import weakref
 
 import numpy as np
@@ -67,3 +68,58 @@ def test_filters_match_across_frameworks_with_both_op_tables(shape):
         ym = m(ms.Tensor(x)).asnumpy()
         assert np.abs(yt - ref).max() < 1e-5 and np.abs(ym - ref).max() < 1e-5
     assert np.abs(ref - x).max() > 1e-3  # the filter did something
+
+
+def test_torch_patch_embedding_as_a_matmul_equals_the_convolution():
+    """PatchEmbed runs its stride-p convolution as one matmul over the patches (4x faster
+    on CPU); a grid that p does not divide goes through the convolution, as before."""
+    import torch
+    from earthzoo.frameworks.torch_layers import PatchEmbed
+
+    torch.manual_seed(0)
+    embed = PatchEmbed(5, 24, 4)
+    for shape, tokens in (((2, 5, 16, 32), 4 * 8), ((1, 5, 18, 35), 4 * 8)):
+        x = torch.randn(shape)
+        want = embed.proj(x).flatten(2).transpose(1, 2)
+        got = embed(x)
+        assert got.shape == (shape[0], tokens, 24)
+        assert float((got - want).abs().max()) <= 1e-5 * float(want.abs().max())
+
+
+def test_torch_inference_function_compiled_gives_the_eager_forecast():
+    """``inference_function(compile=True)`` (torch.compile) computes the same forward."""
+    import torch
+    from earthzoo.api import build_model, model_card
+    from earthzoo.cards import resolve
+    from earthzoo.frameworks import torch as tfw
+
+    card = model_card("fourcastnet")
+    config = card.make_config("tiny")
+    torch.manual_seed(0)
+    model = build_model("fourcastnet", "torch", config=config)
+    x = np.asarray(resolve(card.example_input)(config, 1, 0), np.float32)
+    eager, compiled = tfw.inference_function(model)(x), tfw.inference_function(model, compile=True)(x)
+    assert compiled.shape == eager.shape and np.abs(compiled - eager).max() <= 1e-5 * np.abs(eager).max()
+
+
+
+def test_torch_compile_without_a_compiler_is_one_line(tmp_path):
+    """torch.compile's CPU backend needs a C++ compiler: without one, the first call says
+    so in one line (earthzoo forecast --compile: ``error: ...``, exit 2)."""
+    import subprocess
+    import sys
+
+    script = """
+import numpy as np, torch
+from earthzoo.errors import EarthzooError
+from earthzoo.frameworks import torch as tfw
+run = tfw.inference_function(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.GELU()), compile=True)
+try:
+    run(np.ones((2, 4), np.float32))
+except EarthzooError as exc:
+    print(exc.problem)
+"""
+    env = {**os.environ, "CXX": str(tmp_path / "no-compiler"), "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("torch.compile cannot compile Sequential here (") and "C++ compiler" in done.stdout

@@ -29,14 +29,21 @@ class Mlp(nn.Module):
 
 
 class PatchEmbed(nn.Module):
-    """A stride-p p x p convolution: (B, in, H, W) -> tokens (B, h*w, embed)."""
+    """A stride-p p x p convolution: (B, in, H, W) -> tokens (B, h*w, embed), computed as
+    one matmul over the patches (the Conv2d holds the weights): oneDNN's stride-p
+    convolution runs at a quarter of the CPU's matmul rate (paper-size FourCastNet: 1.3 s
+    of a 30 s forward on one thread, 0.35 s as a matmul)."""
 
     def __init__(self, in_chans: int, embed_dim: int, p: int):
         super().__init__()
         self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=p, stride=p)
 
     def forward(self, x):
-        return rearrange(self.proj(x), "b c h w -> b (h w) c")
+        p = self.proj.kernel_size[0]
+        if x.shape[-2] % p or x.shape[-1] % p:  # the convolution drops the ragged edge
+            return rearrange(self.proj(x), "b c h w -> b (h w) c")
+        patches = rearrange(x, "b c (h p) (w q) -> b (h w) (c p q)", p=p, q=p)
+        return F.linear(patches, self.proj.weight.reshape(self.proj.out_channels, -1), self.proj.bias)
 
 
 class SpectralFilter(nn.Module):
