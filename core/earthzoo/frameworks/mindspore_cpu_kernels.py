@@ -11,9 +11,9 @@ default g++) into ``$EARTHZOO_CACHE/kernels``, linked to the oneDNN library Mind
 ships for the matmuls (its sgemm; without it MindSpore's matmuls stay), and called
 through ``ops.Custom(func_type="aot")``. Where it cannot be built, models keep
 MindSpore's own ops and one line says why. ``EARTHZOO_CPU_KERNELS=0`` turns them off.
-The kernels run on a pool of threads of their own (one per CPU the process may use,
-``OMP_NUM_THREADS`` if set), split so that results do not depend on the thread count;
-MindSpore's own operators then run on one thread of theirs (``threads``)."""
+The kernels run on a pool of threads of their own, split so that results do not
+depend on the thread count; ``split_threads`` gives them the run's threads and
+MindSpore's own operators one."""
 
 from __future__ import annotations
 
