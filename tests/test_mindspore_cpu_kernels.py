@@ -507,8 +507,13 @@ def test_split_threads_gives_the_kernels_the_threads_and_mindspore_one(kernels, 
     kernels.split_threads(3)
     assert calls == ([("kernels", 3), ("mindspore", 1)] if on else [("mindspore", 3)])
     calls.clear()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     kernels.split_threads(None)
     assert calls == ([("kernels", len(os.sched_getaffinity(0))), ("mindspore", 1)] if on else [])
+    calls.clear()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # as the distributed launcher starts its workers
+    kernels.split_threads(None)
+    assert calls == ([("kernels", 1), ("mindspore", 1)] if on else [])
 
 def test_built_once_per_machine_and_reused(kernels):
     first = kernels.library()

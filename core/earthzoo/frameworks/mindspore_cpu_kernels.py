@@ -106,12 +106,20 @@ def set_threads(threads: int) -> None:
     ctypes.CDLL(str(library())).earthzoo_set_threads(int(threads))
 
 
+def default_threads() -> int:
+    """``OMP_NUM_THREADS`` as this process was started with (a distributed launcher's
+    workers get 1; ``os.environ`` does not see MindSpore's own setting), else one per
+    CPU the process may use."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    return int(env) if env.isdigit() and int(env) > 0 else len(os.sched_getaffinity(0))
+
+
 def split_threads(threads: int | None) -> None:
-    """A MindSpore CPU run's threads (None: one per CPU the process may use): where the
-    kernels are on, they take them all and MindSpore's own operators (slicing,
-    transposes: a small share of the work) get one. Two pools each as wide as the CPU
-    took turns waiting at their barriers: training steps bimodal and 2-3x slower on two
-    cores (issue 19). Where the kernels are off, MindSpore's operators get ``threads``."""
+    """A MindSpore CPU run's threads (None: ``default_threads``): where the kernels are
+    on, they take them all and MindSpore's own operators (slicing, transposes: a small
+    share of the work) get one. Two pools each as wide as the CPU took turns waiting at
+    their barriers: training steps bimodal and 2-3x slower on two cores (issue 19).
+    Where the kernels are off, MindSpore's operators get ``threads``."""
     import mindspore as ms
 
     try:
@@ -120,7 +128,7 @@ def split_threads(threads: int | None) -> None:
     except KernelsUnavailable:
         on = False
     if on:
-        set_threads(threads or len(os.sched_getaffinity(0)))
+        set_threads(threads or default_threads())
     if on or threads:
         try:
             ms.device_context.cpu.op_tuning.threads_num(1 if on else threads)
