@@ -323,19 +323,19 @@ extern "C" int earthzoo_gelu_grad(int nparam, void **params, int *ndims, int64_t
 
 // torch's clip_grad_norm_ + AdamW step over all parameters, one pass each for the norm
 // and the update, operation by operation as the engine's graph (and torch's
-// single-tensor AdamW) does it; built with -ffp-contract=off. The parameters come and go
-// one tensor each (no flattening, slicing and reshaping around the kernel: three graph
-// ops per parameter), the gradient and both moments flat, in parameter order.
+// single-tensor AdamW) does it; built with -ffp-contract=off. The parameters and both
+// moments are updated in place (the op is marked as writing memory): no copies back
+// through one Assign per parameter. The gradient and both moments are flat, in
+// parameter order.
 // p_1 .. p_n, g, m, v (flat), hyper (7: decay = 1 - lr*wd, step_size = lr / (1 - beta1^t),
 // bc2_sqrt = sqrt(1 - beta2^t), beta1, beta2, eps, clip (0: none))
-//   -> p_1' .. p_n', m', v', the gradient's norm before clipping (1)
+//   -> the gradient's norm before clipping (1)
 extern "C" int earthzoo_adamw(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  if (nparam < 9 || (nparam - 7) % 2 != 0 || !all_float32(nparam, dtypes)) return 1;
-  const int n = (nparam - 7) / 2;
-  const float *g = static_cast<const float *>(params[n]), *m = static_cast<const float *>(params[n + 1]);
-  const float *v = static_cast<const float *>(params[n + 2]), *h = static_cast<const float *>(params[n + 3]);
-  float *m_out = static_cast<float *>(params[2 * n + 4]), *v_out = static_cast<float *>(params[2 * n + 5]);
-  float *norm_out = static_cast<float *>(params[2 * n + 6]);
+  if (nparam < 6 || !all_float32(nparam, dtypes)) return 1;
+  const int n = nparam - 5;
+  const float *g = static_cast<const float *>(params[n]), *h = static_cast<const float *>(params[n + 3]);
+  float *m = static_cast<float *>(params[n + 1]), *v = static_cast<float *>(params[n + 2]);
+  float *norm_out = static_cast<float *>(params[n + 4]);
   const float decay = h[0], step_size = h[1], bc2_sqrt = h[2], beta1 = h[3], beta2 = h[4], eps = h[5], clip = h[6];
   const int64_t total = elements(ndims[n], shapes[n]);
   std::vector<int64_t> offset(n + 1, 0);  // parameter k's span of the flat gradient and moments
@@ -361,16 +361,16 @@ extern "C" int earthzoo_adamw(int nparam, void **params, int *ndims, int64_t **s
   parallel_range(total, 4, [&](int64_t i0, int64_t i1) {
     for (int k = static_cast<int>(std::upper_bound(offset.begin(), offset.end(), i0) - offset.begin()) - 1; k < n && offset[k] < i1; ++k) {
       const int64_t lo = std::max(i0, offset[k]), hi = std::min(i1, offset[k + 1]);
-      const float *p = static_cast<const float *>(params[k]) + (lo - offset[k]), *gk = g + lo, *mk = m + lo, *vk = v + lo;
-      float *p_out = static_cast<float *>(params[n + 4 + k]) + (lo - offset[k]), *mo = m_out + lo, *vo = v_out + lo;
+      float *p = static_cast<float *>(params[k]) + (lo - offset[k]), *mk = m + lo, *vk = v + lo;
+      const float *gk = g + lo;
 #pragma omp simd
       for (int64_t i = 0; i < hi - lo; ++i) {
         const float gi = gk[i] * coef;
         const float mi = mk[i] + one_minus_b1 * (gi - mk[i]);
         const float vi = vk[i] * beta2 + one_minus_b2 * gi * gi;
-        mo[i] = mi;
-        vo[i] = vi;
-        p_out[i] = p[i] * decay - step_size * (mi / (std::sqrt(vi) / bc2_sqrt + eps));
+        mk[i] = mi;
+        vk[i] = vi;
+        p[i] = p[i] * decay - step_size * (mi / (std::sqrt(vi) / bc2_sqrt + eps));
       }
     }
   });

@@ -236,12 +236,13 @@ def _cells(lib: Path) -> tuple:
             return self.op(z, w, b)
 
     class KernelAdamW(nn.Cell):
-        """``(params, g, m, v, hyper) -> (*params', m', v', |g|)``: the parameters a tuple
-        of tensors, the gradient and moments flat (the engine's AdamW)."""
+        """``(params, g, m, v, hyper) -> |g|``, the parameters (a tuple of tensors) and
+        the flat moments m and v updated in place (the engine's AdamW)."""
 
         def __init__(self):
             super().__init__()
-            self.op = custom("adamw", lambda *s: (*s[:-4], s[-3], s[-3], [1]), lambda *t: (*t[:-4], t[-3], t[-3], t[-3]))
+            self.op = custom("adamw", lambda *s: [1], lambda *t: t[-1])
+            self.op.add_prim_attr("side_effect_mem", True)  # it writes its inputs: kept, and ordered as an Assign
 
         def construct(self, params, g, m, v, hyper):
             return self.op(*params, g, m, v, hyper)

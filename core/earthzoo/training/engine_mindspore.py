@@ -113,9 +113,9 @@ class AdamW(nn.Cell):
     fused update over all parameters flattened into one vector: the clip, both moments
     and the step are a handful of kernels whatever the parameter count (per parameter,
     about ten kernels each: the update cost 4-40x torch's on CPU), or one where the
-    backend's op table has ``adamw`` (the CPU's compiled kernel, which takes and gives the
-    parameters one tensor each). The moments live flat (``exp_avg``/``exp_avg_sq``);
-    :meth:`moments` slices them back by parameter.
+    backend's op table has ``adamw`` (the CPU's compiled kernel, which updates the
+    parameters, one tensor each, and the moments in place). The moments live flat
+    (``exp_avg``/``exp_avg_sq``); :meth:`moments` slices them back by parameter.
 
     ``flat_grad`` is the summed gradient, flat; ``decay`` = 1 - lr*wd, ``step_size`` =
     lr / (1 - beta1^t), ``bc2_sqrt`` = sqrt(1 - beta2^t), all from the host."""
@@ -135,14 +135,9 @@ class AdamW(nn.Cell):
         self.constants = Tensor(np.array([self.beta1, self.beta2, self.eps, max(self.clip, 0.0)], np.float32))
 
     def construct(self, flat_grad, decay, step_size, bc2_sqrt):
-        if self.fused is not None:  # the parameters in and out one tensor each: no slicing
+        if self.fused is not None:  # parameters and moments updated in place: no slicing, no assigns
             hyper = ops.concat((decay.reshape(1), step_size.reshape(1), bc2_sqrt.reshape(1), self.constants))
-            out = self.fused(self.params, flat_grad, self.exp_avg, self.exp_avg_sq, hyper)
-            ops.assign(self.exp_avg, out[self.n])
-            ops.assign(self.exp_avg_sq, out[self.n + 1])
-            for i in range(self.n):
-                ops.assign(self.params[i], out[i])
-            return out[self.n + 2].reshape(())
+            return self.fused(self.params, flat_grad, self.exp_avg, self.exp_avg_sq, hyper).reshape(())
         norm = ops.sqrt((flat_grad * flat_grad).sum())
         g = flat_grad
         if self.clip > 0:
