@@ -4,7 +4,8 @@
 // (erf formula) five element-wise ops each way, its real FFTs and their gradients about
 // 5x torch's; these do one pass over each row, vectorised, spread over a pool of threads
 // of our own (below) in a fixed split: each element is computed as on one thread, so
-// results do not depend on the thread count. float32 only
+// results do not depend on the thread count (oneDNN's sgemm, which shares a large
+// product between threads, aside). float32 only
 // (amp's "auto" level gives these ops float32: the widest of their inputs, the parameters).
 // Signature: MindSpore's aot convention (inputs then outputs in params); 0 = success.
 #include <sched.h>

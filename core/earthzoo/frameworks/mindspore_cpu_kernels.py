@@ -12,8 +12,8 @@ ships for the matmuls (its sgemm; without it MindSpore's matmuls stay), and call
 through ``ops.Custom(func_type="aot")``. Where it cannot be built, models keep
 MindSpore's own ops and one line says why. ``EARTHZOO_CPU_KERNELS=0`` turns them off.
 The kernels run on a pool of threads of their own, split so that results do not
-depend on the thread count; ``split_threads`` gives them the run's threads and
-MindSpore's own operators one."""
+depend on the thread count (oneDNN's sgemm aside); ``split_threads`` gives them the
+run's threads and MindSpore's own operators one."""
 
 from __future__ import annotations
 
