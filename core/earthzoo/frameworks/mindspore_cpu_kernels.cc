@@ -16,7 +16,6 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <mutex>
@@ -666,7 +665,7 @@ extern "C" int earthzoo_rfft_grad(int nparam, void **params, int *ndims, int64_t
 }
 
 #ifdef EARTHZOO_DNNL
-// ---- the linear layer and the AFNO mixing's batched matmul on oneDNN's sgemm (the libdnnl MindSpore ships) ----
+// ---- the linear layer and the AFNO mixing's complex matmul on oneDNN's sgemm (the libdnnl MindSpore ships) ----
 // MindSpore's CPU MatMul takes 1.4-1.7x torch's time on the models' layer shapes;
 // oneDNN's row-major sgemm matches torch's. MindSpore builds oneDNN with the threadpool
 // runtime: the sgemm runs on the pool it is given, SleepingPool.

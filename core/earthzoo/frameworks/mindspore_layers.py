@@ -94,6 +94,14 @@ class LayerNorm(nn.Cell):
         return self.norm(x, self.weight, self.bias)
 
 
+def fused_linear(table: dict, current):
+    """A layer's matmul-and-bias op from the table's ``linear()`` factory (None there:
+    MindSpore's MatMul and bias add); ``current`` where the table has no ``linear``."""
+    if "linear" not in table:
+        return current
+    return table["linear"]() if table["linear"] is not None else None
+
+
 def xavier_uniform(rng: np.random.Generator, d_out: int, d_in: int, shape=None) -> np.ndarray:
     """torch's ``xavier_uniform_`` on a (d_out, d_in) matrix (MAE's initialisation), in ``shape``."""
     bound = math.sqrt(6.0 / (d_in + d_out))
@@ -139,8 +147,7 @@ class Linear(nn.Cell):
     def set_ops(self, table: dict) -> None:
         if "bias_add" in table:
             self.bias_add = table["bias_add"]()
-        if "linear" in table:
-            self.fused = table["linear"]() if table["linear"] is not None else None
+        self.fused = fused_linear(table, self.fused)
 
     def construct(self, x):
         shape = x.shape
@@ -204,8 +211,7 @@ class PatchEmbed(nn.Cell):
         self.fused = None
 
     def set_ops(self, table: dict) -> None:
-        if "linear" in table:
-            self.fused = table["linear"]() if table["linear"] is not None else None
+        self.fused = fused_linear(table, self.fused)
 
     def construct(self, x):
         B, p, h, w = x.shape[0], self.p, self.h, self.w

@@ -48,8 +48,7 @@ class ConvTranspose(nn.Cell):
         self.fused = None
 
     def set_ops(self, table: dict) -> None:
-        if "linear" in table:
-            self.fused = table["linear"]() if table["linear"] is not None else None
+        self.fused = layers.fused_linear(table, self.fused)
 
     def construct(self, x):
         B, p, h, w, c = x.shape[0], self.p, self.h, self.w, self.d_out
@@ -57,10 +56,10 @@ class ConvTranspose(nn.Cell):
         if self.fused is not None:  # the bias on every (c, p, p) column: no bias add over the output
             bias = ops.broadcast_to(self.bias.reshape(c, 1), (c, p * p)).reshape(c * p * p)
             y = self.fused(x.reshape(B * h * w, self.d_in), layers.transpose(weight, (1, 0)), bias)
-            return layers.transpose(y.reshape(B, h, w, c, p, p), (0, 3, 1, 4, 2, 5)).reshape(B, c, h * p, w * p)
-        y = ops.matmul(x, weight)  # (B, L, c*p*p)
+        else:
+            y = ops.matmul(x, weight)  # (B, L, c*p*p)
         y = layers.transpose(y.reshape(B, h, w, c, p, p), (0, 3, 1, 4, 2, 5)).reshape(B, c, h * p, w * p)
-        return ops.bias_add(y, self.bias)
+        return y if self.fused is not None else ops.bias_add(y, self.bias)
 
 
 def _check_input(shape, config: AIGOMSConfig) -> None:
