@@ -1,8 +1,8 @@
-"""Where the MindSpore training step's time goes against torch's (issue 19): the
-engine's whole step (forward + loss + backward + clip + AdamW, the same weights and
+"""Where the MindSpore training step's (or ``--part forward``) time goes against
+torch's (issue 19): the engine's whole step (forward + loss + backward + clip + AdamW, the same weights and
 batch as ``ms_engine_speed``) profiled per operator type in each framework
 (MindSpore's Profiler, torch.profiler), summed over ``--steps`` steps, on the cores
-the process is pinned to. Writes JSON (per framework: milliseconds per step and
+the process is pinned to (``--pin``: as many as ``--threads``). Writes JSON (per framework: milliseconds per step and
 calls per step for each operator type, and the step's wall time); nothing is asserted.
 
     nice python benchmarks/ms_op_profile.py --pin --out benchmarks/results/ms_op_profile.json
@@ -62,7 +62,9 @@ def main(argv=None) -> int:
     ap.add_argument("--preset", default="small")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--top", type=int, default=20, help="operator types kept per framework")
-    ap.add_argument("--pin", action="store_true", help="run on one core (see ms_engine_speed --pin)")
+    ap.add_argument("--part", choices=("train_step", "forward"), default="train_step")
+    ap.add_argument("--threads", type=int, default=1, help="threads of both frameworks (MindSpore: earthzoo's split, bench.set_threads)")
+    ap.add_argument("--pin", action="store_true", help="run on --threads cores (see ms_engine_speed --pin)")
     ap.add_argument("--out", default="ms_op_profile.json")
     args = ap.parse_args(argv)
 
@@ -71,10 +73,12 @@ def main(argv=None) -> int:
     from earthzoo.bench import set_threads
 
     if args.pin:
-        pin(1)
-    set_threads(1, ("torch", "mindspore"))
+        pin(args.threads)
+    set_threads(args.threads, ("torch", "mindspore"))
     result = {
         "benchmark": "ms_op_profile",
+        "part": args.part,
+        "threads": args.threads,
         "preset": args.preset,
         "steps": args.steps,
         "machine": {"platform": platform.platform(), "cores_allowed": sorted(os.sched_getaffinity(0)), "load_average_at_start": list(os.getloadavg()), "torch": torch.__version__, "mindspore": ms.__version__},
@@ -84,7 +88,7 @@ def main(argv=None) -> int:
         fns = runners(name, args.preset, 1, 0)
         rec = {}
         for fw, profiler in (("torch", torch_ops), ("mindspore", mindspore_ops)):
-            step = fns[f"{fw}_train_step"]
+            step = fns[f"{fw}_{args.part}"]
             for _ in range(3):  # compile and warm up
                 step()
             ops_ = profiler(step, args.steps)
