@@ -324,27 +324,40 @@ def _weighted_sum(fn, r):
 
 
 @pytest.mark.parametrize("factor", [1, 2])
-def test_complex_linear_kernel_matches_the_filters_own_ops(kernels, factor):
-    """The spectral mixing's block-diagonal complex matmul (hidden factor 1 and 2): output
-    and the gradients of z, w and b as the filter's slices, concatenations, batched
-    matmul and bias add give them."""
+def test_complex_linear_kernels_match_the_filters_own_ops(kernels, factor):
+    """The spectral mixing (block-diagonal complex matmul, relu, again, softshrink; hidden
+    factor 1 and 2) on the two fused kernel layers, modes first: output and the
+    gradients of re, im and the four weights as MindSpore's own ops give them."""
     import mindspore as ms
     from earthzoo.frameworks.mindspore_layers import SpectralFilter
 
     if kernels.dnnl_library() is None:
         pytest.skip("this MindSpore ships no libdnnl.so.3: the complex matmul kernel is not built")
     rng = np.random.default_rng(5)
-    nb, i, n = 3, 6, 41
-    o = i * factor
-    z, w, b, r = (ms.Tensor(rng.standard_normal(s).astype(np.float32)) for s in ((nb, 2 * i, n), (2, nb, i, o), (2, nb, o), (nb, 2 * o, n)))
+    nb, bs, n = 3, 6, 41
+    re, im, r = (ms.Tensor(rng.standard_normal(s).astype(np.float32)) for s in ((n, nb * bs), (n, nb * bs), (n, nb, 2 * bs)))
+    weights = [rng.standard_normal(s).astype(np.float32) for s in ((2, nb, bs, bs * factor), (2, nb, bs * factor), (2, nb, bs * factor, bs), (2, nb, bs))]
+
+    class Loss(ms.nn.Cell):
+        def __init__(self, table):
+            super().__init__()
+            self.filter = SpectralFilter(nb * bs, nb, 0.3, factor)  # a threshold that zeroes some outputs
+            for p, w in zip((self.filter.w1, self.filter.b1, self.filter.w2, self.filter.b2), weights):
+                p.set_data(ms.Tensor(w))
+            self.filter.set_ops(table)
+
+        def construct(self, re, im, r):
+            return (self.filter.mix(re, im, n) * r).sum()
+
     results = []
     for table in ({"complex_linear": None}, {"complex_linear": kernels.complex_linear}):
-        cell = SpectralFilter(nb * i, nb, 0.01, factor)
-        cell.set_ops(table)
-        grads = ms.jit(ms.grad(_weighted_sum(cell._complex_linear, r), (0, 1, 2)))(z, w, b)
-        results.append([cell._complex_linear(z, w, b).asnumpy(), *(g.asnumpy() for g in grads)])
-    assert type(cell.complex_linear).__name__ == "KernelComplexLinear"
-    for name, want, got in zip(("y", "dz", "dw", "db"), *results):
+        net = Loss(table)
+        _, (dz, dw) = ms.jit(ms.value_and_grad(net, (0, 1), net.trainable_params()))(re, im, r)
+        results.append([net.filter.mix(re, im, n).asnumpy(), *(g.asnumpy() for g in (*dz, *dw))])
+    cell = net.filter
+    assert type(cell.mix1).__name__ == type(cell.mix2).__name__ == "KernelComplexLinear"
+    assert 0 < (results[0][0] == 0).mean() < 0.9  # softshrink's zeros are in the test
+    for name, want, got in zip(("y", "dre", "dim", "dw1", "db1", "dw2", "db2"), *results):
         assert got.shape == want.shape and np.abs(got - want).max() <= 2e-6 * np.abs(want).max(), name
 
 
@@ -453,7 +466,7 @@ def test_cpu_backend_puts_the_kernels_into_every_layer_of_a_model(kernels):
     assert mlps and all(type(n.act).__name__ == "KernelGelu" for n in mlps)
     filters = [cell for _, cell in fast.cells_and_names() if isinstance(cell, ml.AFNO2D)]
     assert filters and all(f.rfft2.compiled_kernel and f.irfft2.compiled_kernel for f in filters)
-    assert all(type(f.complex_linear).__name__ == "KernelComplexLinear" for f in filters)
+    assert all(type(f.mix1).__name__ == type(f.mix2).__name__ == "KernelComplexLinear" for f in filters)
     c = plain.config
     x = ms.Tensor(np.random.default_rng(0).standard_normal((1, c.in_chans, *c.img_size)).astype(np.float32))
     want, got = plain(x).asnumpy(), fast(x).asnumpy()
@@ -616,7 +629,7 @@ def test_recompute_puts_mindspores_own_ops_back_inside_its_blocks(kernels):
     assert linears_out and all(type(c.bias_add).__name__ == "KernelBiasAdd" for c in linears_out)
     filters = [c for c in cells if isinstance(c, ml.AFNO2D)]
     assert filters and all(f.rfft2 is dft_mindspore.native_rfft2 and f.irfft2 is dft_mindspore.native_irfft2 for f in filters)
-    assert all(f.complex_linear is None for f in filters)
+    assert all(f.mix1 is None and f.mix2 is None for f in filters)
 
 
 def test_recompute_keeps_a_backends_dft_by_matmul(kernels):

@@ -704,11 +704,15 @@ extern "C" int earthzoo_linear_grad(int nparam, void **params, int *ndims, int64
   return 0;
 }
 
-// The AFNO mixing's block-diagonal complex matmul on z = [re; im]: per block k the real
-// (2i, 2o) matrix big = [[wr, wi], [-wi, wr]] and y_k = big^T z_k + [br; bi]. One kernel
-// for what were eight graph ops (weight slices, negation, concatenations, a batched
-// matmul, the bias); a block per thread, each product too small to share.
+// The AFNO mixing's block-diagonal complex matmul and its activation, modes first: per
+// block k the real (2i, 2o) matrix big = [[wr, wi], [-wi, wr]] and
+// y[:, k] = act(z[:, k] big + [br, bi]), z (N, NB, 2I) as [re, im] per block. One kernel
+// for what were a dozen graph ops (weight slices, negation, concatenations, transposes
+// to and from blocks first, a batched matmul, the bias, the activation); a block per
+// thread, each product too small to share, its rows at a stride of NB * 2I (sgemm's lda).
 namespace {
+enum Activation { kRelu = 0, kSoftshrink = 1 };
+
 void complex_block(const float *w, int64_t nb, int64_t k, int64_t i, int64_t o, float *big) {
   const float *wr = w + k * i * o, *wi = w + (nb + k) * i * o;
   for (int64_t r = 0; r < i; ++r)
@@ -717,44 +721,60 @@ void complex_block(const float *w, int64_t nb, int64_t k, int64_t i, int64_t o, 
       big[(i + r) * 2 * o + c] = -wi[r * o + c], big[(i + r) * 2 * o + o + c] = wr[r * o + c];
     }
 }
+
+float activate(float x, int act, float lambd) {
+  if (act == kRelu) return x > 0.f ? x : 0.f;
+  return x > lambd ? x - lambd : (x < -lambd ? x + lambd : 0.f);
+}
 }  // namespace
 
-// z (NB, 2I, N), w (2, NB, I, O), b (2, NB, O) -> y (NB, 2O, N)
+// z (N, NB, 2I), w (2, NB, I, O), b (2, NB, O), act [kind, lambda] -> y (N, NB, 2O)
 extern "C" int earthzoo_complex_linear(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  if (nparam != 4 || !all_float32(nparam, dtypes) || ndims[0] != 3 || ndims[1] != 4) return 1;
+  if (nparam != 5 || !all_float32(nparam, dtypes) || ndims[0] != 3 || ndims[1] != 4) return 1;
   const float *z = static_cast<const float *>(params[0]), *w = static_cast<const float *>(params[1]);
-  const float *b = static_cast<const float *>(params[2]);
-  float *y = static_cast<float *>(params[3]);
-  const int64_t nb = shapes[1][1], i = shapes[1][2], o = shapes[1][3], n = shapes[0][2];
-  if (shapes[0][0] != nb || shapes[0][1] != 2 * i) return 1;
+  const float *b = static_cast<const float *>(params[2]), *act = static_cast<const float *>(params[3]);
+  float *y = static_cast<float *>(params[4]);
+  const int64_t n = shapes[0][0], nb = shapes[1][1], i = shapes[1][2], o = shapes[1][3];
+  if (shapes[0][1] != nb || shapes[0][2] != 2 * i) return 1;
+  const int kind = static_cast<int>(act[0]);
+  const float lambd = act[1];
   std::atomic<int> failed{0};
   parallel_range(nb, 4 * i * o * n, [&](int64_t k0, int64_t k1) {
     std::vector<float> big(4 * i * o);
     for (int64_t k = k0; k < k1; ++k) {
       complex_block(w, nb, k, i, o, big.data());
-      float *yk = y + k * 2 * o * n;
-      for (int64_t c = 0; c < 2 * o; ++c) std::fill(yk + c * n, yk + (c + 1) * n, b[((c / o) * nb + k) * o + c % o]);
-      if (dnnl_sgemm('T', 'N', 2 * o, n, 2 * i, 1.f, big.data(), 2 * o, z + k * 2 * i * n, n, 1.f, yk, n) != 0) failed = 1;
+      float *yk = y + k * 2 * o;
+      for (int64_t m = 0; m < n; ++m)
+        for (int64_t c = 0; c < 2 * o; ++c) yk[m * nb * 2 * o + c] = b[((c / o) * nb + k) * o + c % o];
+      if (dnnl_sgemm('N', 'N', n, 2 * o, 2 * i, 1.f, z + k * 2 * i, nb * 2 * i, big.data(), 2 * o, 1.f, yk, nb * 2 * o) != 0) failed = 1;
+      for (int64_t m = 0; m < n; ++m)
+        for (int64_t c = 0; c < 2 * o; ++c) yk[m * nb * 2 * o + c] = activate(yk[m * nb * 2 * o + c], kind, lambd);
     }
   });
   return failed ? 2 : 0;
 }
 
-// dy (NB, 2O, N), z (NB, 2I, N), w (2, NB, I, O) -> dz (NB, 2I, N) = big dy, dw (2, NB, I, O), db (2, NB, O)
+// dy, z, w, y (the output: relu's and softshrink's gradient is 1 where it is not zero)
+// -> dz (N, NB, 2I) = g big^T, dw (2, NB, I, O), db (2, NB, O), with g = dy where y != 0
 extern "C" int earthzoo_complex_linear_grad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  if (nparam != 6 || !all_float32(nparam, dtypes) || ndims[2] != 4) return 1;
+  if (nparam != 7 || !all_float32(nparam, dtypes) || ndims[2] != 4) return 1;
   const float *dy = static_cast<const float *>(params[0]), *z = static_cast<const float *>(params[1]);
-  const float *w = static_cast<const float *>(params[2]);
-  float *dz = static_cast<float *>(params[3]), *dw = static_cast<float *>(params[4]), *db = static_cast<float *>(params[5]);
-  const int64_t nb = shapes[2][1], i = shapes[2][2], o = shapes[2][3], n = shapes[1][2];
+  const float *w = static_cast<const float *>(params[2]), *y = static_cast<const float *>(params[3]);
+  float *dz = static_cast<float *>(params[4]), *dw = static_cast<float *>(params[5]), *db = static_cast<float *>(params[6]);
+  const int64_t n = shapes[1][0], nb = shapes[2][1], i = shapes[2][2], o = shapes[2][3];
   std::atomic<int> failed{0};
   parallel_range(nb, 8 * i * o * n, [&](int64_t k0, int64_t k1) {
-    std::vector<float> big(4 * i * o), dbig(4 * i * o);
+    std::vector<float> big(4 * i * o), dbig(4 * i * o), g(n * 2 * o);
     for (int64_t k = k0; k < k1; ++k) {
       complex_block(w, nb, k, i, o, big.data());
-      const float *dyk = dy + k * 2 * o * n, *zk = z + k * 2 * i * n;
-      if (dnnl_sgemm('N', 'N', 2 * i, n, 2 * o, 1.f, big.data(), 2 * o, dyk, n, 0.f, dz + k * 2 * i * n, n) != 0) failed = 1;
-      if (dnnl_sgemm('N', 'T', 2 * i, 2 * o, n, 1.f, zk, n, dyk, n, 0.f, dbig.data(), 2 * o) != 0) failed = 1;
+      for (int64_t m = 0; m < n; ++m)
+        for (int64_t c = 0; c < 2 * o; ++c) {
+          const int64_t at = m * nb * 2 * o + k * 2 * o + c;
+          g[m * 2 * o + c] = y[at] != 0.f ? dy[at] : 0.f;
+        }
+      const float *zk = z + k * 2 * i;
+      if (dnnl_sgemm('N', 'T', n, 2 * i, 2 * o, 1.f, g.data(), 2 * o, big.data(), 2 * o, 0.f, dz + k * 2 * i, nb * 2 * i) != 0) failed = 1;
+      if (dnnl_sgemm('T', 'N', 2 * i, 2 * o, n, 1.f, zk, nb * 2 * i, g.data(), 2 * o, 0.f, dbig.data(), 2 * o) != 0) failed = 1;
       float *dwr = dw + k * i * o, *dwi = dw + (nb + k) * i * o;
       for (int64_t r = 0; r < i; ++r)
         for (int64_t c = 0; c < o; ++c) {
@@ -763,7 +783,7 @@ extern "C" int earthzoo_complex_linear_grad(int nparam, void **params, int *ndim
         }
       for (int64_t c = 0; c < 2 * o; ++c) {
         float sum = 0.f;
-        for (int64_t m = 0; m < n; ++m) sum += dyk[c * n + m];
+        for (int64_t m = 0; m < n; ++m) sum += g[m * 2 * o + c];
         db[((c / o) * nb + k) * o + c % o] = sum;
       }
     }

@@ -220,20 +220,23 @@ def _cells(lib: Path) -> tuple:
             return self.op(x.astype(f32), weight.astype(f32), bias.astype(f32)).astype(x.dtype)
 
     class KernelComplexLinear(nn.Cell):
-        """``(z (NB, 2I, N), w (2, NB, I, O), b (2, NB, O)) -> (NB, 2O, N)``: the AFNO
-        mixing's block-diagonal complex matmul on [re; im] (``SpectralFilter``), float32."""
+        """``(z (N, NB, 2I), w (2, NB, I, O), b (2, NB, O)) -> act(...) (N, NB, 2O)``: a layer
+        of the AFNO mixing, the block-diagonal complex matmul on [re, im] and its
+        activation, "relu" or "softshrink" (``SpectralFilter.mix``), float32."""
 
-        def __init__(self):
+        def __init__(self, activation: str, threshold: float = 0.0):
             super().__init__()
-            grad = custom("complex_linear_grad", lambda dy, z, w: (z, w, [w[0], w[1], w[3]]), lambda dy, z, w: (z, z, z))
+            grad = custom("complex_linear_grad", lambda dy, z, w, y: (z, w, [w[0], w[1], w[3]]), lambda dy, z, w, y: (z, z, z))
 
-            def bprop(z, w, b, out, dout):
-                return grad(dout, z, w)
+            def bprop(z, w, b, act, out, dout):
+                dz, dw, db = grad(dout, z, w, out)
+                return dz, dw, db, ops.zeros_like(act)
 
-            self.op = custom("complex_linear", lambda z, w, b: [z[0], 2 * w[3], z[2]], lambda z, w, b: z, bprop)
+            self.op = custom("complex_linear", lambda z, w, b, act: [z[0], z[1], 2 * w[3]], lambda z, w, b, act: z, bprop)
+            self.act = ms.Tensor([("relu", "softshrink").index(activation), threshold], ms.float32)
 
         def construct(self, z, w, b):
-            return self.op(z, w, b)
+            return self.op(z, w, b, self.act)
 
     class KernelAdamW(nn.Cell):
         """``(params, g, m, v, hyper) -> |g|``, the parameters (a tuple of tensors) and
@@ -312,9 +315,10 @@ def linear():
     return _cells(library())[4]()
 
 
-def complex_linear():
-    """The op table's ``complex_linear`` factory (the spectral filters' block-diagonal complex matmul)."""
-    return _cells(library())[5]()
+def complex_linear(activation: str, threshold: float = 0.0):
+    """The op table's ``complex_linear`` factory (a layer of the spectral filters' mixing:
+    block-diagonal complex matmul and activation)."""
+    return _cells(library())[5](activation, threshold)
 
 
 def adamw():

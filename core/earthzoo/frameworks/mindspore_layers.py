@@ -242,26 +242,26 @@ class SpectralFilter(nn.Cell):
         self.b2 = param(0.02 * rng.standard_normal((2, num_blocks, bs)), "b2")
         self.softshrink = ops.SoftShrink(float(sparsity_threshold))  # one kernel forward and backward
         self.bmm_ta = ops.BatchMatMul(transpose_a=True)
-        self.complex_linear = None
+        self.mix1 = self.mix2 = None
         self.set_ops(dft_mindspore.NATIVE_OPS)
 
     def set_ops(self, table: dict) -> None:
-        """The FFTs named in ``OPS`` (functions) and ``complex_linear()``, the mixing's
-        complex matmul in one op (a factory; ``None``: MindSpore's ops)."""
+        """The FFTs named in ``OPS`` (functions) and ``complex_linear(activation, threshold)``,
+        a layer of the mixing in one op (a factory; ``None``: MindSpore's ops)."""
         for name in self.OPS:
             if name in table:
                 setattr(self, name, table[name])
         if "complex_linear" in table:
-            self.complex_linear = table["complex_linear"]() if table["complex_linear"] is not None else None
+            make = table["complex_linear"]
+            self.mix1 = make("relu") if make is not None else None
+            self.mix2 = make("softshrink", self.sparsity_threshold) if make is not None else None
 
     def _complex_linear(self, z, w, b):
-        """Block-diagonal complex matmul as one real batched matmul on z = [re; im]
-        (nb, 2i, n): [[w0, w1], [-w1, w0]]^T @ z + [b0; b1] -> (nb, 2o, n). Modes run along
-        the last axis so that the bias is a per-channel ``bias_add`` on (1, nb*2o, n): a
-        broadcast Add keeps a buffer of its output's size for every call site in
-        MindSpore's CPU graphs (0.2 GiB per filter at FourCastNet's paper size, issue 19)."""
-        if self.complex_linear is not None:
-            return self.complex_linear(z, w, b)
+        """MindSpore's ops for the block-diagonal complex matmul as one real batched matmul
+        on z = [re; im] (nb, 2i, n): [[w0, w1], [-w1, w0]]^T @ z + [b0; b1] -> (nb, 2o, n).
+        Modes run along the last axis so that the bias is a per-channel ``bias_add`` on
+        (1, nb*2o, n): a broadcast Add keeps a buffer of its output's size for every call
+        site in MindSpore's CPU graphs (0.2 GiB per filter at FourCastNet's paper size, issue 19)."""
         wr, wi = w[0], w[1]
         big = ops.concat((ops.concat((wr, wi), 2), ops.concat((-wi, wr), 2)), 1)  # (nb, 2i, 2o)
         nb, n = z.shape[0], z.shape[2]
@@ -271,7 +271,10 @@ class SpectralFilter(nn.Cell):
     def mix(self, re, im, n: int):
         """``n`` modes as real and imaginary parts -> the MLP's output (n, nb, 2bs)."""
         nb, bs = self.num_blocks, self.block_size
-        z = transpose(ops.concat((re.reshape(n, nb, bs), im.reshape(n, nb, bs)), -1), (1, 2, 0))  # (nb, 2bs, n)
+        z = ops.concat((re.reshape(n, nb, bs), im.reshape(n, nb, bs)), -1)  # (n, nb, 2bs)
+        if self.mix1 is not None:  # the table's layers take the modes first, as they are
+            return self.mix2(self.mix1(z, self.w1, self.b1), self.w2, self.b2)
+        z = transpose(z, (1, 2, 0))  # (nb, 2bs, n)
         o1 = ops.relu(self._complex_linear(z, self.w1, self.b1))
         o2 = self.softshrink(self._complex_linear(o1, self.w2, self.b2))
         return transpose(o2, (2, 0, 1))
