@@ -188,6 +188,40 @@ def test_linear_kernel_matches_mindspores_matmul_and_bias(kernels):
     assert y16.dtype == ms.float16 and np.abs(y16.asnumpy() - results[0][0].reshape(-1, 80)).max() < 2e-2 * np.abs(results[0][0]).max()
 
 
+def test_linear_kernel_adds_a_residual_connection_in_its_output(kernels):
+    """``Linear.add_to(x, s)`` = s + linear(x), the sum made in the sgemm's output: the
+    value and the gradients of x, s, weight and bias equal MindSpore's ops'."""
+    import mindspore as ms
+    from earthzoo.frameworks import mindspore_layers as ml
+
+    if kernels.dnnl_library() is None:
+        pytest.skip("this MindSpore ships no libdnnl.so.3: the linear kernel is not built")
+    rng = np.random.default_rng(6)
+    x, s, r = (ms.Tensor(rng.standard_normal(shape).astype(np.float32)) for shape in ((3, 7, 48), (3, 7, 80), (3, 7, 80)))
+
+    class Loss(ms.nn.Cell):
+        def __init__(self, table):
+            super().__init__()
+            self.layer = ml.Linear(48, 80, init="uniform")
+            self.layer.set_ops(table)
+
+        def construct(self, x, s, r):
+            return (self.layer.add_to(x, s) * r).sum()
+
+    results = []
+    for table in ({}, {"linear": kernels.linear}):
+        net = Loss(table)
+        if results:
+            net.layer.weight.set_data(ms.Tensor(weights[0]))
+            net.layer.bias.set_data(ms.Tensor(weights[1]))
+        weights = [net.layer.weight.asnumpy(), net.layer.bias.asnumpy()]
+        loss, ((dx, ds), dparams) = ms.jit(ms.value_and_grad(net, (0, 1), net.trainable_params()))(x, s, r)
+        results.append([loss.asnumpy(), dx.asnumpy(), ds.asnumpy(), *(p.asnumpy() for p in dparams)])
+    assert type(net.layer.fused_add).__name__ == "KernelLinear"
+    for name, want, got in zip(("loss", "dx", "ds", "dweight", "dbias"), *results):
+        assert np.abs(got - want).max() <= 2e-6 * np.abs(want).max(), name
+
+
 _CTYPES_CALL = """
 import ctypes, os, sys
 import numpy as np

@@ -680,15 +680,35 @@ int dnnl_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float 
 }
 }  // namespace
 
-// x (M, K), weight (N, K), bias (N) -> y (M, N) = x weight^T + bias
-extern "C" int earthzoo_linear(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  if (nparam != 4 || !all_float32(nparam, dtypes) || ndims[0] != 2 || ndims[1] != 2) return 1;
+// x (M, K), weight (N, K), bias (N)[, residual (M, N)] -> y (M, N) = x weight^T + bias[ + residual]:
+// a residual connection's sum in the product's output, not one more pass over memory
+namespace {
+int linear(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes) {
+  if (!all_float32(nparam, dtypes) || ndims[0] != 2 || ndims[1] != 2) return 1;
   const float *x = static_cast<const float *>(params[0]), *w = static_cast<const float *>(params[1]);
-  const float *b = static_cast<const float *>(params[2]);
-  float *y = static_cast<float *>(params[3]);
+  const float *b = static_cast<const float *>(params[2]), *res = nparam == 5 ? static_cast<const float *>(params[3]) : nullptr;
+  float *y = static_cast<float *>(params[nparam - 1]);
   const int64_t m = shapes[0][0], k = shapes[0][1], n = shapes[1][0];
-  for (int64_t r = 0; r < m; ++r) std::memcpy(y + r * n, b, n * sizeof(float));
+  for (int64_t r = 0; r < m; ++r) {
+    float *row = y + r * n;
+    if (!res) {
+      std::memcpy(row, b, n * sizeof(float));
+      continue;
+    }
+    const float *rr = res + r * n;
+#pragma omp simd
+    for (int64_t c = 0; c < n; ++c) row[c] = rr[c] + b[c];
+  }
   return dnnl_sgemm('N', 'T', m, n, k, 1.f, x, k, w, k, 1.f, y, n) == 0 ? 0 : 2;
+}
+}  // namespace
+
+// two names: MindSpore keeps one shape function per kernel name
+extern "C" int earthzoo_linear(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  return nparam == 4 ? linear(nparam, params, ndims, shapes, dtypes) : 1;
+}
+extern "C" int earthzoo_linear_residual(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  return nparam == 5 ? linear(nparam, params, ndims, shapes, dtypes) : 1;
 }
 
 // dy (M, N), x (M, K), weight (N, K) -> dx (M, K) = dy weight, dweight (N, K) = dy^T x, dbias (N)

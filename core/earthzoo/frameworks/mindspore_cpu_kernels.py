@@ -204,20 +204,30 @@ def _cells(lib: Path) -> tuple:
             return self.op(x.astype(ms.float32)).astype(x.dtype)
 
     class KernelLinear(nn.Cell):
-        """``(x (M, K), weight (N, K), bias (N)) -> x weight^T + bias`` on oneDNN's sgemm, in x's dtype."""
+        """``(x (M, K), weight (N, K), bias (N)) -> x weight^T + bias`` on oneDNN's sgemm, in
+        x's dtype; with ``residual``, ``(x, weight, bias, r (M, N)) -> r + x weight^T + bias``."""
 
-        def __init__(self):
+        def __init__(self, residual: bool = False):
             super().__init__()
             grad = custom("linear_grad", lambda dy, x, w: (x, w, w[:1]), lambda dy, x, w: (x, x, x))
 
             def bprop(x, w, b, out, dout):
                 return grad(dout, x, w)
 
-            self.op = custom("linear", lambda x, w, b: [x[0], w[0]], lambda x, w, b: x, bprop)
+            def bprop_residual(x, w, b, r, out, dout):
+                dx, dw, db = grad(dout, x, w)
+                return dx, dw, db, dout
 
-        def construct(self, x, weight, bias):
+            if residual:
+                self.op = custom("linear_residual", lambda x, w, b, r: [x[0], w[0]], lambda x, w, b, r: x, bprop_residual)
+            else:
+                self.op = custom("linear", lambda x, w, b: [x[0], w[0]], lambda x, w, b: x, bprop)
+
+        def construct(self, x, weight, bias, residual=None):
             f32 = ms.float32
-            return self.op(x.astype(f32), weight.astype(f32), bias.astype(f32)).astype(x.dtype)
+            if residual is None:
+                return self.op(x.astype(f32), weight.astype(f32), bias.astype(f32)).astype(x.dtype)
+            return self.op(x.astype(f32), weight.astype(f32), bias.astype(f32), residual.astype(f32)).astype(x.dtype)
 
     class KernelComplexLinear(nn.Cell):
         """``(z (N, NB, 2I), w (2, NB, I, O), b (2, NB, O)) -> act(...) (N, NB, 2O)``: a layer
@@ -310,9 +320,10 @@ def gelu():
     return _cells(library())[2]()
 
 
-def linear():
-    """The op table's ``linear`` factory (``mindspore_layers.Linear``: matmul and bias in one)."""
-    return _cells(library())[4]()
+def linear(residual: bool = False):
+    """The op table's ``linear`` factory (``mindspore_layers.Linear``: matmul and bias in
+    one; with ``residual``, a residual connection's sum too)."""
+    return _cells(library())[4](residual)
 
 
 def complex_linear(activation: str, threshold: float = 0.0):
