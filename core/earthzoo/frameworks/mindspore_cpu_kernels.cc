@@ -725,82 +725,81 @@ extern "C" int earthzoo_linear_grad(int nparam, void **params, int *ndims, int64
 }
 
 // The AFNO mixing's block-diagonal complex matmul and its activation, modes first: per
-// block k the real (2i, 2o) matrix big = [[wr, wi], [-wi, wr]] and
-// y[:, k] = act(z[:, k] big + [br, bi]), z (N, NB, 2I) as [re, im] per block. One kernel
-// for what were a dozen graph ops (weight slices, negation, concatenations, transposes
-// to and from blocks first, a batched matmul, the bias, the activation); a block per
-// thread, each product too small to share, its rows at a stride of NB * 2I (sgemm's lda).
+// block k, with z = zr + i zi and w = wr + i wi,
+//   yr = act(zr wr - zi wi + br),  yi = act(zr wi + zi wr + bi)
+// on N modes. One kernel for what were a dozen graph ops (weight slices, negation,
+// concatenations, transposes to and from blocks first, a batched matmul, the bias, the
+// activation); a block per thread, each product too small to share. The real and
+// imaginary halves are either two tensors (N, NB, I) or one (N, NB, 2I) holding
+// [re, im] per block: the mixing's first layer takes the FFT's two, its second gives
+// the inverse FFT two, and the hidden layer between them is one.
 namespace {
 enum Activation { kRelu = 0, kSoftshrink = 1 };
-
-void complex_block(const float *w, int64_t nb, int64_t k, int64_t i, int64_t o, float *big) {
-  const float *wr = w + k * i * o, *wi = w + (nb + k) * i * o;
-  for (int64_t r = 0; r < i; ++r)
-    for (int64_t c = 0; c < o; ++c) {
-      big[r * 2 * o + c] = wr[r * o + c], big[r * 2 * o + o + c] = wi[r * o + c];
-      big[(i + r) * 2 * o + c] = -wi[r * o + c], big[(i + r) * 2 * o + o + c] = wr[r * o + c];
-    }
-}
 
 float activate(float x, int act, float lambd) {
   if (act == kRelu) return x > 0.f ? x : 0.f;
   return x > lambd ? x - lambd : (x < -lambd ? x + lambd : 0.f);
 }
-}  // namespace
 
-// z (N, NB, 2I), w (2, NB, I, O), b (2, NB, O), act [kind, lambda] -> y (N, NB, 2O)
-extern "C" int earthzoo_complex_linear(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  if (nparam != 5 || !all_float32(nparam, dtypes) || ndims[0] != 3 || ndims[1] != 4) return 1;
-  const float *z = static_cast<const float *>(params[0]), *w = static_cast<const float *>(params[1]);
-  const float *b = static_cast<const float *>(params[2]), *act = static_cast<const float *>(params[3]);
-  float *y = static_cast<float *>(params[4]);
-  const int64_t n = shapes[0][0], nb = shapes[1][1], i = shapes[1][2], o = shapes[1][3];
-  if (shapes[0][1] != nb || shapes[0][2] != 2 * i) return 1;
+// block k's real and imaginary halves in a (N, NB, width) layout: one tensor holds both
+// (the imaginary `half` columns after the real), or two tensors hold one each
+struct Halves {
+  float *re, *im;
+  int64_t ld, block;
+  Halves(void *re_, void *im_, int64_t nb, int64_t half)
+      : re(static_cast<float *>(re_)), im(im_ ? static_cast<float *>(im_) : re + half), ld(nb * (im_ ? half : 2 * half)), block(im_ ? half : 2 * half) {}
+  float *r(int64_t k) const { return re + k * block; }
+  float *i(int64_t k) const { return im + k * block; }
+};
+
+int mix_layer(const Halves &z, const float *w, const float *b, const float *act, const Halves &y, int64_t n, int64_t nb, int64_t i, int64_t o) {
   const int kind = static_cast<int>(act[0]);
   const float lambd = act[1];
   std::atomic<int> failed{0};
   parallel_range(nb, 4 * i * o * n, [&](int64_t k0, int64_t k1) {
-    std::vector<float> big(4 * i * o);
     for (int64_t k = k0; k < k1; ++k) {
-      complex_block(w, nb, k, i, o, big.data());
-      float *yk = y + k * 2 * o;
+      const float *wr = w + k * i * o, *wi = w + (nb + k) * i * o, *br = b + k * o, *bi = b + (nb + k) * o;
+      float *yr = y.r(k), *yi = y.i(k);
+      for (int64_t m = 0; m < n; ++m) std::memcpy(yr + m * y.ld, br, o * sizeof(float)), std::memcpy(yi + m * y.ld, bi, o * sizeof(float));
+      const float *zr = z.r(k), *zi = z.i(k);
+      int bad = dnnl_sgemm('N', 'N', n, o, i, 1.f, zr, z.ld, wr, o, 1.f, yr, y.ld);
+      bad |= dnnl_sgemm('N', 'N', n, o, i, -1.f, zi, z.ld, wi, o, 1.f, yr, y.ld);
+      bad |= dnnl_sgemm('N', 'N', n, o, i, 1.f, zr, z.ld, wi, o, 1.f, yi, y.ld);
+      bad |= dnnl_sgemm('N', 'N', n, o, i, 1.f, zi, z.ld, wr, o, 1.f, yi, y.ld);
+      if (bad) failed = 1;
       for (int64_t m = 0; m < n; ++m)
-        for (int64_t c = 0; c < 2 * o; ++c) yk[m * nb * 2 * o + c] = b[((c / o) * nb + k) * o + c % o];
-      if (dnnl_sgemm('N', 'N', n, 2 * o, 2 * i, 1.f, z + k * 2 * i, nb * 2 * i, big.data(), 2 * o, 1.f, yk, nb * 2 * o) != 0) failed = 1;
-      for (int64_t m = 0; m < n; ++m)
-        for (int64_t c = 0; c < 2 * o; ++c) yk[m * nb * 2 * o + c] = activate(yk[m * nb * 2 * o + c], kind, lambd);
+        for (int64_t c = 0; c < o; ++c) yr[m * y.ld + c] = activate(yr[m * y.ld + c], kind, lambd), yi[m * y.ld + c] = activate(yi[m * y.ld + c], kind, lambd);
     }
   });
   return failed ? 2 : 0;
 }
 
-// dy, z, w, y (the output: relu's and softshrink's gradient is 1 where it is not zero)
-// -> dz (N, NB, 2I) = g big^T, dw (2, NB, I, O), db (2, NB, O), with g = dy where y != 0
-extern "C" int earthzoo_complex_linear_grad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  if (nparam != 7 || !all_float32(nparam, dtypes) || ndims[2] != 4) return 1;
-  const float *dy = static_cast<const float *>(params[0]), *z = static_cast<const float *>(params[1]);
-  const float *w = static_cast<const float *>(params[2]), *y = static_cast<const float *>(params[3]);
-  float *dz = static_cast<float *>(params[4]), *dw = static_cast<float *>(params[5]), *db = static_cast<float *>(params[6]);
-  const int64_t n = shapes[1][0], nb = shapes[2][1], i = shapes[2][2], o = shapes[2][3];
+// the gradient, from dy and the output y (relu's and softshrink's gradient is 1 where
+// the output is not zero): g = dy there, dz = g conj-transposed through w, dw, db
+int mix_layer_grad(const Halves &dy, const Halves &z, const float *w, const Halves &y, const Halves &dz, float *dw, float *db, int64_t n, int64_t nb,
+                   int64_t i, int64_t o) {
   std::atomic<int> failed{0};
   parallel_range(nb, 8 * i * o * n, [&](int64_t k0, int64_t k1) {
-    std::vector<float> big(4 * i * o), dbig(4 * i * o), g(n * 2 * o);
+    std::vector<float> g(n * 2 * o);
     for (int64_t k = k0; k < k1; ++k) {
-      complex_block(w, nb, k, i, o, big.data());
+      const float *dyr = dy.r(k), *dyi = dy.i(k), *yr = y.r(k), *yi = y.i(k);
+      float *gr = g.data(), *gi = g.data() + o;  // (n, 2o): the real then the imaginary half
       for (int64_t m = 0; m < n; ++m)
-        for (int64_t c = 0; c < 2 * o; ++c) {
-          const int64_t at = m * nb * 2 * o + k * 2 * o + c;
-          g[m * 2 * o + c] = y[at] != 0.f ? dy[at] : 0.f;
-        }
-      const float *zk = z + k * 2 * i;
-      if (dnnl_sgemm('N', 'T', n, 2 * i, 2 * o, 1.f, g.data(), 2 * o, big.data(), 2 * o, 0.f, dz + k * 2 * i, nb * 2 * i) != 0) failed = 1;
-      if (dnnl_sgemm('T', 'N', 2 * i, 2 * o, n, 1.f, zk, nb * 2 * i, g.data(), 2 * o, 0.f, dbig.data(), 2 * o) != 0) failed = 1;
-      float *dwr = dw + k * i * o, *dwi = dw + (nb + k) * i * o;
-      for (int64_t r = 0; r < i; ++r)
         for (int64_t c = 0; c < o; ++c) {
-          dwr[r * o + c] = dbig[r * 2 * o + c] + dbig[(i + r) * 2 * o + o + c];
-          dwi[r * o + c] = dbig[r * 2 * o + o + c] - dbig[(i + r) * 2 * o + c];
+          gr[m * 2 * o + c] = yr[m * y.ld + c] != 0.f ? dyr[m * dy.ld + c] : 0.f;
+          gi[m * 2 * o + c] = yi[m * y.ld + c] != 0.f ? dyi[m * dy.ld + c] : 0.f;
         }
+      const float *wr = w + k * i * o, *wi = w + (nb + k) * i * o, *zr = z.r(k), *zi = z.i(k);
+      float *dwr = dw + k * i * o, *dwi = dw + (nb + k) * i * o, *dzr = dz.r(k), *dzi = dz.i(k);
+      int bad = dnnl_sgemm('N', 'T', n, i, o, 1.f, gr, 2 * o, wr, o, 0.f, dzr, dz.ld);  // dzr = gr wr^T + gi wi^T
+      bad |= dnnl_sgemm('N', 'T', n, i, o, 1.f, gi, 2 * o, wi, o, 1.f, dzr, dz.ld);
+      bad |= dnnl_sgemm('N', 'T', n, i, o, 1.f, gi, 2 * o, wr, o, 0.f, dzi, dz.ld);  // dzi = gi wr^T - gr wi^T
+      bad |= dnnl_sgemm('N', 'T', n, i, o, -1.f, gr, 2 * o, wi, o, 1.f, dzi, dz.ld);
+      bad |= dnnl_sgemm('T', 'N', i, o, n, 1.f, zr, z.ld, gr, 2 * o, 0.f, dwr, o);  // dwr = zr^T gr + zi^T gi
+      bad |= dnnl_sgemm('T', 'N', i, o, n, 1.f, zi, z.ld, gi, 2 * o, 1.f, dwr, o);
+      bad |= dnnl_sgemm('T', 'N', i, o, n, 1.f, zr, z.ld, gi, 2 * o, 0.f, dwi, o);  // dwi = zr^T gi - zi^T gr
+      bad |= dnnl_sgemm('T', 'N', i, o, n, -1.f, zi, z.ld, gr, 2 * o, 1.f, dwi, o);
+      if (bad) failed = 1;
       for (int64_t c = 0; c < 2 * o; ++c) {
         float sum = 0.f;
         for (int64_t m = 0; m < n; ++m) sum += g[m * 2 * o + c];
@@ -809,5 +808,42 @@ extern "C" int earthzoo_complex_linear_grad(int nparam, void **params, int *ndim
     }
   });
   return failed ? 2 : 0;
+}
+}  // namespace
+
+// re, im (N, NB, I), w (2, NB, I, O), b (2, NB, O), act [kind, lambda] -> y (N, NB, 2O)
+extern "C" int earthzoo_complex_linear_split_in(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 6 || !all_float32(nparam, dtypes) || ndims[0] != 3 || ndims[2] != 4) return 1;
+  const int64_t n = shapes[0][0], nb = shapes[2][1], i = shapes[2][2], o = shapes[2][3];
+  if (shapes[0][1] != nb || shapes[0][2] != i) return 1;
+  return mix_layer(Halves(params[0], params[1], nb, i), static_cast<const float *>(params[2]), static_cast<const float *>(params[3]),
+                   static_cast<const float *>(params[4]), Halves(params[5], nullptr, nb, o), n, nb, i, o);
+}
+
+// z (N, NB, 2I), w, b, act -> yr, yi (N, NB, O)
+extern "C" int earthzoo_complex_linear_split_out(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 6 || !all_float32(nparam, dtypes) || ndims[0] != 3 || ndims[1] != 4) return 1;
+  const int64_t n = shapes[0][0], nb = shapes[1][1], i = shapes[1][2], o = shapes[1][3];
+  if (shapes[0][1] != nb || shapes[0][2] != 2 * i) return 1;
+  return mix_layer(Halves(params[0], nullptr, nb, i), static_cast<const float *>(params[1]), static_cast<const float *>(params[2]),
+                   static_cast<const float *>(params[3]), Halves(params[4], params[5], nb, o), n, nb, i, o);
+}
+
+// dy (N, NB, 2O), re, im, w, y -> dre, dim (N, NB, I), dw (2, NB, I, O), db (2, NB, O)
+extern "C" int earthzoo_complex_linear_split_in_grad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 9 || !all_float32(nparam, dtypes) || ndims[3] != 4) return 1;
+  const int64_t n = shapes[1][0], nb = shapes[3][1], i = shapes[3][2], o = shapes[3][3];
+  return mix_layer_grad(Halves(params[0], nullptr, nb, o), Halves(params[1], params[2], nb, i), static_cast<const float *>(params[3]),
+                        Halves(params[4], nullptr, nb, o), Halves(params[5], params[6], nb, i), static_cast<float *>(params[7]),
+                        static_cast<float *>(params[8]), n, nb, i, o);
+}
+
+// dyr, dyi (N, NB, O), z (N, NB, 2I), w, yr, yi -> dz (N, NB, 2I), dw, db
+extern "C" int earthzoo_complex_linear_split_out_grad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 9 || !all_float32(nparam, dtypes) || ndims[3] != 4) return 1;
+  const int64_t n = shapes[2][0], nb = shapes[3][1], i = shapes[3][2], o = shapes[3][3];
+  return mix_layer_grad(Halves(params[0], params[1], nb, o), Halves(params[2], nullptr, nb, i), static_cast<const float *>(params[3]),
+                        Halves(params[4], params[5], nb, o), Halves(params[6], nullptr, nb, i), static_cast<float *>(params[7]),
+                        static_cast<float *>(params[8]), n, nb, i, o);
 }
 #endif

@@ -230,23 +230,35 @@ def _cells(lib: Path) -> tuple:
             return self.op(x.astype(f32), weight.astype(f32), bias.astype(f32), residual.astype(f32)).astype(x.dtype)
 
     class KernelComplexLinear(nn.Cell):
-        """``(z (N, NB, 2I), w (2, NB, I, O), b (2, NB, O)) -> act(...) (N, NB, 2O)``: a layer
-        of the AFNO mixing, the block-diagonal complex matmul on [re, im] and its
-        activation, "relu" or "softshrink" (``SpectralFilter.mix``), float32."""
+        """A layer of the AFNO mixing (``SpectralFilter.mix``): the block-diagonal complex
+        matmul on the modes, w (2, NB, I, O) and b (2, NB, O) as [real, imaginary], and its
+        activation, "relu" or "softshrink", float32. ``split="in"``: (re, im) (N, NB, I)
+        each -> (N, NB, 2O) as [re, im] per block; ``"out"``: that layout -> (re, im)."""
 
-        def __init__(self, activation: str, threshold: float = 0.0):
+        def __init__(self, split: str, activation: str, threshold: float = 0.0):
             super().__init__()
-            grad = custom("complex_linear_grad", lambda dy, z, w, y: (z, w, [w[0], w[1], w[3]]), lambda dy, z, w, y: (z, z, z))
+            db = lambda w: [w[0], w[1], w[3]]  # noqa: E731
+            if split == "in":
+                grad = custom("complex_linear_split_in_grad", lambda dy, re, im, w, y: (re, re, w, db(w)), lambda dy, re, im, w, y: (re, re, re, re))
 
-            def bprop(z, w, b, act, out, dout):
-                dz, dw, db = grad(dout, z, w, out)
-                return dz, dw, db, ops.zeros_like(act)
+                def bprop(re, im, w, b, act, out, dout):
+                    dre, dim, dw, db_ = grad(dout, re, im, w, out)
+                    return dre, dim, dw, db_, ops.zeros_like(act)
 
-            self.op = custom("complex_linear", lambda z, w, b, act: [z[0], z[1], 2 * w[3]], lambda z, w, b, act: z, bprop)
+                self.op = custom("complex_linear_split_in", lambda re, im, w, b, act: [re[0], re[1], 2 * w[3]], lambda re, im, w, b, act: re, bprop)
+            else:
+                grad = custom("complex_linear_split_out_grad", lambda dyr, dyi, z, w, yr, yi: (z, w, db(w)), lambda dyr, dyi, z, w, yr, yi: (z, z, z))
+
+                def bprop(z, w, b, act, out, dout):
+                    dz, dw, db_ = grad(dout[0], dout[1], z, w, out[0], out[1])
+                    return dz, dw, db_, ops.zeros_like(act)
+
+                half = lambda z, w: [z[0], z[1], w[3]]  # noqa: E731
+                self.op = custom("complex_linear_split_out", lambda z, w, b, act: (half(z, w), half(z, w)), lambda z, w, b, act: (z, z), bprop)
             self.act = ms.Tensor([("relu", "softshrink").index(activation), threshold], ms.float32)
 
-        def construct(self, z, w, b):
-            return self.op(z, w, b, self.act)
+        def construct(self, *args):
+            return self.op(*args, self.act)
 
     class KernelAdamW(nn.Cell):
         """``(params, g, m, v, hyper) -> |g|``, the parameters (a tuple of tensors) and
@@ -326,10 +338,10 @@ def linear(residual: bool = False):
     return _cells(library())[4](residual)
 
 
-def complex_linear(activation: str, threshold: float = 0.0):
+def complex_linear(split: str, activation: str, threshold: float = 0.0):
     """The op table's ``complex_linear`` factory (a layer of the spectral filters' mixing:
-    block-diagonal complex matmul and activation)."""
-    return _cells(library())[5](activation, threshold)
+    block-diagonal complex matmul and activation, ``split`` "in" or "out")."""
+    return _cells(library())[5](split, activation, threshold)
 
 
 def adamw():

@@ -266,8 +266,8 @@ class SpectralFilter(nn.Cell):
                 setattr(self, name, table[name])
         if "complex_linear" in table:
             make = table["complex_linear"]
-            self.mix1 = make("relu") if make is not None else None
-            self.mix2 = make("softshrink", self.sparsity_threshold) if make is not None else None
+            self.mix1 = make("in", "relu") if make is not None else None
+            self.mix2 = make("out", "softshrink", self.sparsity_threshold) if make is not None else None
 
     def _complex_linear(self, z, w, b):
         """MindSpore's ops for the block-diagonal complex matmul as one real batched matmul
@@ -282,15 +282,16 @@ class SpectralFilter(nn.Cell):
         return ops.bias_add(y, ops.transpose(b, (1, 0, 2)).reshape(-1)).reshape(nb, -1, n)
 
     def mix(self, re, im, n: int):
-        """``n`` modes as real and imaginary parts -> the MLP's output (n, nb, 2bs)."""
+        """``n`` modes as real and imaginary parts -> the MLP's output, real and imaginary
+        parts (n, nb, bs) each."""
         nb, bs = self.num_blocks, self.block_size
-        z = ops.concat((re.reshape(n, nb, bs), im.reshape(n, nb, bs)), -1)  # (n, nb, 2bs)
-        if self.mix1 is not None:  # the table's layers take the modes first, as they are
-            return self.mix2(self.mix1(z, self.w1, self.b1), self.w2, self.b2)
-        z = transpose(z, (1, 2, 0))  # (nb, 2bs, n)
+        re, im = re.reshape(n, nb, bs), im.reshape(n, nb, bs)
+        if self.mix1 is not None:  # the table's layers take the modes first and the halves as they are
+            return self.mix2(self.mix1(re, im, self.w1, self.b1), self.w2, self.b2)
+        z = transpose(ops.concat((re, im), -1), (1, 2, 0))  # (nb, 2bs, n)
         o1 = ops.relu(self._complex_linear(z, self.w1, self.b1))
-        o2 = self.softshrink(self._complex_linear(o1, self.w2, self.b2))
-        return transpose(o2, (2, 0, 1))
+        o2 = transpose(self.softshrink(self._complex_linear(o1, self.w2, self.b2)), (2, 0, 1))
+        return o2[:, :, :bs], o2[:, :, bs:]
 
 
 class AFNO2D(SpectralFilter):
@@ -312,10 +313,8 @@ class AFNO2D(SpectralFilter):
         total = H // 2 + 1
         kept = int(total * self.hard_thresholding_fraction)
         h0, h1, w1 = max(total - kept, 0), min(total + kept, H), min(kept, Wr)
-        bs = self.block_size
-        o2 = self.mix(re[:, h0:h1, :w1], im[:, h0:h1, :w1], B * (h1 - h0) * w1)
-        o2r = o2[:, :, :bs].reshape(B, h1 - h0, w1, C)
-        o2i = o2[:, :, bs:].reshape(B, h1 - h0, w1, C)
+        o2r, o2i = self.mix(re[:, h0:h1, :w1], im[:, h0:h1, :w1], B * (h1 - h0) * w1)
+        o2r, o2i = o2r.reshape(B, h1 - h0, w1, C), o2i.reshape(B, h1 - h0, w1, C)
         if w1 < Wr:  # zero the modes the original leaves out of the MLP
             zeros = ops.zeros((B, h1 - h0, Wr - w1, C), ms.float32)
             o2r, o2i = ops.concat((o2r, zeros), 2), ops.concat((o2i, zeros), 2)
@@ -338,9 +337,8 @@ class AFNO1D(SpectralFilter):
         B, N, C = x.shape
         re, im = self.rfft(x)  # (B, K, C) each
         K = re.shape[1]
-        bs = self.block_size
-        o2 = self.mix(re, im, B * K)
-        x = self.irfft(o2[:, :, :bs].reshape(B, K, C), o2[:, :, bs:].reshape(B, K, C), N)
+        o2r, o2i = self.mix(re, im, B * K)
+        x = self.irfft(o2r.reshape(B, K, C), o2i.reshape(B, K, C), N)
         return x.astype(dtype) + bias
 
 
