@@ -480,6 +480,39 @@ def test_fft_kernels_match_float64_and_their_gradients_mindspores_own(kernels, s
         assert np.abs(k - nat).max() < 2e-6 * np.abs(nat).max(), name
 
 
+@pytest.mark.parametrize("shape,kept", [((2, 16, 32, 8), 9), ((1, 9, 15, 3), 1), ((2, 64, 4), 20)])
+def test_inverse_fft_kernel_takes_fewer_modes_as_zero_padded(kernels, shape, kept):
+    """Given only the first ``kept`` W-modes (FourCastNet's filter keeps fewer than
+    W//2+1), the inverse kernel equals the native inverse of the zero-padded spectrum, and
+    its gradients are that inverse's for the modes it was given."""
+    import mindspore as ms
+
+    (_, kernel), (_, native) = _spectral_pair(kernels, len(shape))
+    rng = np.random.default_rng(8)
+    size = shape[1:3] if len(shape) == 4 else shape[-2]
+    full = shape[:-2] + (shape[-2] // 2 + 1, shape[-1])
+    a, b = (rng.standard_normal(shape[:-2] + (kept, shape[-1])).astype(np.float32) for _ in range(2))
+    r = ms.Tensor(rng.standard_normal(shape).astype(np.float32))
+    pad = [(0, 0)] * (len(shape) - 2) + [(0, full[-2] - kept), (0, 0)]
+    padded = [np.pad(t, pad) for t in (a, b)]
+
+    def run(inverse, a, b):
+        def inverted(a, b):
+            return inverse(a, b, size)
+
+        def back(a, b):
+            return (inverse(a, b, size) * r).sum()
+
+        a, b = ms.Tensor(a), ms.Tensor(b)
+        grads = ms.jit(ms.grad(back, (0, 1)))(a, b)
+        return [ms.jit(inverted)(a, b).asnumpy(), *(g.asnumpy() for g in grads)]
+
+    (ky, kda, kdb), (ny, nda, ndb) = run(kernel, a, b), run(native, *padded)
+    assert kernel.zero_fills and np.abs(ky - ny).max() < 2e-6 * np.abs(ny).max()
+    for k, nat in ((kda, nda), (kdb, ndb)):
+        assert k.shape == a.shape and np.abs(k - nat[..., :kept, :]).max() < 2e-6 * np.abs(nat).max()
+
+
 def test_cpu_backend_puts_the_kernels_into_every_layer_of_a_model(kernels):
     import mindspore as ms
     from earthzoo.api import build_model

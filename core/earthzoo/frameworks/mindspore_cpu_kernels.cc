@@ -579,13 +579,15 @@ void for_row_chunks(int64_t rows, int64_t channels, int64_t n, const F &fn) {
   });
 }
 
-// x (B, H, W, C) -> re, im (B, H, W/2+1, C), times twin_weight(l) if `weighted`
+// x (B, H, W, C)[, like] -> re, im (B, H, Wr, C), the first Wr <= W/2+1 modes (as many as
+// the outputs have: a gradient for an inverse given fewer modes), times twin_weight(l) if `weighted`
 int real_to_spectrum(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, bool weighted) {
   Axes a;
-  if (nparam != 3 || !all_float32(nparam, dtypes) || !token_axes(ndims[0], shapes[0], &a)) return 1;
+  if ((nparam != 3 && nparam != 4) || !all_float32(nparam, dtypes) || !token_axes(ndims[0], shapes[0], &a)) return 1;
   const float *x = static_cast<const float *>(params[0]);
-  float *out_re = static_cast<float *>(params[1]), *out_im = static_cast<float *>(params[2]);
-  const int64_t wr = a.w / 2 + 1, plane = a.h * wr * a.c;
+  float *out_re = static_cast<float *>(params[nparam - 2]), *out_im = static_cast<float *>(params[nparam - 1]);
+  const int64_t wr = shapes[nparam - 2][ndims[nparam - 2] - 2], plane = a.h * wr * a.c;
+  if (wr > a.w / 2 + 1) return 1;
   const FftPlan along_w = make_plan(a.w, -1), along_h = make_plan(a.h, -1);
   const float scale = static_cast<float>(1.0 / std::sqrt(double(a.h * a.w)));
   for (int64_t b = 0; b < a.b; ++b) {
@@ -649,7 +651,8 @@ extern "C" int earthzoo_rfft(int nparam, void **params, int *ndims, int64_t **sh
   return real_to_spectrum(nparam, params, ndims, shapes, dtypes, false);
 }
 
-// irfft's gradient: dy -> the weighted rfft of dy (the one-sided modes count twice but the ends)
+// irfft's gradient: dy, re -> the weighted rfft of dy (the one-sided modes count twice but
+// the ends), as many modes as re has
 extern "C" int earthzoo_irfft_grad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
   return real_to_spectrum(nparam, params, ndims, shapes, dtypes, true);
 }

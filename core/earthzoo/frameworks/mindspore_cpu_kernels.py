@@ -290,13 +290,13 @@ def _spectral(lib: Path) -> dict:
         return x[:-2] + [x[-2] // 2 + 1] + x[-1:]
 
     rfft_grad = custom("rfft_grad", lambda re, im, like: like, lambda re, im, like: re)
-    irfft_grad = custom("irfft_grad", lambda dy: (one_sided(dy), one_sided(dy)), lambda dy: (dy, dy))
+    irfft_grad = custom("irfft_grad", lambda dy, re: (re, re), lambda dy, re: (dy, dy))
 
     def rfft_bprop(x, out, dout):
         return (rfft_grad(dout[0], dout[1], x),)
 
     def irfft_bprop(re, im, like, out, dout):
-        dre, dim = irfft_grad(dout)
+        dre, dim = irfft_grad(dout, re)
         return dre, dim, ops.zeros_like(like)
 
     forward = custom("rfft", lambda x: (one_sided(x), one_sided(x)), lambda x: (x, x), rfft_bprop)
@@ -313,6 +313,8 @@ def _spectral(lib: Path) -> dict:
 
     for f in (rfft2, irfft2, irfft):
         f.compiled_kernel = True  # mindspore_layers.without_compiled_kernels
+    for f in (irfft2, irfft):
+        f.zero_fills = True  # given fewer modes than W//2+1, the rest count as zero (AFNO2D pads none)
     # the kernels take 4-D (B, H, W, C) as rfft2 and 3-D (B, N, C) as rfft over axis 1
     return {"rfft": rfft2, "irfft": irfft, "rfft2": rfft2, "irfft2": irfft2}
 

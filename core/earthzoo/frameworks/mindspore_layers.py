@@ -303,6 +303,10 @@ class AFNO2D(SpectralFilter):
         super().__init__(dim, num_blocks, sparsity_threshold, hidden_size_factor)
         self.hard_thresholding_fraction = hard_thresholding_fraction
 
+    def set_ops(self, table: dict) -> None:
+        super().set_ops(table)
+        self.pad_modes = not getattr(self.irfft2, "zero_fills", False)  # an inverse that takes the kept W-modes as they are
+
     def construct(self, x):
         bias = x
         dtype = x.dtype
@@ -315,10 +319,11 @@ class AFNO2D(SpectralFilter):
         h0, h1, w1 = max(total - kept, 0), min(total + kept, H), min(kept, Wr)
         o2r, o2i = self.mix(re[:, h0:h1, :w1], im[:, h0:h1, :w1], B * (h1 - h0) * w1)
         o2r, o2i = o2r.reshape(B, h1 - h0, w1, C), o2i.reshape(B, h1 - h0, w1, C)
-        if w1 < Wr:  # zero the modes the original leaves out of the MLP
+        if w1 < Wr and self.pad_modes:  # zero the modes the original leaves out of the MLP
             zeros = ops.zeros((B, h1 - h0, Wr - w1, C), ms.float32)
             o2r, o2i = ops.concat((o2r, zeros), 2), ops.concat((o2i, zeros), 2)
         if h0 > 0 or h1 < H:
+            Wr = o2r.shape[2]
             top, bottom = ops.zeros((B, h0, Wr, C), ms.float32), ops.zeros((B, H - h1, Wr, C), ms.float32)
             o2r, o2i = ops.concat((top, o2r, bottom), 1), ops.concat((top, o2i, bottom), 1)
         x = self.irfft2(o2r, o2i, (H, W))
