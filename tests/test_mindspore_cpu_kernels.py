@@ -513,6 +513,39 @@ def test_inverse_fft_kernel_takes_fewer_modes_as_zero_padded(kernels, shape, kep
         assert k.shape == a.shape and np.abs(k - nat[..., :kept, :]).max() < 2e-6 * np.abs(nat).max()
 
 
+@pytest.mark.parametrize("shape,kept", [((2, 16, 32, 8), 9), ((1, 9, 15, 3), 1), ((1, 6, 14, 5), 8)])
+def test_forward_fft_kernel_gives_only_the_first_modes(kernels, shape, kept):
+    """``rfft2.first_modes(x, kept)`` equals the native rfft2's first ``kept`` W-modes, and
+    so does the gradient of a weighted sum of them."""
+    import mindspore as ms
+
+    (kernel, _), (native, _) = _spectral_pair(kernels, 4)
+    rng = np.random.default_rng(9)
+    x = ms.Tensor(rng.standard_normal(shape).astype(np.float32))
+    a, b = (ms.Tensor(rng.standard_normal(shape[:2] + (kept, shape[-1])).astype(np.float32)) for _ in range(2))
+
+    first_modes = kernel.first_modes
+
+    def first_kernel(x):
+        return first_modes(x, kept)
+
+    def first_native(x):
+        re, im = native(x)
+        return re[:, :, :kept], im[:, :, :kept]
+
+    results = []
+    for first in (first_kernel, first_native):
+
+        def weighted(x):
+            re, im = first(x)
+            return (re * a).sum() + (im * b).sum()
+
+        re, im = ms.jit(first)(x)
+        results.append([re.asnumpy(), im.asnumpy(), ms.jit(ms.grad(weighted))(x).asnumpy()])
+    for name, k, nat in zip(("re", "im", "dx"), *results):
+        assert k.shape == nat.shape and np.abs(k - nat).max() < 2e-6 * np.abs(nat).max(), name
+
+
 def test_cpu_backend_puts_the_kernels_into_every_layer_of_a_model(kernels):
     import mindspore as ms
     from earthzoo.api import build_model

@@ -651,6 +651,11 @@ extern "C" int earthzoo_rfft(int nparam, void **params, int *ndims, int64_t **sh
   return real_to_spectrum(nparam, params, ndims, shapes, dtypes, false);
 }
 
+// x, like (Wr, any) -> re, im of its rfft2 (rfft), the first Wr modes only (FourCastNet's filter keeps those)
+extern "C" int earthzoo_rfft_modes(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  return nparam == 4 ? real_to_spectrum(nparam, params, ndims, shapes, dtypes, false) : 1;
+}
+
 // irfft's gradient: dy, re -> the weighted rfft of dy (the one-sided modes count twice but
 // the ends), as many modes as re has
 extern "C" int earthzoo_irfft_grad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {

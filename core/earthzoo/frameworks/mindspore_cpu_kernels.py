@@ -299,11 +299,22 @@ def _spectral(lib: Path) -> dict:
         dre, dim = irfft_grad(dout, re)
         return dre, dim, ops.zeros_like(like)
 
+    def kept(x, like):
+        return x[:-2] + [like[0]] + x[-1:]
+
+    def rfft_modes_bprop(x, like, out, dout):
+        return rfft_grad(dout[0], dout[1], x), ops.zeros_like(like)
+
     forward = custom("rfft", lambda x: (one_sided(x), one_sided(x)), lambda x: (x, x), rfft_bprop)
+    forward_modes = custom("rfft_modes", lambda x, like: (kept(x, like), kept(x, like)), lambda x, like: (x, x), rfft_modes_bprop)
     inverse = custom("irfft", lambda re, im, like: re[:-2] + [like[-2]] + re[-1:], lambda re, im, like: re, irfft_bprop)
 
     def rfft2(x):
         return forward(x)
+
+    def rfft2_modes(x, modes):
+        """rfft2's first ``modes`` W-modes only (the kernel computes no more)."""
+        return forward_modes(x, ops.zeros((int(modes), 1), ms.float32))
 
     def irfft2(re, im, s):
         return inverse(re, im, ops.zeros((int(s[-1]), 1), ms.float32))
@@ -315,6 +326,7 @@ def _spectral(lib: Path) -> dict:
         f.compiled_kernel = True  # mindspore_layers.without_compiled_kernels
     for f in (irfft2, irfft):
         f.zero_fills = True  # given fewer modes than W//2+1, the rest count as zero (AFNO2D pads none)
+    rfft2.first_modes = rfft2_modes  # AFNO2D slices none
     # the kernels take 4-D (B, H, W, C) as rfft2 and 3-D (B, N, C) as rfft over axis 1
     return {"rfft": rfft2, "irfft": irfft, "rfft2": rfft2, "irfft2": irfft2}
 

@@ -306,6 +306,7 @@ class AFNO2D(SpectralFilter):
     def set_ops(self, table: dict) -> None:
         super().set_ops(table)
         self.pad_modes = not getattr(self.irfft2, "zero_fills", False)  # an inverse that takes the kept W-modes as they are
+        self.rfft2_first = getattr(self.rfft2, "first_modes", None)  # a forward that gives only the kept W-modes
 
     def construct(self, x):
         bias = x
@@ -313,11 +314,17 @@ class AFNO2D(SpectralFilter):
         x = x.astype(ms.float32)
         B, H, W, C = x.shape
         Wr = W // 2 + 1
-        re, im = self.rfft2(x)
         total = H // 2 + 1
         kept = int(total * self.hard_thresholding_fraction)
         h0, h1, w1 = max(total - kept, 0), min(total + kept, H), min(kept, Wr)
-        o2r, o2i = self.mix(re[:, h0:h1, :w1], im[:, h0:h1, :w1], B * (h1 - h0) * w1)
+        if self.rfft2_first is not None:
+            re, im = self.rfft2_first(x, w1)
+            if h0 > 0 or h1 < H:
+                re, im = re[:, h0:h1], im[:, h0:h1]
+        else:
+            re, im = self.rfft2(x)
+            re, im = re[:, h0:h1, :w1], im[:, h0:h1, :w1]
+        o2r, o2i = self.mix(re, im, B * (h1 - h0) * w1)
         o2r, o2i = o2r.reshape(B, h1 - h0, w1, C), o2i.reshape(B, h1 - h0, w1, C)
         if w1 < Wr and self.pad_modes:  # zero the modes the original leaves out of the MLP
             zeros = ops.zeros((B, h1 - h0, Wr - w1, C), ms.float32)
