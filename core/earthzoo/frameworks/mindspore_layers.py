@@ -281,6 +281,10 @@ class SpectralFilter(nn.Cell):
         y = self.bmm_ta(big, z).reshape(1, -1, n)
         return ops.bias_add(y, ops.transpose(b, (1, 0, 2)).reshape(-1)).reshape(nb, -1, n)
 
+    def construct(self, x):
+        """The filter adds its input back (the original's ``+ bias``); ``spectral`` is the rest."""
+        return self.spectral(x) + x
+
     def mix(self, re, im, n: int):
         """``n`` modes as real and imaginary parts -> the MLP's output, real and imaginary
         parts (n, nb, bs) each."""
@@ -308,8 +312,8 @@ class AFNO2D(SpectralFilter):
         self.pad_modes = not getattr(self.irfft2, "zero_fills", False)  # an inverse that takes the kept W-modes as they are
         self.rfft2_first = getattr(self.rfft2, "first_modes", None)  # a forward that gives only the kept W-modes
 
-    def construct(self, x):
-        bias = x
+    def spectral(self, x):
+        """The filter's output without its skip connection, in x's dtype."""
         dtype = x.dtype
         x = x.astype(ms.float32)
         B, H, W, C = x.shape
@@ -333,8 +337,7 @@ class AFNO2D(SpectralFilter):
             Wr = o2r.shape[2]
             top, bottom = ops.zeros((B, h0, Wr, C), ms.float32), ops.zeros((B, H - h1, Wr, C), ms.float32)
             o2r, o2i = ops.concat((top, o2r, bottom), 1), ops.concat((top, o2i, bottom), 1)
-        x = self.irfft2(o2r, o2i, (H, W))
-        return x.astype(dtype) + bias
+        return self.irfft2(o2r, o2i, (H, W)).astype(dtype)
 
 
 class AFNO1D(SpectralFilter):
@@ -342,16 +345,15 @@ class AFNO1D(SpectralFilter):
 
     OPS = ("rfft", "irfft")
 
-    def construct(self, x):
-        bias = x
+    def spectral(self, x):
+        """The filter's output without its skip connection, in x's dtype."""
         dtype = x.dtype
         x = x.astype(ms.float32)
         B, N, C = x.shape
         re, im = self.rfft(x)  # (B, K, C) each
         K = re.shape[1]
         o2r, o2i = self.mix(re, im, B * K)
-        x = self.irfft(o2r.reshape(B, K, C), o2i.reshape(B, K, C), N)
-        return x.astype(dtype) + bias
+        return self.irfft(o2r.reshape(B, K, C), o2i.reshape(B, K, C), N).astype(dtype)
 
 
 class AFNOBlock(nn.Cell):
@@ -365,7 +367,8 @@ class AFNOBlock(nn.Cell):
         self.mlp = Mlp(dim, int(dim * mlp_ratio), gelu=gelu, init=init)
 
     def construct(self, x):
-        x = self.filter(self.norm1(x)) + x
+        h = self.norm1(x)
+        x = ops.addn((self.filter.spectral(h).astype(x.dtype), h.astype(x.dtype), x))  # filter(h) + x in one op
         return self.mlp.add_to(self.norm2(x), x)
 
 
