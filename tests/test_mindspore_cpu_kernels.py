@@ -369,7 +369,7 @@ def test_complex_linear_kernels_match_the_filters_own_ops(kernels, factor):
         pytest.skip("this MindSpore ships no libdnnl.so.3: the complex matmul kernel is not built")
     rng = np.random.default_rng(5)
     nb, bs, n = 3, 6, 41
-    re, im, rr, ri = (ms.Tensor(rng.standard_normal(s).astype(np.float32)) for s in ((n, nb * bs), (n, nb * bs), (n, nb, bs), (n, nb, bs)))
+    re, im, rr, ri = (ms.Tensor(rng.standard_normal(s).astype(np.float32)) for s in ((n, nb * bs), (n, nb * bs), (n, nb * bs), (n, nb * bs)))
     weights = [rng.standard_normal(s).astype(np.float32) for s in ((2, nb, bs, bs * factor), (2, nb, bs * factor), (2, nb, bs * factor, bs), (2, nb, bs))]
 
     class Loss(ms.nn.Cell):
@@ -381,14 +381,14 @@ def test_complex_linear_kernels_match_the_filters_own_ops(kernels, factor):
             self.filter.set_ops(table)
 
         def construct(self, re, im):
-            yr, yi = self.filter.mix(re, im, n)
+            yr, yi = self.filter.mix(re, im)
             return (yr * rr).sum() + (yi * ri).sum()
 
     results = []
     for table in ({"complex_linear": None}, {"complex_linear": kernels.complex_linear}):
         net = Loss(table)
         _, (dz, dw) = ms.jit(ms.value_and_grad(net, (0, 1), net.trainable_params()))(re, im)
-        results.append([np.stack([y.asnumpy() for y in net.filter.mix(re, im, n)]), *(g.asnumpy() for g in (*dz, *dw))])
+        results.append([np.stack([y.asnumpy() for y in net.filter.mix(re, im)]), *(g.asnumpy() for g in (*dz, *dw))])
     cell = net.filter
     assert type(cell.mix1).__name__ == type(cell.mix2).__name__ == "KernelComplexLinear"
     assert 0 < (results[0][0] == 0).mean() < 0.9  # softshrink's zeros are in the test
@@ -628,6 +628,26 @@ def test_split_threads_gives_the_kernels_the_threads_and_mindspore_one(kernels, 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # as the distributed launcher starts its workers
     kernels.split_threads(None)
     assert calls == ([("kernels", 1), ("mindspore", 1)] if on else [])
+
+
+@pytest.mark.parametrize("cores,want", [(1, "graph_pipeline:False,pipeline:False,new_pipeline:False"), (2, "graph_pipeline:False")])
+def test_split_threads_turns_off_mindspores_spinning_pipelines_unless_the_user_set_them(kernels, monkeypatch, cores, want):
+    """The graph pipeline's caller spin-waits for its queue thread, which on one core
+    costs a scheduler slice per call: off on any CPU run, the op pipelines too on one
+    core; a user's own MS_DEV_RUNTIME_CONF stays."""
+    import mindspore as ms
+
+    monkeypatch.setattr(ms.device_context.cpu.op_tuning, "threads_num", lambda n: None)
+    monkeypatch.setattr(kernels, "set_threads", lambda n: None)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.delenv("MS_DEV_RUNTIME_CONF", raising=False)
+    monkeypatch.delenv("MS_WORKER_NUM", raising=False)
+    kernels.split_threads(1)
+    assert os.environ["MS_DEV_RUNTIME_CONF"] == want
+    monkeypatch.setenv("MS_DEV_RUNTIME_CONF", "pipeline:True")
+    kernels.split_threads(1)
+    assert os.environ["MS_DEV_RUNTIME_CONF"] == "pipeline:True"
+
 
 def test_built_once_per_machine_and_reused(kernels):
     first = kernels.library()

@@ -17,6 +17,8 @@ run's threads and MindSpore's own operators one."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
 import hashlib
 import os
@@ -114,13 +116,50 @@ def default_threads() -> int:
     return int(env) if env.isdigit() and int(env) > 0 else len(os.sched_getaffinity(0))
 
 
+def _twice(x):
+    return x * 2
+
+
+@contextlib.contextmanager
+def _stdout_silenced():
+    """File descriptor 1 on /dev/null for a while (C++ writes there, not through ``sys.stdout``)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        ctypes.CDLL(None).fflush(None)
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def runtime_conf() -> str:
+    """MindSpore's runtime options for a CPU run (``MS_DEV_RUNTIME_CONF``). Its graph
+    pipeline hands each compiled call to a queue thread while the caller spin-waits in
+    ``AsyncRQueue::Wait``; on one core the two take turns by the scheduler's slice
+    (FourCastNet ``small``'s forward: 16.0 ms on one core, 10.6 without the pipelines;
+    8.1 instead of 12.1, bimodal, on one thread of two cores; alike on two threads).
+    On one core the op pipelines go too (alone they left 12.5 ms)."""
+    one_core = len(os.sched_getaffinity(0)) == 1
+    return "graph_pipeline:False" + (",pipeline:False,new_pipeline:False" if one_core else "")
+
+
 def split_threads(threads: int | None) -> None:
     """A MindSpore CPU run's threads (None: ``default_threads``): where the kernels are
     on, they take them all and MindSpore's own operators (slicing, transposes: a small
     share of the work) get one. Two pools each as wide as the CPU took turns waiting at
     their barriers: training steps bimodal and 2-3x slower on two cores (issue 19).
-    Where the kernels are off, MindSpore's operators get ``threads``."""
+    Where the kernels are off, MindSpore's operators get ``threads``. Also MindSpore's
+    runtime pipelines (``runtime_conf``), unless ``MS_DEV_RUNTIME_CONF`` is set or this
+    is an msrun worker: read when the first op runs, so call this before."""
     import mindspore as ms
+
+    if "MS_DEV_RUNTIME_CONF" not in os.environ and "MS_WORKER_NUM" not in os.environ:  # msrun's workers may run no graph before their communication starts
+        os.environ["MS_DEV_RUNTIME_CONF"] = runtime_conf()
+        with _stdout_silenced():  # MindSpore prints the options it read, and the first compile's level, on stdout: a --json answer's stream
+            ms.jit(_twice)(ms.Tensor([1.0], ms.float32)).asnumpy()
 
     try:
         library()
@@ -232,8 +271,9 @@ def _cells(lib: Path) -> tuple:
     class KernelComplexLinear(nn.Cell):
         """A layer of the AFNO mixing (``SpectralFilter.mix``): the block-diagonal complex
         matmul on the modes, w (2, NB, I, O) and b (2, NB, O) as [real, imaginary], and its
-        activation, "relu" or "softshrink", float32. ``split="in"``: (re, im) (N, NB, I)
-        each -> (N, NB, 2O) as [re, im] per block; ``"out"``: that layout -> (re, im)."""
+        activation, "relu" or "softshrink", float32. ``split="in"``: (re, im) (..., NB * I)
+        each -> (..., NB, 2O) as [re, im] per block; ``"out"``: that layout -> (re, im)
+        (..., NB * O) each; "..." are the modes, in their own shape."""
 
         def __init__(self, split: str, activation: str, threshold: float = 0.0):
             super().__init__()
@@ -245,7 +285,7 @@ def _cells(lib: Path) -> tuple:
                     dre, dim, dw, db_ = grad(dout, re, im, w, out)
                     return dre, dim, dw, db_, ops.zeros_like(act)
 
-                self.op = custom("complex_linear_split_in", lambda re, im, w, b, act: [re[0], re[1], 2 * w[3]], lambda re, im, w, b, act: re, bprop)
+                self.op = custom("complex_linear_split_in", lambda re, im, w, b, act: re[:-1] + [w[1], 2 * w[3]], lambda re, im, w, b, act: re, bprop)
             else:
                 grad = custom("complex_linear_split_out_grad", lambda dyr, dyi, z, w, yr, yi: (z, w, db(w)), lambda dyr, dyi, z, w, yr, yi: (z, z, z))
 
@@ -253,7 +293,7 @@ def _cells(lib: Path) -> tuple:
                     dz, dw, db_ = grad(dout[0], dout[1], z, w, out[0], out[1])
                     return dz, dw, db_, ops.zeros_like(act)
 
-                half = lambda z, w: [z[0], z[1], w[3]]  # noqa: E731
+                half = lambda z, w: z[:-2] + [w[1] * w[3]]  # noqa: E731
                 self.op = custom("complex_linear_split_out", lambda z, w, b, act: (half(z, w), half(z, w)), lambda z, w, b, act: (z, z), bprop)
             self.act = ms.Tensor([("relu", "softshrink").index(activation), threshold], ms.float32)
 

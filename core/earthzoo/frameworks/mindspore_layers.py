@@ -285,17 +285,17 @@ class SpectralFilter(nn.Cell):
         """The filter adds its input back (the original's ``+ bias``); ``spectral`` is the rest."""
         return self.spectral(x) + x
 
-    def mix(self, re, im, n: int):
-        """``n`` modes as real and imaginary parts -> the MLP's output, real and imaginary
-        parts (n, nb, bs) each."""
-        nb, bs = self.num_blocks, self.block_size
-        re, im = re.reshape(n, nb, bs), im.reshape(n, nb, bs)
-        if self.mix1 is not None:  # the table's layers take the modes first and the halves as they are
+    def mix(self, re, im):
+        """The modes' real and imaginary parts (..., C) -> the MLP's output, real and
+        imaginary parts in the same shape."""
+        if self.mix1 is not None:  # the table's layers take the modes in their own shape, the halves as they are
             return self.mix2(self.mix1(re, im, self.w1, self.b1), self.w2, self.b2)
-        z = transpose(ops.concat((re, im), -1), (1, 2, 0))  # (nb, 2bs, n)
+        nb, bs, shape = self.num_blocks, self.block_size, re.shape
+        n = re.size // (nb * bs)
+        z = transpose(ops.concat((re.reshape(n, nb, bs), im.reshape(n, nb, bs)), -1), (1, 2, 0))  # (nb, 2bs, n)
         o1 = ops.relu(self._complex_linear(z, self.w1, self.b1))
         o2 = transpose(self.softshrink(self._complex_linear(o1, self.w2, self.b2)), (2, 0, 1))
-        return o2[:, :, :bs], o2[:, :, bs:]
+        return o2[:, :, :bs].reshape(shape), o2[:, :, bs:].reshape(shape)
 
 
 class AFNO2D(SpectralFilter):
@@ -328,8 +328,7 @@ class AFNO2D(SpectralFilter):
         else:
             re, im = self.rfft2(x)
             re, im = re[:, h0:h1, :w1], im[:, h0:h1, :w1]
-        o2r, o2i = self.mix(re, im, B * (h1 - h0) * w1)
-        o2r, o2i = o2r.reshape(B, h1 - h0, w1, C), o2i.reshape(B, h1 - h0, w1, C)
+        o2r, o2i = self.mix(re, im)
         if w1 < Wr and self.pad_modes:  # zero the modes the original leaves out of the MLP
             zeros = ops.zeros((B, h1 - h0, Wr - w1, C), ms.float32)
             o2r, o2i = ops.concat((o2r, zeros), 2), ops.concat((o2i, zeros), 2)
@@ -348,12 +347,9 @@ class AFNO1D(SpectralFilter):
     def spectral(self, x):
         """The filter's output without its skip connection, in x's dtype."""
         dtype = x.dtype
-        x = x.astype(ms.float32)
-        B, N, C = x.shape
-        re, im = self.rfft(x)  # (B, K, C) each
-        K = re.shape[1]
-        o2r, o2i = self.mix(re, im, B * K)
-        return self.irfft(o2r.reshape(B, K, C), o2i.reshape(B, K, C), N).astype(dtype)
+        re, im = self.rfft(x.astype(ms.float32))  # (B, K, C) each
+        o2r, o2i = self.mix(re, im)
+        return self.irfft(o2r, o2i, x.shape[1]).astype(dtype)
 
 
 class AFNOBlock(nn.Cell):
