@@ -546,6 +546,27 @@ def test_forward_fft_kernel_gives_only_the_first_modes(kernels, shape, kept):
         assert k.shape == nat.shape and np.abs(k - nat).max() < 2e-6 * np.abs(nat).max(), name
 
 
+@pytest.mark.parametrize("fraction", [1.0, 0.5])
+def test_fourcastnet_filter_on_the_kernels_matches_its_own_ops(kernels, fraction):
+    """AFNO2D on the kernel table (kept W-modes only, fused mixing; at fraction 0.5 also
+    fewer H-modes, padded) against the same filter on MindSpore's ops: output, input
+    gradient and the four weights' gradients."""
+    import mindspore as ms
+    from earthzoo.frameworks import mindspore_layers as ml
+
+    if kernels.dnnl_library() is None:
+        pytest.skip("this MindSpore ships no libdnnl.so.3: the complex matmul kernel is not built")
+    rng = np.random.default_rng(10)
+    x, r = (rng.standard_normal((2, 12, 20, 16)).astype(np.float32) for _ in range(2))
+    native, fast = ml.AFNO2D(16, 2, 0.01, fraction), ml.AFNO2D(16, 2, 0.01, fraction)
+    for name, p in native.parameters_and_names():
+        dict(fast.parameters_and_names())[name].set_data(p.value())
+    fast.set_ops({name: op.resolve() for name, op in kernels.table().items()})
+    assert fast.rfft2_first is not None and not fast.pad_modes and type(fast.mix1).__name__ == "KernelComplexLinear"
+    for name, want, got in zip(("y", "dx", "w1", "b1", "w2", "b2"), _run(native, x, r), _run(fast, x, r)):
+        assert got.shape == want.shape and np.abs(got - want).max() <= 2e-5 * np.abs(want).max(), name
+
+
 def test_cpu_backend_puts_the_kernels_into_every_layer_of_a_model(kernels):
     import mindspore as ms
     from earthzoo.api import build_model

@@ -259,8 +259,8 @@ class SpectralFilter(nn.Cell):
         self.set_ops(dft_mindspore.NATIVE_OPS)
 
     def set_ops(self, table: dict) -> None:
-        """The FFTs named in ``OPS`` (functions) and ``complex_linear(activation, threshold)``,
-        a layer of the mixing in one op (a factory; ``None``: MindSpore's ops)."""
+        """The FFTs named in ``OPS`` (functions) and ``complex_linear(split, activation,
+        threshold)``, a layer of the mixing in one op (a factory; ``None``: MindSpore's ops)."""
         for name in self.OPS:
             if name in table:
                 setattr(self, name, table[name])
@@ -333,8 +333,8 @@ class AFNO2D(SpectralFilter):
             zeros = ops.zeros((B, h1 - h0, Wr - w1, C), ms.float32)
             o2r, o2i = ops.concat((o2r, zeros), 2), ops.concat((o2i, zeros), 2)
         if h0 > 0 or h1 < H:
-            Wr = o2r.shape[2]
-            top, bottom = ops.zeros((B, h0, Wr, C), ms.float32), ops.zeros((B, H - h1, Wr, C), ms.float32)
+            modes = o2r.shape[2]  # w1 where the inverse takes the kept W-modes as they are
+            top, bottom = ops.zeros((B, h0, modes, C), ms.float32), ops.zeros((B, H - h1, modes, C), ms.float32)
             o2r, o2i = ops.concat((top, o2r, bottom), 1), ops.concat((top, o2i, bottom), 1)
         return self.irfft2(o2r, o2i, (H, W)).astype(dtype)
 
