@@ -551,7 +551,6 @@ def test_fourcastnet_filter_on_the_kernels_matches_its_own_ops(kernels, fraction
     """AFNO2D on the kernel table (kept W-modes only, fused mixing; at fraction 0.5 also
     fewer H-modes, padded) against the same filter on MindSpore's ops: output, input
     gradient and the four weights' gradients."""
-    import mindspore as ms
     from earthzoo.frameworks import mindspore_layers as ml
 
     if kernels.dnnl_library() is None:
