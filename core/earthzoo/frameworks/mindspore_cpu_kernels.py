@@ -156,11 +156,6 @@ def split_threads(threads: int | None) -> None:
     is an msrun worker: read when the first op runs, so call this before."""
     import mindspore as ms
 
-    if "MS_DEV_RUNTIME_CONF" not in os.environ and "MS_WORKER_NUM" not in os.environ:  # msrun's workers may run no graph before their communication starts
-        os.environ["MS_DEV_RUNTIME_CONF"] = runtime_conf()
-        with _stdout_silenced():  # MindSpore prints the options it read, and the first compile's level, on stdout: a --json answer's stream
-            ms.jit(_twice)(ms.Tensor([1.0], ms.float32)).asnumpy()
-
     try:
         library()
         on = True
@@ -173,6 +168,10 @@ def split_threads(threads: int | None) -> None:
             ms.device_context.cpu.op_tuning.threads_num(1 if on else threads)
         except Exception:  # noqa: BLE001 - MindSpore takes it once per process
             pass
+    if "MS_DEV_RUNTIME_CONF" not in os.environ and "MS_WORKER_NUM" not in os.environ:  # msrun's workers may run no graph before their communication starts
+        os.environ["MS_DEV_RUNTIME_CONF"] = runtime_conf()
+        with _stdout_silenced():  # MindSpore prints the options it read, and the first compile's level, on stdout: a --json answer's stream
+            ms.jit(_twice)(ms.Tensor([1.0], ms.float32)).asnumpy()
 
 
 def _custom(lib: Path, name: str, out_shape, out_dtype, bprop=None):
