@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -420,6 +422,17 @@ FftPlan make_plan(int64_t n, int sign) {
   return plan;
 }
 
+// A transform length's plan, made once per process: making one takes thousands of
+// double sincos (about 60 us for n = 512), a third of a small rfft's time.
+const FftPlan &plan_for(int64_t n, int sign) {
+  static std::mutex lock;
+  static auto *plans = new std::map<std::pair<int64_t, int>, std::unique_ptr<const FftPlan>>();  // never freed: kernels may run at exit
+  std::lock_guard<std::mutex> guard(lock);
+  auto &plan = (*plans)[{n, sign}];
+  if (!plan) plan = std::make_unique<const FftPlan>(make_plan(n, sign));
+  return *plan;
+}
+
 // The DFT of n vectors of `inner` complex values (planar re / im, row k at k * inner),
 // in place; tr / ti are scratch of the same size.
 void fft_rows(const FftPlan &plan, int64_t inner, float *re, float *im, float *tr, float *ti) {
@@ -588,7 +601,7 @@ int real_to_spectrum(int nparam, void **params, int *ndims, int64_t **shapes, co
   float *out_re = static_cast<float *>(params[nparam - 2]), *out_im = static_cast<float *>(params[nparam - 1]);
   const int64_t wr = shapes[nparam - 2][ndims[nparam - 2] - 2], plane = a.h * wr * a.c;
   if (wr > a.w / 2 + 1) return 1;
-  const FftPlan along_w = make_plan(a.w, -1), along_h = make_plan(a.h, -1);
+  const FftPlan &along_w = plan_for(a.w, -1), &along_h = plan_for(a.h, -1);
   const float scale = static_cast<float>(1.0 / std::sqrt(double(a.h * a.w)));
   for (int64_t b = 0; b < a.b; ++b) {
     float *zr = out_re + b * plane, *zi = out_im + b * plane;
@@ -620,7 +633,7 @@ int spectrum_to_real(int nparam, void **params, int *ndims, int64_t **shapes, co
   float *y = static_cast<float *>(params[3]);
   const int64_t wr = shapes[0][ndims[0] - 2], plane = a.h * wr * a.c;
   if (wr > a.w) return 1;
-  const FftPlan along_w = make_plan(a.w, +1), along_h = make_plan(a.h, +1);
+  const FftPlan &along_w = plan_for(a.w, +1), &along_h = plan_for(a.h, +1);
   const float scale = static_cast<float>(1.0 / std::sqrt(double(a.h * a.w)));
   std::vector<float> zr(plane), zi(plane);
   for (int64_t b = 0; b < a.b; ++b) {
