@@ -384,7 +384,9 @@ extern "C" int earthzoo_adamw(int nparam, void **params, int *ndims, int64_t **s
 // rfft over axis 1 (H = 1). Every transform runs along an axis with the channels (and,
 // along H, the kept W modes) as the contiguous inner vector, so each butterfly is a
 // vectorised loop and nothing is transposed: a Stockham FFT (mixed radix: 4, 2, then
-// odd factors), twiddles in double, rounded once.
+// odd factors), twiddles in double, rounded once. Along an even W the real rows go
+// through a complex transform of half the length (even samples as real parts, odd as
+// imaginary) and one untangling pass: half the work of a full complex transform.
 
 namespace {
 
@@ -601,22 +603,46 @@ int real_to_spectrum(int nparam, void **params, int *ndims, int64_t **shapes, co
   float *out_re = static_cast<float *>(params[nparam - 2]), *out_im = static_cast<float *>(params[nparam - 1]);
   const int64_t wr = shapes[nparam - 2][ndims[nparam - 2] - 2], plane = a.h * wr * a.c;
   if (wr > a.w / 2 + 1) return 1;
-  const FftPlan &along_w = plan_for(a.w, -1), &along_h = plan_for(a.h, -1);
+  // an even W: the even and odd samples as one complex row of W/2, transformed and untangled
+  const int64_t half = a.w % 2 == 0 ? a.w / 2 : 0;
+  const FftPlan &along_w = plan_for(half ? half : a.w, -1), &along_h = plan_for(a.h, -1);
   const float scale = static_cast<float>(1.0 / std::sqrt(double(a.h * a.w)));
+  std::vector<float> cos_l(wr), sin_l(wr);  // exp(-2 pi i l / W)
+  for (int64_t l = 0; l < wr; ++l) cos_l[l] = static_cast<float>(std::cos(-2.0 * M_PI * l / a.w)), sin_l[l] = static_cast<float>(std::sin(-2.0 * M_PI * l / a.w));
   for (int64_t b = 0; b < a.b; ++b) {
     float *zr = out_re + b * plane, *zi = out_im + b * plane;
-    // along W: real rows, the first W/2+1 modes kept
+    // along W: real rows, the first wr modes kept
     for_row_chunks(a.h, a.c, a.w, [&](int64_t h, int64_t c0, int64_t w, float *re, float *im, float *tr, float *ti) {
       const float *row = x + (b * a.h + h) * a.w * a.c;
-      for (int64_t k = 0; k < a.w; ++k) std::memcpy(re + k * w, row + k * a.c + c0, w * sizeof(float));
-      std::memset(im, 0, a.w * w * sizeof(float));
-      fft_rows(along_w, w, re, im, tr, ti);
+      if (!half) {
+        for (int64_t k = 0; k < a.w; ++k) std::memcpy(re + k * w, row + k * a.c + c0, w * sizeof(float));
+        std::memset(im, 0, a.w * w * sizeof(float));
+        fft_rows(along_w, w, re, im, tr, ti);
+      } else {
+        for (int64_t k = 0; k < half; ++k) {
+          std::memcpy(re + k * w, row + 2 * k * a.c + c0, w * sizeof(float));
+          std::memcpy(im + k * w, row + (2 * k + 1) * a.c + c0, w * sizeof(float));
+        }
+        fft_rows(along_w, w, re, im, tr, ti);  // Z = E + i O: E, O the transforms of the even, odd samples
+      }
       for (int64_t l = 0; l < wr; ++l) {
         const float f = scale * (weighted ? twin_weight(l, a.w) : 1.f);
         float *dr = zr + (h * wr + l) * a.c + c0, *di = zi + (h * wr + l) * a.c + c0;
-        const float *sr = re + l * w, *si = im + l * w;
+        if (!half) {
+          const float *sr = re + l * w, *si = im + l * w;
 #pragma omp simd
-        for (int64_t i = 0; i < w; ++i) dr[i] = sr[i] * f, di[i] = si[i] * f;
+          for (int64_t i = 0; i < w; ++i) dr[i] = sr[i] * f, di[i] = si[i] * f;
+          continue;
+        }
+        // E = (Z[l] + conj Z[W/2 - l]) / 2, O = (Z[l] - conj Z[W/2 - l]) / 2i, X = E + exp(-2 pi i l / W) O
+        const int64_t k = l % half, kk = (half - l % half) % half;
+        const float *ar = re + k * w, *ai = im + k * w, *br = re + kk * w, *bi = im + kk * w, c = cos_l[l], s = sin_l[l];
+#pragma omp simd
+        for (int64_t i = 0; i < w; ++i) {
+          const float er = 0.5f * (ar[i] + br[i]), ei = 0.5f * (ai[i] - bi[i]);
+          const float orr = 0.5f * (ai[i] + bi[i]), oi = -0.5f * (ar[i] - br[i]);
+          dr[i] = (er + c * orr - s * oi) * f, di[i] = (ei + c * oi + s * orr) * f;
+        }
       }
     });
     fft_columns(along_h, wr * a.c, wr * a.c, zr, zi, zr, zi);  // along H
@@ -633,14 +659,54 @@ int spectrum_to_real(int nparam, void **params, int *ndims, int64_t **shapes, co
   float *y = static_cast<float *>(params[3]);
   const int64_t wr = shapes[0][ndims[0] - 2], plane = a.h * wr * a.c;
   if (wr > a.w) return 1;
-  const FftPlan &along_w = plan_for(a.w, +1), &along_h = plan_for(a.h, +1);
+  // an even W (and no mode past W/2): the real output's even and odd samples as one complex row of W/2
+  const int64_t half = a.w % 2 == 0 && wr <= a.w / 2 + 1 ? a.w / 2 : 0;
+  const FftPlan &along_w = plan_for(half ? half : a.w, +1), &along_h = plan_for(a.h, +1);
   const float scale = static_cast<float>(1.0 / std::sqrt(double(a.h * a.w)));
-  std::vector<float> zr(plane), zi(plane);
+  std::vector<float> zr(plane), zi(plane), zeros(std::min(a.c, kChunk));
+  // the Hermitian spectrum V whose inverse is the real part of the one-sided sum: V[l] = f_l X_l / 2
+  // for 0 < l < W/2, the real part of f_l X_l at l = 0 and W/2; gain and imaginary factor per mode
+  std::vector<float> gain(half + 1), keep_im(half + 1), cos_k(half), sin_k(half);
+  for (int64_t l = 0; l <= half && half; ++l) {
+    const bool edge = l == 0 || l == half;
+    gain[l] = l < wr ? scale * (weighted ? twin_weight(l, a.w) : 1.f) * (edge ? 1.f : 0.5f) : 0.f;
+    keep_im[l] = edge ? 0.f : 1.f;
+  }
+  for (int64_t k = 0; k < half; ++k) cos_k[k] = static_cast<float>(std::cos(2.0 * M_PI * k / a.w)), sin_k[k] = static_cast<float>(std::sin(2.0 * M_PI * k / a.w));
   for (int64_t b = 0; b < a.b; ++b) {
     fft_columns(along_h, wr * a.c, wr * a.c, in_re + b * plane, in_im + b * plane, zr.data(), zi.data());  // along H
     // along W: the modes >= Wr zero, the real part kept
     for_row_chunks(a.h, a.c, a.w, [&](int64_t h, int64_t c0, int64_t w, float *re, float *im, float *tr, float *ti) {
       float *row = y + (b * a.h + h) * a.w * a.c;
+      if (half) {
+        // Z[k] = A + iB, A = V[k] + V[k + W/2], B = (V[k] - V[k + W/2]) exp(2 pi i k / W), V[k + W/2] = conj V[W/2 - k];
+        // its inverse of length W/2 is x[2n] + i x[2n + 1]
+        auto mode = [&](int64_t l, const float **r, const float **i) {
+          *r = l < wr ? zr.data() + (h * wr + l) * a.c + c0 : zeros.data();
+          *i = l < wr ? zi.data() + (h * wr + l) * a.c + c0 : zeros.data();
+        };
+        for (int64_t k = 0; k < half; ++k) {
+          const float *vr, *vi, *ur, *ui;
+          mode(k, &vr, &vi);
+          mode(half - k, &ur, &ui);
+          const float gv = gain[k], gvi = gain[k] * keep_im[k], gu = gain[half - k], gui = gain[half - k] * keep_im[half - k];
+          const float c = cos_k[k], s = sin_k[k];
+          float *dr = re + k * w, *di = im + k * w;
+#pragma omp simd
+          for (int64_t i = 0; i < w; ++i) {
+            const float ar = vr[i] * gv + ur[i] * gu, ai = vi[i] * gvi - ui[i] * gui;
+            const float er = vr[i] * gv - ur[i] * gu, ei = vi[i] * gvi + ui[i] * gui;
+            const float br = er * c - ei * s, bi = er * s + ei * c;
+            dr[i] = ar - bi, di[i] = ai + br;
+          }
+        }
+        fft_rows(along_w, w, re, im, tr, ti);
+        for (int64_t n = 0; n < half; ++n) {
+          std::memcpy(row + 2 * n * a.c + c0, re + n * w, w * sizeof(float));
+          std::memcpy(row + (2 * n + 1) * a.c + c0, im + n * w, w * sizeof(float));
+        }
+        return;
+      }
       std::memset(re, 0, a.w * w * sizeof(float));
       std::memset(im, 0, a.w * w * sizeof(float));
       for (int64_t l = 0; l < wr; ++l) {
