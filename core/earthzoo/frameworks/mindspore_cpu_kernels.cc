@@ -424,8 +424,8 @@ FftPlan make_plan(int64_t n, int sign) {
   return plan;
 }
 
-// A transform length's plan, made once per process: making one takes thousands of
-// double sincos (about 60 us for n = 512), a third of a small rfft's time.
+// A transform length's plan, made once per process: one takes thousands of double
+// sincos (made per call, they were 30-55 of a 220 us rfft at (1, 512, 128), one thread).
 const FftPlan &plan_for(int64_t n, int sign) {
   static std::mutex lock;
   static auto *plans = new std::map<std::pair<int64_t, int>, std::unique_ptr<const FftPlan>>();  // never freed: kernels may run at exit
