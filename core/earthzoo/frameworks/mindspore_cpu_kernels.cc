@@ -395,6 +395,7 @@ struct FftPlan {
   float sign = -1.f;  // -1 forward, +1 inverse
   std::vector<int> radix;
   std::vector<std::vector<float>> cos_, sin_;  // per stage, [k][r][q]: exp(sign 2 pi i r (k + q Ns) / (Ns p))
+  std::vector<float> real_cos, real_sin;      // [l <= n]: exp(sign 2 pi i l / 2n), untangling a real transform of length 2n
 };
 
 FftPlan make_plan(int64_t n, int sign) {
@@ -420,6 +421,11 @@ FftPlan make_plan(int64_t n, int sign) {
     plan.cos_.push_back(std::move(c));
     plan.sin_.push_back(std::move(s));
     ns *= p;
+  }
+  for (int64_t l = 0; l <= n; ++l) {
+    const double angle = sign * M_PI * double(l) / double(n);
+    plan.real_cos.push_back(static_cast<float>(std::cos(angle)));
+    plan.real_sin.push_back(static_cast<float>(std::sin(angle)));
   }
   return plan;
 }
@@ -607,8 +613,6 @@ int real_to_spectrum(int nparam, void **params, int *ndims, int64_t **shapes, co
   const int64_t half = a.w % 2 == 0 ? a.w / 2 : 0;
   const FftPlan &along_w = plan_for(half ? half : a.w, -1), &along_h = plan_for(a.h, -1);
   const float scale = static_cast<float>(1.0 / std::sqrt(double(a.h * a.w)));
-  std::vector<float> cos_l(wr), sin_l(wr);  // exp(-2 pi i l / W)
-  for (int64_t l = 0; l < wr; ++l) cos_l[l] = static_cast<float>(std::cos(-2.0 * M_PI * l / a.w)), sin_l[l] = static_cast<float>(std::sin(-2.0 * M_PI * l / a.w));
   for (int64_t b = 0; b < a.b; ++b) {
     float *zr = out_re + b * plane, *zi = out_im + b * plane;
     // along W: real rows, the first wr modes kept
@@ -636,7 +640,7 @@ int real_to_spectrum(int nparam, void **params, int *ndims, int64_t **shapes, co
         }
         // E = (Z[l] + conj Z[W/2 - l]) / 2, O = (Z[l] - conj Z[W/2 - l]) / 2i, X = E + exp(-2 pi i l / W) O
         const int64_t k = l % half, kk = (half - l % half) % half;
-        const float *ar = re + k * w, *ai = im + k * w, *br = re + kk * w, *bi = im + kk * w, c = cos_l[l], s = sin_l[l];
+        const float *ar = re + k * w, *ai = im + k * w, *br = re + kk * w, *bi = im + kk * w, c = along_w.real_cos[l], s = along_w.real_sin[l];
 #pragma omp simd
         for (int64_t i = 0; i < w; ++i) {
           const float er = 0.5f * (ar[i] + br[i]), ei = 0.5f * (ai[i] - bi[i]);
@@ -666,13 +670,12 @@ int spectrum_to_real(int nparam, void **params, int *ndims, int64_t **shapes, co
   std::vector<float> zr(plane), zi(plane), zeros(std::min(a.c, kChunk));
   // the Hermitian spectrum V whose inverse is the real part of the one-sided sum: V[l] = f_l X_l / 2
   // for 0 < l < W/2, the real part of f_l X_l at l = 0 and W/2; gain and imaginary factor per mode
-  std::vector<float> gain(half + 1), keep_im(half + 1), cos_k(half), sin_k(half);
-  for (int64_t l = 0; l <= half && half; ++l) {
+  std::vector<float> gain(half + 1), keep_im(half + 1);
+  for (int64_t l = 0; l <= half; ++l) {
     const bool edge = l == 0 || l == half;
     gain[l] = l < wr ? scale * (weighted ? twin_weight(l, a.w) : 1.f) * (edge ? 1.f : 0.5f) : 0.f;
     keep_im[l] = edge ? 0.f : 1.f;
   }
-  for (int64_t k = 0; k < half; ++k) cos_k[k] = static_cast<float>(std::cos(2.0 * M_PI * k / a.w)), sin_k[k] = static_cast<float>(std::sin(2.0 * M_PI * k / a.w));
   for (int64_t b = 0; b < a.b; ++b) {
     fft_columns(along_h, wr * a.c, wr * a.c, in_re + b * plane, in_im + b * plane, zr.data(), zi.data());  // along H
     // along W: the modes >= Wr zero, the real part kept
@@ -690,7 +693,7 @@ int spectrum_to_real(int nparam, void **params, int *ndims, int64_t **shapes, co
           mode(k, &vr, &vi);
           mode(half - k, &ur, &ui);
           const float gv = gain[k], gvi = gain[k] * keep_im[k], gu = gain[half - k], gui = gain[half - k] * keep_im[half - k];
-          const float c = cos_k[k], s = sin_k[k];
+          const float c = along_w.real_cos[k], s = along_w.real_sin[k];
           float *dr = re + k * w, *di = im + k * w;
 #pragma omp simd
           for (int64_t i = 0; i < w; ++i) {
@@ -899,8 +902,7 @@ int mix_layer_grad(const Halves &dy, const Halves &z, const float *w, const Halv
 }  // namespace
 
 // The layers keep the modes' own leading shape (..., a token grid's modes): N is its size,
-// and no reshape stands between the FFT kernels and these (a Reshape between two Custom
-// ops made one call in four wait 5 ms for a thread on a single core).
+// and no reshape stands between the FFT kernels and these.
 
 // re, im (..., NB * I), w (2, NB, I, O), b (2, NB, O), act [kind, lambda] -> y (..., NB, 2O)
 extern "C" int earthzoo_complex_linear_split_in(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
