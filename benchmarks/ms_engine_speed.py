@@ -18,6 +18,7 @@ import os
 import platform
 import statistics
 import sys
+import time
 
 os.environ.setdefault("GLOG_v", "3")
 
@@ -98,7 +99,16 @@ def bimodal_share(v: list[float]) -> float:
     return sum(t > 1.5 * lo for t in v) / len(v)
 
 
-def measure(name: str, preset: str, batch: int, rounds: int, reps: int, seed: int) -> dict:
+def settle(ms: float) -> None:
+    """Busy-wait ``ms`` milliseconds in Python: long enough for the other framework's
+    threads to stop spinning (torch's libgomp workers spin on for about 20 ms after
+    each parallel region, which on two cores leaves the next MindSpore call one)."""
+    end = time.perf_counter() + ms / 1e3
+    while time.perf_counter() < end:
+        pass
+
+
+def measure(name: str, preset: str, batch: int, rounds: int, reps: int, seed: int, settle_ms: float = 0.0) -> dict:
     fns = runners(name, preset, batch, seed)
     meta = fns.pop("_meta")
     for fn in fns.values():  # compile and warm up
@@ -109,6 +119,7 @@ def measure(name: str, preset: str, batch: int, rounds: int, reps: int, seed: in
         loads.append(os.getloadavg()[0])
         for part in ("forward", "train_step", "optimizer"):
             for fw in ("torch", "mindspore"):
+                settle(settle_ms)
                 raw[f"{fw}_{part}"] += times_ms(fns[f"{fw}_{part}"], reps)
     med = {k: statistics.median(v) for k, v in raw.items()}
     low = {k: min(v) for k, v in raw.items()}
@@ -121,6 +132,7 @@ def measure(name: str, preset: str, batch: int, rounds: int, reps: int, seed: in
         "ms_minimum": low,
         "ratio_mindspore_over_torch": ratio,
         "share_over_1p5x_minimum": {k: bimodal_share(v) for k, v in raw.items()},
+        "median_by_call_in_block": {k: [statistics.median(v[i::reps]) for i in range(reps)] for k, v in raw.items()},
         "load_average_1min_per_round": loads,
         "raw_ms": raw,
     }
@@ -135,6 +147,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=8, help="interleaved rounds")
     ap.add_argument("--reps", type=int, default=3, help="calls per framework and part in a round")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--settle-ms", type=float, default=0.0, help="busy-wait before each framework's calls, so the other's spinning threads have stopped (see settle)")
     ap.add_argument("--jit-level", default="", help="MindSpore graph option for every ms.jit (O0 default, O1: graph kernel fusion)")
     ap.add_argument("--dispatch-threads", type=int, default=0, help="ms.runtime.dispatch_threads_num (0: MindSpore's default)")
     ap.add_argument("--mindspore-threads", type=int, default=0, help="MindSpore's own operator threads instead of earthzoo's split (0: split_threads: 1 where the kernels take --threads)")
@@ -171,12 +184,13 @@ def main(argv=None) -> int:
         "mindspore_options": {"jit_level": args.jit_level or "default (O0)", "dispatch_threads_num": args.dispatch_threads or "default", "operator_threads": args.mindspore_threads or "earthzoo's split (split_threads)"},
         "preset": args.preset,
         "batch": args.batch,
+        "settle_ms": args.settle_ms,
         "targets": {"train_step": 1.5, "forward": 1.2},
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads_both_frameworks": args.threads, "cores_allowed": sorted(os.sched_getaffinity(0)), "load_average_at_start": list(os.getloadavg()), "python": sys.version.split()[0], "torch": torch.__version__, "mindspore": ms.__version__},
         "models": {},
     }
     for name in args.models.split(","):
-        result["models"][name] = measure(name, args.preset, args.batch, args.rounds, args.reps, args.seed)
+        result["models"][name] = measure(name, args.preset, args.batch, args.rounds, args.reps, args.seed, args.settle_ms)
         print(name, json.dumps(result["models"][name]["ratio_mindspore_over_torch"]), json.dumps(result["models"][name]["ms_median"]), flush=True)
     write_result(result, args.out)
     return 0
