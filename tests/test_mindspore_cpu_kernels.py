@@ -238,6 +238,7 @@ def call(name, *arrays):  # MindSpore's aot convention: inputs then outputs, wri
 """
 
 _THREADS_SCRIPT = _CTYPES_CALL + """
+import time
 
 def linear(x, w, b):
     y = np.empty((x.shape[0], w.shape[0]), np.float32)
@@ -250,6 +251,11 @@ x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((700, 96), (130, 
 want = x.astype(np.float64) @ w.T.astype(np.float64) + b
 assert np.abs(linear(x, w, b) - want).max() < 1e-5 * np.abs(want).max()  # the pool's threads start here
 wrong = []
+for i in range(40):  # back to back (the workers spinning) and after pauses longer than their spin (asleep)
+    time.sleep(0.002 * (i % 2))
+    if not np.abs(linear(x, w, b) - want).max() < 1e-5 * np.abs(want).max():
+        wrong.append(1)
+assert not wrong, f"{len(wrong)} wrong products after pauses"
 
 
 def callers_at_once():  # as MindSpore's actor threads may call two kernels at once (ctypes lets go of the GIL)
